@@ -1,0 +1,73 @@
+# pos_offline_sync: every target installs what it needs into the project (.venv, node_modules)
+# and Debian's chromium when /usr/bin/chromium is absent. Odoo is never downloaded or built here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ADDON := pos_offline_sync
+# test-odoo: an Odoo 19 that is already installed (see README "Testing in a real Odoo 19")
+ODOO_BIN ?= odoo-bin
+ODOO_PYTHON ?= python3
+ODOO_CONFIG ?=
+ODOO_DB ?= pos_offline_sync_test
+
+.PHONY: all demo test test-py test-js lint bench bench-odoo test-odoo deps chromium clean
+
+all: test
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c requirements.lock '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium (needed by the browser tests)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+deps: $(VENV)/.installed node_modules/.installed
+
+demo: deps
+	$(PY) -m sandbox.demo
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pylint --rcfile=.pylintrc $(ADDON)
+	$(VENV)/bin/oca-checks-odoo-module $(ADDON)
+
+test-js: deps
+	node --test tests/js/
+
+test-py: deps chromium
+	$(PY) -m pytest -q tests
+
+test: lint test-js test-py
+
+bench: deps chromium
+	$(PY) -m bench.run
+
+# Runs the addon's Odoo tests (TransactionCase + HttpCase tour) in an Odoo 19 you installed:
+#   make test-odoo ODOO_BIN=/path/to/odoo-bin ODOO_PYTHON=/path/to/venv/bin/python ODOO_CONFIG=/path/odoo.cfg
+# The addons_path of that config must include this folder. The database is created fresh.
+test-odoo:
+	@command -v $(ODOO_PYTHON) >/dev/null && [ -e "$(ODOO_BIN)" ] || { echo "Set ODOO_BIN and ODOO_PYTHON to an installed Odoo 19 (this target never installs Odoo)"; exit 2; }
+	$(ODOO_PYTHON) $(ODOO_BIN) $(if $(ODOO_CONFIG),-c $(ODOO_CONFIG)) -d $(ODOO_DB) -i $(ADDON) --with-demo \
+	  --test-tags /$(ADDON) --stop-after-init --log-level=test 2>&1 | tee var/test-odoo.log; \
+	  test $${PIPESTATUS[0]} -eq 0
+	@$(PYTHON) tools/odoo_test_summary.py var/test-odoo.log
+
+bench-odoo:
+	@command -v $(ODOO_PYTHON) >/dev/null && [ -e "$(ODOO_BIN)" ] || { echo "Set ODOO_BIN and ODOO_PYTHON to an installed Odoo 19"; exit 2; }
+	$(ODOO_PYTHON) $(ODOO_BIN) $(if $(ODOO_CONFIG),-c $(ODOO_CONFIG)) -d $(ODOO_DB) -i $(ADDON) --with-demo \
+	  --test-tags /$(ADDON):TestSyncBench --stop-after-init --log-level=test 2>&1 | tee var/bench-odoo.log | grep -E '^.*(bench|ERROR|FAIL)' ; \
+	  test $${PIPESTATUS[0]} -eq 0
+
+clean:
+	rm -rf $(VENV) node_modules var
