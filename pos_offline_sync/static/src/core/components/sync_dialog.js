@@ -1,0 +1,353 @@
+/** @odoo-module */
+import { Component, markRaw, onMounted, onWillStart, useRef, useState } from "@odoo/owl";
+import { ProcessCardCell } from "./process_card_cell.js";
+import { isOffline } from "./status.js";
+
+// Rows rendered at once: the dialog must open fast over 10,000 waiting orders; "Show more"
+// renders further pages, while "Select all" always means every waiting order.
+export const PAGE_SIZE = 200;
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "short" });
+const moneyFormats = new Map();
+
+function formatMoney(amount, currency) {
+    const n = Number(amount);
+    if (!Number.isFinite(n)) {
+        return String(amount ?? "");
+    }
+    const code = typeof currency === "string" ? currency : currency && currency.name;
+    if (!moneyFormats.has(code)) {
+        let fmt;
+        try {
+            fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: code });
+        } catch {
+            // Unknown or missing currency code: plain number, never a crash.
+            fmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2 });
+        }
+        moneyFormats.set(code, fmt);
+    }
+    return moneyFormats.get(code).format(n);
+}
+
+function formatDate(value) {
+    const d = new Date(value);
+    return Number.isNaN(d.getTime()) ? String(value ?? "") : dateFormat.format(d);
+}
+
+/** The order of a store record ({uuid, order, ...}) or the order itself. */
+function orderOf(rec) {
+    return rec && rec.order && typeof rec.order === "object" ? rec.order : rec || {};
+}
+
+/**
+ * The "Sync to Server" pop-up: lists the offline orders, syncs the checked ones to the back
+ * office and exports the checked sales orders as CSV. Dialog-agnostic: it renders its own
+ * role="dialog" shell, which the Odoo glue may wrap in Odoo's Dialog.
+ *
+ * Props: controller (OfflineController: state, listPending(), sync(uuids, {onProgress}),
+ * exportCsv(uuids)) and close().
+ */
+export class SyncDialog extends Component {
+    static template = "pos_offline_sync.SyncDialog";
+    static components = { ProcessCardCell };
+    static props = {
+        controller: Object,
+        close: Function,
+        pageSize: { type: Number, optional: true },
+    };
+
+    setup() {
+        this.offlineState = useState(this.props.controller.state);
+        this.rootRef = useRef("root");
+        this.pageSize = this.props.pageSize || PAGE_SIZE;
+        // Selection and results live in raw Set/Map (cheap with 10,000 orders); the counters in
+        // the reactive state tell OWL when to re-render.
+        this.selected = new Set();
+        this.results = new Map();
+        this.byUuid = new Map();
+        this.ui = useState({
+            loading: true,
+            loadError: "",
+            records: markRaw([]),
+            visible: this.pageSize,
+            selectionVersion: 0,
+            resultsVersion: 0,
+            running: false,
+            progress: null,
+            message: "",
+            messageKind: "",
+            csvMessage: "",
+        });
+        onWillStart(() => this.load());
+        onMounted(() => {
+            const el = this.rootRef.el;
+            if (el) {
+                el.focus();
+            }
+        });
+    }
+
+    async load() {
+        try {
+            const records = (await this.props.controller.listPending()) || [];
+            const sorted = records
+                .filter((r) => r && (r.uuid || orderOf(r).uuid))
+                .sort((a, b) =>
+                    String(a.created_at || orderOf(a).created_at || "").localeCompare(
+                        String(b.created_at || orderOf(b).created_at || "")
+                    )
+                );
+            for (const rec of sorted) {
+                this.byUuid.set(rec.uuid || orderOf(rec).uuid, rec);
+            }
+            this.ui.records = markRaw(sorted);
+        } catch (error) {
+            this.ui.loadError = `The offline orders could not be read: ${error && error.message}`;
+        } finally {
+            this.ui.loading = false;
+        }
+    }
+
+    // ----- rows -------------------------------------------------------------------------------
+
+    get offline() {
+        return isOffline(this.offlineState);
+    }
+
+    get visibleRows() {
+        return this.ui.records.slice(0, this.ui.visible).map((rec) => this.rowOf(rec));
+    }
+
+    rowOf(rec) {
+        const order = orderOf(rec);
+        const uuid = rec.uuid || order.uuid;
+        const payments = Array.isArray(order.payments) ? order.payments : [];
+        const customer = order.customer && order.customer.name ? order.customer.name : "";
+        return {
+            uuid,
+            order,
+            reference: String(order.reference || uuid),
+            date: formatDate(order.created_at || rec.created_at),
+            customer,
+            total: formatMoney(order.amount_total, order.currency),
+            isReturn: Boolean(rec.is_return ?? order.is_return),
+            methods: [...new Set(payments.map((p) => p && p.payment_method_name).filter(Boolean))]
+                .join(", "),
+        };
+    }
+
+    get hiddenCount() {
+        return Math.max(0, this.ui.records.length - this.ui.visible);
+    }
+
+    showMore() {
+        this.ui.visible += this.pageSize;
+    }
+
+    // ----- selection --------------------------------------------------------------------------
+
+    isDone(uuid) {
+        void this.ui.resultsVersion;
+        const result = this.results.get(uuid);
+        return Boolean(result && result.ok);
+    }
+
+    isChecked(uuid) {
+        void this.ui.selectionVersion;
+        return this.selected.has(uuid);
+    }
+
+    get selectableUuids() {
+        void this.ui.resultsVersion;
+        const out = [];
+        for (const uuid of this.byUuid.keys()) {
+            if (!this.isDone(uuid)) {
+                out.push(uuid);
+            }
+        }
+        return out;
+    }
+
+    get selectedCount() {
+        void this.ui.selectionVersion;
+        return this.selected.size;
+    }
+
+    get allChecked() {
+        const selectable = this.selectableUuids.length;
+        return selectable > 0 && this.selectedCount === selectable;
+    }
+
+    get selectedReturns() {
+        void this.ui.selectionVersion;
+        let n = 0;
+        for (const uuid of this.selected) {
+            const rec = this.byUuid.get(uuid);
+            if (rec && (rec.is_return ?? orderOf(rec).is_return)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    toggleRow(uuid) {
+        if (this.ui.running || this.isDone(uuid)) {
+            return;
+        }
+        if (this.selected.has(uuid)) {
+            this.selected.delete(uuid);
+        } else {
+            this.selected.add(uuid);
+        }
+        this.ui.selectionVersion++;
+    }
+
+    toggleAll() {
+        if (this.ui.running) {
+            return;
+        }
+        if (this.allChecked) {
+            this.selected.clear();
+        } else {
+            this.selected = new Set(this.selectableUuids);
+        }
+        this.ui.selectionVersion++;
+    }
+
+    // ----- results ----------------------------------------------------------------------------
+
+    statusOf(uuid) {
+        void this.ui.resultsVersion;
+        const result = this.results.get(uuid);
+        if (!result) {
+            return null;
+        }
+        if (result.ok) {
+            return { kind: "ok", text: result.status === "exists" ? "Synced (already there)" : "Synced" };
+        }
+        if (result.pending) {
+            return { kind: "pending", text: result.reason };
+        }
+        return { kind: "error", text: `Error: ${result.reason || "refused by the server"}` };
+    }
+
+    // ----- actions ----------------------------------------------------------------------------
+
+    get canSync() {
+        return !this.offline && !this.ui.running && this.selectedCount > 0;
+    }
+
+    async syncSelected() {
+        if (!this.canSync) {
+            return;
+        }
+        const uuids = [...this.selected];
+        this.ui.running = true;
+        this.ui.message = "";
+        this.ui.progress = { done: 0, total: uuids.length };
+        let answered = new Set();
+        try {
+            const raw = await this.props.controller.sync(uuids, {
+                onProgress: (p) => this.onProgress(p, uuids.length),
+            });
+            const results = Array.isArray(raw) ? raw : (raw && raw.results) || [];
+            answered = this.recordResults(uuids, results);
+            const failed = results.filter((r) => r && !r.ok).length;
+            const synced = results.filter((r) => r && r.ok).length;
+            this.ui.message =
+                `${synced} order${synced === 1 ? "" : "s"} synced` +
+                (failed ? `, ${failed} refused (see the reason on each row).` : ".");
+            this.ui.messageKind = failed ? "warning" : "success";
+        } catch (error) {
+            this.ui.message =
+                "The server did not confirm the sync: nothing was removed, the orders still " +
+                `wait. Try again. (${(error && error.message) || error})`;
+            this.ui.messageKind = "error";
+        } finally {
+            for (const uuid of uuids) {
+                if (!answered.has(uuid) && !this.results.has(uuid)) {
+                    this.results.set(uuid, { ok: false, pending: true, reason: "Not confirmed: still waiting" });
+                }
+            }
+            this.ui.resultsVersion++;
+            this.ui.selectionVersion++;
+            this.ui.running = false;
+            this.ui.progress = null;
+        }
+    }
+
+    onProgress(p, total) {
+        if (typeof p === "number") {
+            this.ui.progress = { done: p, total };
+        } else if (p && typeof p === "object") {
+            this.ui.progress = { done: Number(p.done) || 0, total: Number(p.total) || total };
+        }
+    }
+
+    /** Stores one result per uuid (by uuid, else by position) and returns the uuids answered. */
+    recordResults(uuids, results) {
+        const answered = new Set();
+        results.forEach((result, i) => {
+            if (!result) {
+                return;
+            }
+            const uuid = result.uuid || uuids[i];
+            if (!uuid) {
+                return;
+            }
+            answered.add(uuid);
+            this.results.set(uuid, result);
+            if (result.ok) {
+                this.selected.delete(uuid);
+            }
+        });
+        return answered;
+    }
+
+    async exportCsv() {
+        if (!this.selectedCount) {
+            return;
+        }
+        const uuids = [...this.selected];
+        try {
+            const out = await this.props.controller.exportCsv(uuids);
+            const exported = out && out.exported !== undefined ? out.exported : uuids.length;
+            const skipped = (out && out.skippedReturns) || 0;
+            if (out && typeof out.csv === "string") {
+                this.download(out.csv);
+            }
+            this.ui.csvMessage =
+                `CSV exported: ${exported} sales order${exported === 1 ? "" : "s"}` +
+                (skipped ? `, ${skipped} return${skipped === 1 ? "" : "s"} left out.` : ".");
+        } catch (error) {
+            this.ui.csvMessage = `CSV export failed: ${(error && error.message) || error}`;
+        }
+    }
+
+    download(csv) {
+        const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, "");
+        // BOM so that spreadsheets read UTF-8 names correctly.
+        const blob = new Blob(["\ufeff", csv], { type: "text/csv;charset=utf-8" });
+        const url = URL.createObjectURL(blob);
+        const a = document.createElement("a");
+        a.href = url;
+        a.download = `offline_orders_${stamp}.csv`;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
+    }
+
+    onKeydown(ev) {
+        if (ev.key === "Escape" && !this.ui.running) {
+            ev.stopPropagation();
+            this.props.close();
+        }
+    }
+
+    close() {
+        if (!this.ui.running) {
+            this.props.close();
+        }
+    }
+}
