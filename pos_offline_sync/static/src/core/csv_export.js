@@ -1,0 +1,173 @@
+/** @odoo-module */
+// CSV export of offline sales orders (docs/CONTRACTS.md §5): one `line` row per order line and one
+// `payment` row per payment, the order's columns repeated on each row, returns left out. RFC 4180
+// quoting, CRLF line ends, UTF-8 without BOM. Text a spreadsheet would run as a formula is
+// neutralised. Of a card only brand, last 4 and status are written, never the envelope.
+
+import { CSV_COLUMNS } from "./csv_schema.js";
+import { isReturnOrder } from "./order_model.js";
+
+// OWASP CSV injection: a cell starting with one of these is a formula for a spreadsheet. A
+// leading quote is escaped too, so the importer's "strip one leading quote" is lossless.
+const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r", "'"]);
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/**
+ * Neutralises a text cell for spreadsheets: a string starting with = + - @ tab CR (or ') gets
+ * a leading '. Numbers (formatted by us) are left as they are.
+ * @param {*} value
+ * @returns {*} the value, or the neutralised string
+ */
+export function neutraliseCell(value) {
+    if (typeof value === "string" && value.length && FORMULA_START.has(value[0])) {
+        return `'${value}`;
+    }
+    return value;
+}
+
+/**
+ * A number as a CSV cell: float noise trimmed (0.1 + 0.2 -> "0.3"), non-numbers empty.
+ * @param {*} value
+ * @returns {string}
+ */
+export function formatNumber(value) {
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+        return "";
+    }
+    if (Number.isInteger(value)) {
+        return String(value);
+    }
+    return String(Math.round(value * 1e6) / 1e6);
+}
+
+/**
+ * One RFC 4180 cell: strings neutralised then quoted when they hold a quote, comma, CR or LF.
+ * @param {*} value
+ * @returns {string}
+ */
+export function csvCell(value) {
+    if (value === null || value === undefined) {
+        return "";
+    }
+    if (typeof value === "number") {
+        return formatNumber(value);
+    }
+    if (typeof value === "boolean") {
+        return value ? "true" : "false";
+    }
+    const text = String(neutraliseCell(String(value)));
+    return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function orderColumns(order) {
+    return {
+        order_uuid: order.uuid,
+        order_reference: order.reference,
+        created_at: order.created_at,
+        cashier: order.cashier?.name,
+        customer_id: order.customer?.id,
+        customer: order.customer?.name,
+        currency: order.currency,
+        order_total: order.amount_total,
+    };
+}
+
+function rowText(values) {
+    const cells = new Array(CSV_COLUMNS.length);
+    for (let i = 0; i < CSV_COLUMNS.length; i++) {
+        cells[i] = csvCell(values[CSV_COLUMNS[i]]);
+    }
+    return cells.join(",");
+}
+
+/**
+ * Builds the CSV of the given orders (plain orders or store records).
+ * @param {object[]} orders
+ * @returns {{csv: string, exported: number, skippedReturns: number}}
+ */
+export function ordersToCsv(orders) {
+    const rows = [CSV_COLUMNS.map(csvCell).join(",")];
+    let exported = 0;
+    let skippedReturns = 0;
+    for (const item of orders) {
+        const order = item && item.order ? item.order : item;
+        if (isReturnOrder(order)) {
+            skippedReturns++;
+            continue;
+        }
+        exported++;
+        const base = orderColumns(order);
+        for (const line of order.lines || []) {
+            rows.push(
+                rowText({
+                    ...base,
+                    record_type: "line",
+                    product_id: line.product_id,
+                    product_name: line.product_name,
+                    quantity: line.qty,
+                    unit_price: line.price_unit,
+                    discount_percent: line.discount ?? 0,
+                    line_total: line.price_subtotal_incl,
+                })
+            );
+        }
+        for (const payment of order.payments || []) {
+            const card = payment.card;
+            rows.push(
+                rowText({
+                    ...base,
+                    record_type: "payment",
+                    payment_uuid: payment.uuid,
+                    payment_method_id: payment.payment_method_id,
+                    payment_method: payment.payment_method_name,
+                    payment_amount: payment.amount,
+                    // Brand, last 4 and status only: the envelope never leaves the browser here.
+                    card_brand: card ? card.brand : null,
+                    card_last4: card ? card.last4 : null,
+                    card_status: card ? card.status : null,
+                })
+            );
+        }
+    }
+    return { csv: rows.join("\r\n") + "\r\n", exported, skippedReturns };
+}
+
+function pad(number) {
+    return String(number).padStart(2, "0");
+}
+
+/**
+ * File name of an export: `offline-orders-<configId>-<yyyymmdd-hhmm>.csv` (local time).
+ * @param {number|string} configId
+ * @param {Date} [date=new Date()]
+ * @returns {string}
+ */
+export function csvFilename(configId, date = new Date()) {
+    const day = `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}`;
+    const time = `${pad(date.getHours())}${pad(date.getMinutes())}`;
+    return `offline-orders-${configId}-${day}-${time}.csv`;
+}
+
+/**
+ * Offers the CSV as a download (Blob + object URL + `<a download>`).
+ * @param {string} csv
+ * @param {string} filename
+ * @param {Document} [doc=document]
+ */
+export function downloadCsv(csv, filename, doc = globalThis.document) {
+    const view = doc.defaultView || globalThis;
+    const blob = new view.Blob([csv], { type: "text/csv;charset=utf-8" });
+    const url = view.URL.createObjectURL(blob);
+    const link = doc.createElement("a");
+    link.href = url;
+    link.download = filename;
+    link.style.display = "none";
+    doc.body.appendChild(link);
+    try {
+        link.click();
+    } finally {
+        link.remove();
+        // Revoking at once can cancel the download in some browsers: let the click start first.
+        view.setTimeout(() => view.URL.revokeObjectURL(url), 1000);
+    }
+}

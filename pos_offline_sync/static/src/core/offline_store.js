@@ -1,0 +1,456 @@
+/** @odoo-module */
+// A thin promise wrapper over IndexedDB holding the offline orders of one POS config. Every write
+// resolves only when its transaction is committed (`oncomplete`): that is the signal the register
+// waits for before it shows the receipt. No network call ever happens inside a transaction.
+
+import {
+    CREATED_AT_INDEX,
+    DB_VERSION,
+    META_STORE,
+    ORDERS_STORE,
+    databaseName,
+    upgrade,
+} from "./offline_store_schema.js";
+import { isReturnOrder } from "./order_model.js";
+
+/** Message of the error raised when the browser's storage quota is exhausted. */
+export const STORAGE_FULL_MESSAGE = "The browser refused to store the order: storage is full";
+
+/** Error of the offline store; `cause` keeps the browser's DOMException when there is one. */
+export class OfflineStoreError extends Error {
+    constructor(message, cause) {
+        super(message);
+        this.name = "OfflineStoreError";
+        if (cause) {
+            this.cause = cause;
+        }
+    }
+}
+
+function toStoreError(error, action) {
+    if (error instanceof OfflineStoreError) {
+        return error;
+    }
+    const name = error?.name || "";
+    if (name === "QuotaExceededError") {
+        return new OfflineStoreError(STORAGE_FULL_MESSAGE, error);
+    }
+    if (name === "DataCloneError") {
+        return new OfflineStoreError(
+            `${action}: the order holds data a browser cannot store (${name}).`,
+            error
+        );
+    }
+    if (name === "VersionError") {
+        return new OfflineStoreError(
+            `${action}: this browser holds offline orders of a newer version of the addon.`,
+            error
+        );
+    }
+    if (name === "InvalidStateError") {
+        return new OfflineStoreError(`${action}: the offline store is closed; reload the page.`, error);
+    }
+    return new OfflineStoreError(`${action} (${name || "unknown error"}).`, error);
+}
+
+function requestResult(request) {
+    return new Promise((resolve, reject) => {
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+    });
+}
+
+/**
+ * Builds the stored record of an order; store-only bookkeeping stays beside the order.
+ * @param {object} order plain order JSON (CONTRACTS §1)
+ * @returns {{uuid: string, order: object, created_at: string, is_return: boolean, last_result: null}}
+ */
+export function makeRecord(order) {
+    if (!order || typeof order !== "object") {
+        throw new OfflineStoreError("The order could not be stored: it is not an object.");
+    }
+    if (typeof order.uuid !== "string" || !order.uuid) {
+        throw new OfflineStoreError("The order could not be stored: it has no uuid.");
+    }
+    return {
+        uuid: order.uuid,
+        order,
+        created_at: order.created_at || new Date().toISOString(),
+        is_return: isReturnOrder(order),
+        last_result: null,
+    };
+}
+
+/**
+ * The offline orders of one POS config in IndexedDB. Create it with `OfflineStore.open()`.
+ * Records are plain data: `{uuid, order, created_at, is_return, last_result}`.
+ */
+export class OfflineStore {
+    /**
+     * Opens (creating or upgrading) the database `pos_offline_sync-<dbName>-<configId>`.
+     * @param {object} options
+     * @param {string} options.dbName Odoo database name
+     * @param {number|string} options.configId POS config id
+     * @param {IDBFactory} [options.indexedDB=globalThis.indexedDB]
+     * @param {"strict"|"relaxed"|"default"} [options.durability="strict"] for write transactions
+     * @param {Function} [options.onBlocked] called while another tab holds an older version open
+     * @param {Function} [options.onVersionChange] called after this connection closed itself
+     *   because another tab upgrades the database
+     * @returns {Promise<OfflineStore>}
+     */
+    static open({
+        dbName,
+        configId,
+        indexedDB = globalThis.indexedDB,
+        durability = "strict",
+        onBlocked,
+        onVersionChange,
+    } = {}) {
+        const name = databaseName(dbName, configId);
+        if (!indexedDB) {
+            return Promise.reject(
+                new OfflineStoreError("This browser has no IndexedDB: offline orders cannot be kept.")
+            );
+        }
+        return new Promise((resolve, reject) => {
+            let request;
+            try {
+                request = indexedDB.open(name, DB_VERSION);
+            } catch (error) {
+                reject(toStoreError(error, "The offline store could not be opened"));
+                return;
+            }
+            request.onupgradeneeded = (event) => upgrade(request.result, event.oldVersion);
+            // The open request stays pending until the other tab closes; tell the host so it can
+            // say so rather than hang silently.
+            request.onblocked = () => onBlocked?.();
+            request.onsuccess = () =>
+                resolve(
+                    new OfflineStore(request.result, { name, indexedDB, durability, onVersionChange })
+                );
+            request.onerror = () =>
+                reject(toStoreError(request.error, "The offline store could not be opened"));
+        });
+    }
+
+    /**
+     * Deletes the database of one config (tests and "forget this register" tools only).
+     * @returns {Promise<void>}
+     */
+    static deleteDatabase({ dbName, configId, indexedDB = globalThis.indexedDB } = {}) {
+        const name = databaseName(dbName, configId);
+        return new Promise((resolve, reject) => {
+            const request = indexedDB.deleteDatabase(name);
+            request.onsuccess = () => resolve();
+            request.onerror = () =>
+                reject(toStoreError(request.error, "The offline store could not be deleted"));
+        });
+    }
+
+    /**
+     * Asks the browser to keep this origin's storage under pressure (navigator.storage.persist).
+     * @param {StorageManager} [storage=navigator.storage]
+     * @returns {Promise<"persisted"|"best-effort"|"unsupported">}
+     */
+    static async requestPersistence(storage = globalThis.navigator?.storage) {
+        if (!storage || typeof storage.persist !== "function") {
+            return "unsupported";
+        }
+        try {
+            if (typeof storage.persisted === "function" && (await storage.persisted())) {
+                return "persisted";
+            }
+            return (await storage.persist()) ? "persisted" : "best-effort";
+        } catch {
+            // A refusal to answer leaves the default: best-effort storage.
+            return "best-effort";
+        }
+    }
+
+    /** Use OfflineStore.open(). */
+    constructor(db, { name, indexedDB, durability = "strict", onVersionChange } = {}) {
+        this.db = db;
+        this.name = name;
+        this.indexedDB = indexedDB;
+        this.durability = durability;
+        this.closed = false;
+        this.closedReason = "";
+        // Another tab upgrades the schema: let it, this tab must reload to use the new one.
+        db.onversionchange = () => {
+            this._markClosed("another tab upgraded the offline store; reload the page");
+            db.close();
+            onVersionChange?.();
+        };
+        db.onclose = () => this._markClosed("the browser closed the offline store (storage cleared?)");
+    }
+
+    _markClosed(reason) {
+        if (!this.closed) {
+            this.closed = true;
+            this.closedReason = reason;
+        }
+    }
+
+    /** Same as OfflineStore.requestPersistence(), for hosts that only hold the instance. */
+    requestPersistence(storage) {
+        return OfflineStore.requestPersistence(storage);
+    }
+
+    /**
+     * Runs `body(tx, setResult, fail)` in one transaction; resolves with the result once
+     * committed, rejects (and aborts) on `fail(error)` or any error of the transaction.
+     * `body` must be synchronous: awaiting anything would let the transaction auto-commit.
+     */
+    _transaction(storeNames, mode, action, body) {
+        if (this.closed) {
+            return Promise.reject(new OfflineStoreError(`${action}: ${this.closedReason}.`));
+        }
+        return new Promise((resolve, reject) => {
+            let tx;
+            try {
+                tx =
+                    mode === "readwrite"
+                        ? this.db.transaction(storeNames, mode, { durability: this.durability })
+                        : this.db.transaction(storeNames, mode);
+            } catch (error) {
+                reject(toStoreError(error, action));
+                return;
+            }
+            let result;
+            let failure = null;
+            const fail = (error) => {
+                failure = failure || toStoreError(error, action);
+                try {
+                    tx.abort();
+                } catch {
+                    // Already finished: the rejection below still reports the error.
+                }
+                reject(failure);
+            };
+            tx.oncomplete = () => resolve(result);
+            tx.onabort = () => reject(failure || toStoreError(tx.error, action));
+            try {
+                body(tx, (value) => {
+                    result = value;
+                }, fail);
+            } catch (error) {
+                fail(error);
+            }
+        });
+    }
+
+    /**
+     * Stores (or replaces) one order; resolves with the record once the write is committed.
+     * Rejects with OfflineStoreError (STORAGE_FULL_MESSAGE when the quota is exhausted): then the
+     * register must not finalize the sale.
+     * @param {object} order plain order JSON
+     * @returns {Promise<object>} the stored record
+     */
+    put(order) {
+        let record;
+        try {
+            record = makeRecord(order);
+        } catch (error) {
+            return Promise.reject(error);
+        }
+        return this._transaction(ORDERS_STORE, "readwrite", "The order could not be stored", (tx, set) => {
+            tx.objectStore(ORDERS_STORE).put(record);
+            set(record);
+        });
+    }
+
+    /**
+     * Stores many orders in one committed transaction (bulk loads, benchmarks).
+     * @param {object[]} orders
+     * @returns {Promise<number>} how many were stored
+     */
+    putMany(orders) {
+        let records;
+        try {
+            records = orders.map(makeRecord);
+        } catch (error) {
+            return Promise.reject(error);
+        }
+        return this._transaction(ORDERS_STORE, "readwrite", "The orders could not be stored", (tx, set) => {
+            const store = tx.objectStore(ORDERS_STORE);
+            for (const record of records) {
+                store.put(record);
+            }
+            set(records.length);
+        });
+    }
+
+    /**
+     * One record, or null.
+     * @param {string} uuid
+     * @returns {Promise<object|null>}
+     */
+    get(uuid) {
+        return this._transaction(ORDERS_STORE, "readonly", "The order could not be read", (tx, set) => {
+            requestResult(tx.objectStore(ORDERS_STORE).get(uuid)).then((value) => set(value ?? null));
+        });
+    }
+
+    /**
+     * Records of the given uuids, in the same order, null where missing; one transaction.
+     * @param {string[]} uuids
+     * @returns {Promise<Array<object|null>>}
+     */
+    getMany(uuids) {
+        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
+            const store = tx.objectStore(ORDERS_STORE);
+            const records = new Array(uuids.length).fill(null);
+            uuids.forEach((uuid, index) => {
+                requestResult(store.get(uuid)).then((value) => {
+                    records[index] = value ?? null;
+                });
+            });
+            set(records);
+        });
+    }
+
+    /**
+     * All records, oldest first (by created_at).
+     * @returns {Promise<object[]>}
+     */
+    getAll() {
+        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
+            const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
+            requestResult(index.getAll()).then(set);
+        });
+    }
+
+    /**
+     * Number of waiting orders.
+     * @returns {Promise<number>}
+     */
+    count() {
+        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be counted", (tx, set) => {
+            requestResult(tx.objectStore(ORDERS_STORE).count()).then(set);
+        });
+    }
+
+    /**
+     * created_at of the oldest waiting order, or null.
+     * @returns {Promise<string|null>}
+     */
+    oldestCreatedAt() {
+        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
+            const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
+            set(null);
+            requestResult(index.openKeyCursor()).then((cursor) => set(cursor ? cursor.key : null));
+        });
+    }
+
+    /**
+     * Deletes the given orders in one transaction; resolves once committed.
+     * @param {string[]} uuids
+     * @returns {Promise<number>} how many uuids were asked for
+     */
+    remove(uuids) {
+        const list = Array.isArray(uuids) ? uuids : [uuids];
+        return this._transaction(ORDERS_STORE, "readwrite", "The orders could not be removed", (tx, set) => {
+            const store = tx.objectStore(ORDERS_STORE);
+            for (const uuid of list) {
+                store.delete(uuid);
+            }
+            set(list.length);
+        });
+    }
+
+    /**
+     * Read-modify-write of one record inside ONE transaction. `fn(record)` must be synchronous;
+     * it may mutate the record it gets (a private copy) or return a new one. The uuid cannot
+     * change. Resolves with the written record, or null when the uuid is not stored (then `fn`
+     * is not called).
+     * @param {string} uuid
+     * @param {(record: object) => object|void} fn
+     * @returns {Promise<object|null>}
+     */
+    update(uuid, fn) {
+        return this.updateMany([uuid], fn).then((records) => records[0]);
+    }
+
+    /**
+     * update() for several records in one transaction.
+     * @param {string[]} uuids
+     * @param {(record: object) => object|void} fn
+     * @returns {Promise<Array<object|null>>} written records, null where missing
+     */
+    updateMany(uuids, fn) {
+        const action = "The orders could not be updated";
+        return this._transaction(ORDERS_STORE, "readwrite", action, (tx, set, fail) => {
+            const store = tx.objectStore(ORDERS_STORE);
+            const written = new Array(uuids.length).fill(null);
+            set(written);
+            uuids.forEach((uuid, index) => {
+                const request = store.get(uuid);
+                request.onsuccess = () => {
+                    const current = request.result;
+                    if (!current) {
+                        return;
+                    }
+                    let next;
+                    try {
+                        next = applyUpdate(current, fn);
+                    } catch (error) {
+                        // Aborts the whole transaction: nothing of this update is written.
+                        fail(error);
+                        return;
+                    }
+                    store.put(next);
+                    written[index] = next;
+                };
+            });
+        });
+    }
+
+    /**
+     * A value of the meta store, or `fallback`.
+     * @param {string} key
+     * @param {*} [fallback=null]
+     */
+    getMeta(key, fallback = null) {
+        return this._transaction(META_STORE, "readonly", "The offline settings could not be read", (tx, set) => {
+            set(fallback);
+            requestResult(tx.objectStore(META_STORE).get(key)).then((value) => {
+                if (value !== undefined) {
+                    set(value);
+                }
+            });
+        });
+    }
+
+    /**
+     * Writes a value of the meta store; resolves once committed.
+     * @param {string} key
+     * @param {*} value structured-cloneable
+     */
+    setMeta(key, value) {
+        return this._transaction(META_STORE, "readwrite", "The offline settings could not be saved", (tx) => {
+            tx.objectStore(META_STORE).put(value, key);
+        });
+    }
+
+    /** Closes the connection; later calls reject with a clear error. */
+    close() {
+        if (!this.closed) {
+            this._markClosed("the offline store was closed");
+            this.db.close();
+        }
+    }
+}
+
+function applyUpdate(current, fn) {
+    const returned = fn(current);
+    if (returned && typeof returned.then === "function") {
+        throw new OfflineStoreError(
+            "update() callbacks must be synchronous: never wait inside a store transaction."
+        );
+    }
+    const next = returned === undefined ? current : returned;
+    if (!next || next.uuid !== current.uuid) {
+        throw new OfflineStoreError("update() must return the record with its uuid unchanged.");
+    }
+    return next;
+}

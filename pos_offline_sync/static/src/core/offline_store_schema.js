@@ -1,0 +1,49 @@
+/** @odoo-module */
+// The IndexedDB schema of the offline store, in one place: name, version, object stores and the
+// upgrade steps. Bump DB_VERSION and add a step to upgrade() for every change; never edit a
+// past step, browsers in the field still run it.
+
+/** Prefix of every offline-store database name. */
+export const DB_PREFIX = "pos_offline_sync";
+
+/** Current schema version. */
+export const DB_VERSION = 1;
+
+/** Object store of the offline orders: records `{uuid, order, created_at, is_return, last_result}`. */
+export const ORDERS_STORE = "orders";
+
+/** Index on `created_at` (ISO strings sort chronologically). */
+export const CREATED_AT_INDEX = "created_at";
+
+/** Small key/value store for settings kept beside the orders (e.g. the manual offline switch). */
+export const META_STORE = "meta";
+
+/**
+ * Name of the database for one Odoo database and one POS config, so two registers (or two Odoo
+ * databases on one host) never share orders.
+ * @param {string} dbName Odoo database name (or the sandbox's name)
+ * @param {number|string} configId POS config id
+ * @returns {string}
+ */
+export function databaseName(dbName, configId) {
+    if (dbName === undefined || dbName === null || dbName === "") {
+        throw new Error("The offline store needs the database name.");
+    }
+    if (configId === undefined || configId === null || configId === "") {
+        throw new Error("The offline store needs the POS config id.");
+    }
+    return `${DB_PREFIX}-${dbName}-${configId}`;
+}
+
+/**
+ * Creates or migrates the object stores; called from `onupgradeneeded`.
+ * @param {IDBDatabase} db
+ * @param {number} oldVersion 0 for a new database
+ */
+export function upgrade(db, oldVersion) {
+    if (oldVersion < 1) {
+        const orders = db.createObjectStore(ORDERS_STORE, { keyPath: "uuid" });
+        orders.createIndex(CREATED_AT_INDEX, "created_at", { unique: false });
+        db.createObjectStore(META_STORE);
+    }
+}
