@@ -37,7 +37,7 @@ export class OfflineStatusButton extends Component {
             return "Online: click to work offline";
         }
         // Auto-detected loss of connection is not undone by a click: say so.
-        return this.state.manual
+        return this.state.manualOffline
             ? "Offline (manual): click to go back online"
             : "Offline: no connection to the server";
     }

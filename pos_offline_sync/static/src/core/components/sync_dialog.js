@@ -45,7 +45,7 @@ function orderOf(rec) {
  * role="dialog" shell, which the Odoo glue may wrap in Odoo's Dialog.
  *
  * Props: controller (OfflineController: state, listPending(), sync(uuids, {onProgress}),
- * exportCsv(uuids)) and close().
+ * downloadCsv(uuids)) and close().
  */
 export class SyncDialog extends Component {
     static template = "pos_offline_sync.SyncDialog";
@@ -225,8 +225,9 @@ export class SyncDialog extends Component {
         if (result.ok) {
             return { kind: "ok", text: result.status === "exists" ? "Synced (already there)" : "Synced" };
         }
-        if (result.pending) {
-            return { kind: "pending", text: result.reason };
+        if (result.pending || result.status === "not_sent") {
+            // No answer from the server: nothing is known, the order still waits.
+            return { kind: "pending", text: `Not confirmed, still waiting: ${result.reason || "no answer"}` };
         }
         return { kind: "error", text: `Error: ${result.reason || "refused by the server"}` };
     }
@@ -260,13 +261,12 @@ export class SyncDialog extends Component {
             this.ui.messageKind = failed ? "warning" : "success";
         } catch (error) {
             this.ui.message =
-                "The server did not confirm the sync: nothing was removed, the orders still " +
-                `wait. Try again. (${(error && error.message) || error})`;
+                `${(error && error.message) || error} Nothing was removed: the orders still wait.`;
             this.ui.messageKind = "error";
         } finally {
             for (const uuid of uuids) {
                 if (!answered.has(uuid) && !this.results.has(uuid)) {
-                    this.results.set(uuid, { ok: false, pending: true, reason: "Not confirmed: still waiting" });
+                    this.results.set(uuid, { ok: false, pending: true, reason: "no answer" });
                 }
             }
             this.ui.resultsVersion++;
@@ -305,37 +305,22 @@ export class SyncDialog extends Component {
     }
 
     async exportCsv() {
-        if (!this.selectedCount) {
+        if (!this.selectedCount || this.ui.running) {
             return;
         }
         const uuids = [...this.selected];
         try {
-            const out = await this.props.controller.exportCsv(uuids);
-            const exported = out && out.exported !== undefined ? out.exported : uuids.length;
-            const skipped = (out && out.skippedReturns) || 0;
-            if (out && typeof out.csv === "string") {
-                this.download(out.csv);
-            }
-            this.ui.csvMessage =
-                `CSV exported: ${exported} sales order${exported === 1 ? "" : "s"}` +
-                (skipped ? `, ${skipped} return${skipped === 1 ? "" : "s"} left out.` : ".");
+            // The controller builds the file (returns left out) and offers it as a download.
+            const out = await this.props.controller.downloadCsv(uuids);
+            const exported = out.exported;
+            const skipped = out.skippedReturns;
+            this.ui.csvMessage = exported
+                ? `CSV exported: ${exported} sales order${exported === 1 ? "" : "s"}` +
+                  (skipped ? `, ${skipped} return${skipped === 1 ? "" : "s"} left out.` : ".")
+                : "Nothing to export: the checked orders are all returns.";
         } catch (error) {
             this.ui.csvMessage = `CSV export failed: ${(error && error.message) || error}`;
         }
-    }
-
-    download(csv) {
-        const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, "");
-        // BOM so that spreadsheets read UTF-8 names correctly.
-        const blob = new Blob(["\ufeff", csv], { type: "text/csv;charset=utf-8" });
-        const url = URL.createObjectURL(blob);
-        const a = document.createElement("a");
-        a.href = url;
-        a.download = `offline_orders_${stamp}.csv`;
-        document.body.appendChild(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 1000);
     }
 
     onKeydown(ev) {
