@@ -1,0 +1,57 @@
+"""Settings off: no icons, no offline capture. Settings on: both icons after a reload."""
+
+import re
+
+from e2e_pos import (
+    STATUS,
+    SYNC,
+    backoffice_uuids,
+    open_register,
+    pos_data,
+    sell,
+    set_settings,
+    stored_orders,
+)
+from playwright.sync_api import expect
+
+
+def test_settings_off_no_icons_no_capture(sandbox, page):
+    set_settings(page, sandbox.url, offline=False)
+    data = pos_data(page, sandbox.url)
+    assert data["config"]["allow_offline_mode"] is False
+
+    open_register(page, sandbox.url)
+    expect(page.locator("[data-test=cashier-name]")).to_be_visible()
+    expect(page.locator(STATUS)).to_have_count(0)
+    expect(page.locator(SYNC)).to_have_count(0)
+
+    uuid = sell(page, [0, 1], expect_status="synced")
+    # Straight to the back office, as without the addon; the browser keeps nothing.
+    assert backoffice_uuids(page, sandbox.url) == [uuid]
+    assert not stored_orders(page, data)
+
+
+def test_settings_on_shows_both_icons_after_reload(sandbox, page):
+    set_settings(page, sandbox.url, offline=False)
+    open_register(page, sandbox.url)
+    expect(page.locator(STATUS)).to_have_count(0)
+
+    set_settings(page, sandbox.url, offline=True)
+    assert pos_data(page, sandbox.url)["config"]["allow_offline_mode"] is True
+    open_register(page, sandbox.url)
+    status = page.locator(STATUS)
+    expect(status).to_be_visible()
+    expect(status).to_have_attribute("data-offline", "false")
+    expect(status).to_have_attribute("aria-label", "Online: click to work offline")
+    sync = page.locator(SYNC)
+    expect(sync).to_be_visible()
+    expect(sync).to_have_attribute("aria-label", "Sync to Server: 0 offline orders waiting")
+    expect(page.locator("[data-test=storage]")).to_have_text(
+        re.compile(r"storage: (persisted|best-effort|unsupported)")
+    )
+
+    # Online with offline mode on: a sale still goes straight to the back office.
+    data = pos_data(page, sandbox.url)
+    uuid = sell(page, [0], expect_status="synced")
+    assert backoffice_uuids(page, sandbox.url) == [uuid]
+    assert not stored_orders(page, data)
