@@ -59,34 +59,55 @@ export function csvCell(value) {
     return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function orderColumns(order) {
-    return {
-        order_uuid: order.uuid,
-        order_reference: order.reference,
-        created_at: order.created_at,
-        cashier: order.cashier?.name,
-        customer_id: order.customer?.id,
-        customer: order.customer?.name,
-        currency: order.currency,
-        order_total: order.amount_total,
-    };
-}
+// Column positions, resolved once: rows are filled by index, not by building objects per row.
+const COLUMN_INDEX = Object.fromEntries(CSV_COLUMNS.map((name, index) => [name, index]));
+const ORDER_COLUMNS = [
+    "order_uuid",
+    "order_reference",
+    "created_at",
+    "cashier",
+    "customer_id",
+    "customer",
+    "currency",
+    "order_total",
+];
+const LINE_COLUMNS = [
+    "product_id",
+    "product_name",
+    "quantity",
+    "unit_price",
+    "discount_percent",
+    "line_total",
+];
+const PAYMENT_COLUMNS = [
+    "payment_uuid",
+    "payment_method_id",
+    "payment_method",
+    "payment_amount",
+    "card_brand",
+    "card_last4",
+    "card_status",
+];
 
-function rowText(values) {
-    const cells = new Array(CSV_COLUMNS.length);
-    for (let i = 0; i < CSV_COLUMNS.length; i++) {
-        cells[i] = csvCell(values[CSV_COLUMNS[i]]);
+function fill(row, names, values) {
+    for (let i = 0; i < names.length; i++) {
+        const index = COLUMN_INDEX[names[i]];
+        if (index !== undefined) {
+            row[index] = csvCell(values[i]);
+        }
     }
-    return cells.join(",");
 }
 
 /**
- * Builds the CSV of the given orders (plain orders or store records).
+ * Builds the CSV of the given orders (plain orders or store records). One array of rows joined
+ * once, so 10,000 orders stay well under a second.
  * @param {object[]} orders
  * @returns {{csv: string, exported: number, skippedReturns: number}}
  */
 export function ordersToCsv(orders) {
+    const width = CSV_COLUMNS.length;
     const rows = [CSV_COLUMNS.map(csvCell).join(",")];
+    const typeIndex = COLUMN_INDEX.record_type;
     let exported = 0;
     let skippedReturns = 0;
     for (const item of orders) {
@@ -96,37 +117,46 @@ export function ordersToCsv(orders) {
             continue;
         }
         exported++;
-        const base = orderColumns(order);
+        // The order's cells are computed once and copied into each of its rows.
+        const base = new Array(width).fill("");
+        fill(base, ORDER_COLUMNS, [
+            order.uuid,
+            order.reference,
+            order.created_at,
+            order.cashier?.name,
+            order.customer?.id,
+            order.customer?.name,
+            order.currency,
+            order.amount_total,
+        ]);
         for (const line of order.lines || []) {
-            rows.push(
-                rowText({
-                    ...base,
-                    record_type: "line",
-                    product_id: line.product_id,
-                    product_name: line.product_name,
-                    quantity: line.qty,
-                    unit_price: line.price_unit,
-                    discount_percent: line.discount ?? 0,
-                    line_total: line.price_subtotal_incl,
-                })
-            );
+            const row = base.slice();
+            row[typeIndex] = "line";
+            fill(row, LINE_COLUMNS, [
+                line.product_id,
+                line.product_name,
+                line.qty,
+                line.price_unit,
+                line.discount ?? 0,
+                line.price_subtotal_incl,
+            ]);
+            rows.push(row.join(","));
         }
         for (const payment of order.payments || []) {
             const card = payment.card;
-            rows.push(
-                rowText({
-                    ...base,
-                    record_type: "payment",
-                    payment_uuid: payment.uuid,
-                    payment_method_id: payment.payment_method_id,
-                    payment_method: payment.payment_method_name,
-                    payment_amount: payment.amount,
-                    // Brand, last 4 and status only: the envelope never leaves the browser here.
-                    card_brand: card ? card.brand : null,
-                    card_last4: card ? card.last4 : null,
-                    card_status: card ? card.status : null,
-                })
-            );
+            const row = base.slice();
+            row[typeIndex] = "payment";
+            // Brand, last 4 and status only: the envelope never leaves the browser here.
+            fill(row, PAYMENT_COLUMNS, [
+                payment.uuid,
+                payment.payment_method_id,
+                payment.payment_method_name,
+                payment.amount,
+                card ? card.brand : null,
+                card ? card.last4 : null,
+                card ? card.status : null,
+            ]);
+            rows.push(row.join(","));
         }
     }
     return { csv: rows.join("\r\n") + "\r\n", exported, skippedReturns };
