@@ -113,6 +113,7 @@ class SandboxPos extends Component {
             receipt: null,
             dialogOpen: false,
             controller: null,
+            offline: null,
             starting: false,
         });
         const cash = this.data.payment_methods.find((m) => m.is_cash) || this.data.payment_methods[0];
@@ -126,21 +127,22 @@ class SandboxPos extends Component {
         this.state.error = "";
         this.state.starting = true;
         try {
-            if (this.offlineEnabled) {
-                // A fresh controller per login: the queue is read back from IndexedDB, so what
-                // the cashier sees after logging in is what the browser really kept.
-                const controller = await OfflineController.create({
-                    dbName: this.data.db_name,
-                    configId: this.config.id,
-                    settings: {
-                        allowOfflineMode: true,
-                        autoDetect: Boolean(this.config.allow_offline_auto_detect),
-                    },
-                    transport,
-                    ping,
-                });
-                this.state.controller = markRaw(controller);
-            }
+            // A fresh controller per login: the queue is read back from IndexedDB, so what the
+            // cashier sees after logging in is what the browser really kept. With offline mode
+            // off it only opens a store left from when the mode was on (to sync those orders).
+            const controller = await OfflineController.create({
+                dbName: this.data.db_name,
+                configId: this.config.id,
+                settings: {
+                    allowOfflineMode: this.offlineEnabled,
+                    autoDetect: Boolean(this.config.allow_offline_auto_detect),
+                },
+                transport,
+                ping,
+            });
+            this.state.controller = markRaw(controller);
+            // Read through this component's state so that it re-renders when the keys it reads change.
+            this.state.offline = controller.state;
             this.state.cashier = cashier;
             this.newOrder();
             this.state.screen = "register";
@@ -162,6 +164,7 @@ class SandboxPos extends Component {
     stopController() {
         const controller = this.state.controller;
         this.state.controller = null;
+        this.state.offline = null;
         if (controller) {
             controller.destroy();
         }
@@ -169,6 +172,12 @@ class SandboxPos extends Component {
 
     get controller() {
         return this.state.controller;
+    }
+
+    /** The icons: offline mode on, or offline orders left from when it was. */
+    get showIcons() {
+        const offline = this.state.offline;
+        return Boolean(offline && (offline.enabled || offline.pendingCount));
     }
 
     toggleOffline() {
@@ -297,7 +306,7 @@ class SandboxPos extends Component {
         const order = this.buildOrder();
         try {
             const controller = this.controller;
-            if (controller && controller.shouldCaptureOffline()) {
+            if (controller.shouldCaptureOffline()) {
                 // The receipt only once the order is committed to IndexedDB.
                 await controller.captureOrder(order);
                 this.showReceipt(order, "offline");
@@ -312,7 +321,7 @@ class SandboxPos extends Component {
                 });
                 result = answer && answer.results && answer.results[0];
             } catch (error) {
-                if (controller) {
+                if (controller && controller.state.enabled) {
                     // No answer while offline mode is allowed: keep the order offline, never lose it.
                     await controller.captureOrder(order);
                     this.showReceipt(order, "offline");

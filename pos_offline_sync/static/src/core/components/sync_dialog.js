@@ -42,7 +42,7 @@ function orderOf(rec) {
 /**
  * The "Sync to Server" pop-up: lists the offline orders, syncs the checked ones to the back
  * office and exports the checked sales orders as CSV. Dialog-agnostic: it renders its own
- * role="dialog" shell, which the Odoo glue may wrap in Odoo's Dialog.
+ * role="dialog" shell, or with `embedded` only its body and buttons for a host's Dialog.
  *
  * Props: controller (OfflineController: state, listPending(), sync(uuids, {onProgress}),
  * downloadCsv(uuids)) and close().
@@ -54,6 +54,8 @@ export class SyncDialog extends Component {
         controller: Object,
         close: Function,
         pageSize: { type: Number, optional: true },
+        // Inside a host dialog (Odoo's Dialog): no own title bar, no second role="dialog".
+        embedded: { type: Boolean, optional: true },
     };
 
     setup() {
