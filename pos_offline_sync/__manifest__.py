@@ -16,11 +16,23 @@
     "external_dependencies": {"python": ["cryptography", "stripe"]},
     "data": [
         "security/ir.model.access.csv",
+        "security/pos_offline_sync_security.xml",
         "views/res_config_settings_views.xml",
+        "views/pos_payment_method_views.xml",
+        "views/pos_order_views.xml",
+        "views/pos_offline_card_attempt_views.xml",
+        "views/offline_csv_import_views.xml",
+        "views/charge_new_card_views.xml",
     ],
     "assets": {
         "point_of_sale._assets_pos": [
-            "pos_offline_sync/static/src/**/*",
+            "pos_offline_sync/static/src/core/**/*",
+            "pos_offline_sync/static/src/app/**/*",
+        ],
+        "web.assets_backend": [
+            "pos_offline_sync/static/src/core/card_vault.js",
+            "pos_offline_sync/static/src/core/components/card_form.*",
+            "pos_offline_sync/static/src/backend/**/*",
         ],
         "web.assets_tests": [
             "pos_offline_sync/static/tests/tours/**/*",

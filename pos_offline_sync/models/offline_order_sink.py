@@ -1,0 +1,206 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""The Odoo side of the core's OrderSink protocol: one offline order into pos.order.
+
+Each order is stored through Odoo's own ``sync_from_ui`` inside its own savepoint, so a bad
+order rolls back alone and the rest of the batch goes on.
+"""
+
+import logging
+from datetime import datetime, timezone
+
+from odoo import Command, fields
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import float_round
+
+from ..core.order_schema import OrderValidationError
+from ..core.sync_service import StoredOrder
+
+_logger = logging.getLogger(__name__)
+
+# Keys the browser adds to serializeForORM() that pos.order.create() would reject.
+_OWN_KEYS = ("offline_card", "offline_sync")
+_PAID_STATES = ("paid", "done", "invoiced")
+
+
+class OdooOrderSink:
+    """Stores plain offline orders (CONTRACTS §1) as pos.order records."""
+
+    def __init__(self, env, config):
+        self.env = env
+        self.config = config
+        self.PosOrder = env["pos.order"]
+
+    # -- protocol ---------------------------------------------------------------------------
+    def store(self, order):
+        uuid = order["uuid"]
+        existing = self.PosOrder._get_open_order({"uuid": uuid})
+        if existing and (existing.state != "draft" or existing.offline_synced):
+            return self._stored("exists", existing)
+        ui_order = self._ui_order(order)
+        card_failures = self._apply_card_outcomes(order, ui_order)
+        try:
+            with self.env.cr.savepoint():
+                self.PosOrder.sync_from_ui([ui_order])
+                stored = self.PosOrder._get_open_order({"uuid": uuid})
+                if not stored:
+                    raise OrderValidationError("the server did not store the order")
+                stored._offline_after_sync(card_failures)
+        except (UserError, ValidationError) as exc:
+            raise OrderValidationError(str(exc.args[0] if exc.args else exc)) from exc
+        return self._stored("created", stored)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _stored(self, status, pos_order):
+        return StoredOrder(
+            status=status,
+            reference=pos_order.pos_reference or pos_order.name,
+            paid=pos_order.state in _PAID_STATES,
+        )
+
+    def _ui_order(self, order):
+        """The dict sync_from_ui expects: the browser's serializeForORM() when it came with the
+        order, else one built from the plain order (CSV import)."""
+        odoo = order.get("odoo")
+        if odoo:
+            ui_order = dict(odoo)
+            for key in _OWN_KEYS:
+                ui_order.pop(key, None)
+            ui_order["uuid"] = order["uuid"]
+            return ui_order
+        return self._ui_order_from_plain(order)
+
+    def _session(self, order):
+        session = self.env["pos.session"].browse(order.get("session_id") or 0).exists()
+        if session and session.config_id == self.config:
+            return session
+        session = self.config.current_session_id
+        if not session:
+            raise OrderValidationError(
+                "no open session on this register: open a session, then import again"
+            )
+        return session
+
+    def _ui_order_from_plain(self, order):
+        session = self._session(order)
+        fiscal_position = self.config.default_fiscal_position_id
+        products = self.env["product.product"]
+        currency = self.config.currency_id
+        lines = []
+        for index, line in enumerate(order["lines"], start=1):
+            product = products.browse(int(line["product_id"])).exists()
+            if not product or not product.available_in_pos:
+                raise OrderValidationError(
+                    f"line {index}: product {line['product_id']} is not sold in the POS"
+                )
+            taxes = product.taxes_id.filtered_domain(
+                self.env["account.tax"]._check_company_domain(self.config.company_id)
+            )
+            taxes = fiscal_position.map_tax(taxes) if fiscal_position else taxes
+            qty = float(line["qty"])
+            price = float(line["price_unit"]) * (1 - float(line.get("discount") or 0) / 100.0)
+            totals = taxes.compute_all(price, currency, qty, product=product)
+            lines.append(
+                Command.create(
+                    {
+                        "product_id": product.id,
+                        "full_product_name": line.get("product_name") or product.display_name,
+                        "qty": qty,
+                        "price_unit": float(line["price_unit"]),
+                        "discount": float(line.get("discount") or 0),
+                        "tax_ids": [Command.set(taxes.ids)],
+                        "price_subtotal": totals["total_excluded"],
+                        "price_subtotal_incl": totals["total_included"],
+                    }
+                )
+            )
+        methods = self.config.payment_method_ids
+        payments = []
+        for payment in order["payments"]:
+            method = methods.filtered(lambda m, p=payment: m.id == int(p["payment_method_id"]))
+            if not method:
+                raise OrderValidationError(
+                    f"payment method {payment['payment_method_id']} is not used by this register"
+                )
+            vals = {
+                "payment_method_id": method.id,
+                "amount": float(payment["amount"]),
+                "payment_date": fields.Datetime.now(),
+            }
+            if payment.get("uuid"):
+                vals["uuid"] = payment["uuid"]
+            payments.append(Command.create(vals))
+        total = sum(cmd[2]["price_subtotal_incl"] for cmd in lines)
+        untaxed = sum(cmd[2]["price_subtotal"] for cmd in lines)
+        partner = self.env["res.partner"].browse(int((order.get("customer") or {}).get("id") or 0))
+        paid = sum(cmd[2]["amount"] for cmd in payments)
+        fully_paid = float_round(paid - total, precision_rounding=currency.rounding) >= 0
+        return {
+            "uuid": order["uuid"],
+            "name": order.get("reference") or "/",
+            "pos_reference": order.get("reference") or False,
+            "session_id": session.id,
+            "date_order": _odoo_datetime(order.get("created_at")),
+            "user_id": self.env.uid,
+            "partner_id": partner.exists().id or False,
+            "pricelist_id": self.config.pricelist_id.id,
+            "fiscal_position_id": fiscal_position.id,
+            "lines": lines,
+            "payment_ids": payments,
+            "amount_total": total,
+            "amount_tax": total - untaxed,
+            "amount_paid": paid,
+            "amount_return": float(order.get("amount_return") or 0.0),
+            "last_order_preparation_change": "{}",
+            "state": "paid" if fully_paid and lines else "draft",
+        }
+
+    def _apply_card_outcomes(self, order, ui_order):
+        """Keep a card payment line only when the ledger holds its success; otherwise drop it,
+        save the order as draft and return why (for the note and chatter)."""
+        failures = []
+        card_payments = {p["uuid"]: p for p in order.get("payments", []) if p.get("card")}
+        if not card_payments:
+            return failures
+        Attempt = self.env["pos.offline.card.attempt"].sudo()
+        kept = []
+        for command in ui_order.get("payment_ids") or []:
+            vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
+            payment = card_payments.get(vals.get("uuid"))
+            if not payment:
+                kept.append(command)
+                continue
+            attempt = Attempt._offline_find(order["uuid"], payment["uuid"])
+            if attempt and attempt.state == "succeeded":
+                vals.update(
+                    {
+                        "transaction_id": attempt.payment_intent_id,
+                        "card_brand": attempt.card_brand or payment["card"].get("brand"),
+                        "card_no": attempt.card_last4 or payment["card"].get("last4"),
+                        "payment_status": "done",
+                    }
+                )
+                kept.append(command)
+                continue
+            card = payment["card"]
+            label = f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
+            if attempt and attempt.state == "failed":
+                failures.append(f"{label}: {attempt.message or attempt.decline_code}")
+            else:
+                failures.append(f"{label}: the card was not processed before the sync")
+        if failures:
+            ui_order["payment_ids"] = kept
+            ui_order["state"] = "draft"
+        return failures
+
+
+def _odoo_datetime(value):
+    """ISO 8601 UTC string -> Odoo's naive UTC datetime string."""
+    if not value:
+        return fields.Datetime.to_string(fields.Datetime.now())
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise OrderValidationError(f"created_at {value!r} is not an ISO 8601 date") from exc
+    if parsed.tzinfo:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return fields.Datetime.to_string(parsed)

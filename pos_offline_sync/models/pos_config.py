@@ -1,0 +1,53 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import api, fields, models
+
+from .pos_offline_card_key import OdooKeyStore
+
+
+class PosConfig(models.Model):
+    _inherit = "pos.config"
+
+    allow_offline_mode = fields.Boolean(
+        string="Allow Offline Mode",
+        default=False,
+        help="Sales can be captured in the browser without a connection and synced to the "
+        "back office later, order by order.",
+    )
+    allow_offline_auto_detect = fields.Boolean(
+        string="Allow Auto-Detect Online-Offline",
+        default=False,
+        help="The register goes offline and back online by itself when the server cannot be "
+        "reached; without it, only the cashier's offline button switches modes.",
+    )
+    offline_card_max_amount = fields.Float(
+        string="Max Offline Card Payment",
+        default=0.0,
+        help="Largest single card payment accepted while offline (0: no limit).",
+    )
+    offline_card_max_total = fields.Float(
+        string="Max Unprocessed Offline Card Total",
+        default=0.0,
+        help="Largest total of offline card payments not yet processed on this register "
+        "(0: no limit).",
+    )
+    offline_card_max_age_hours = fields.Integer(
+        string="Max Offline Card Age (hours)",
+        default=24,
+        help="After this many hours an unprocessed offline card payment is flagged on the Sync "
+        "icon (0: no limit).",
+    )
+
+    @api.model
+    def _load_pos_data_read(self, records, config):
+        read_records = super()._load_pos_data_read(records, config)
+        if read_records and config.allow_offline_mode:
+            # The register caches the public key so it can encrypt cards while offline.
+            read_records[0]["_offline_card_public_key"] = config._offline_card_public_key()
+        return read_records
+
+    def _offline_card_public_key(self):
+        """Public half of the company's card key ({kid, spki}) or False when cards are off."""
+        self.ensure_one()
+        if not self.payment_method_ids.filtered("offline_card_capture"):
+            return False
+        return OdooKeyStore(self.env, self.company_id).current_public().as_rpc()

@@ -1,0 +1,301 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+
+import psycopg2.errors
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..core import card_charge, risk_limits
+from ..core.card_gateway import GatewayFailure
+from ..core.risk_limits import RiskLimits
+from ..core.stripe_gateway import StripeGateway
+from .pos_offline_card_key import OdooKeyStore
+
+
+class PosOfflineCardAttempt(models.Model):
+    """The card-attempt ledger: one row per (order uuid, payment uuid), written through its own
+    cursor so it survives a rollback of the request that charged the card."""
+
+    _name = "pos.offline.card.attempt"
+    _description = "Offline Card Attempt"
+    _order = "id desc"
+    _rec_name = "order_reference"
+
+    order_uuid = fields.Char(required=True, index=True, readonly=True)
+    payment_uuid = fields.Char(required=True, readonly=True)
+    order_reference = fields.Char(string="Order", readonly=True)
+    attempt_no = fields.Integer(string="Attempt", default=1, readonly=True)
+    state = fields.Selection(
+        [
+            ("processing", "Processing"),
+            ("retryable", "To Retry"),
+            ("succeeded", "Succeeded"),
+            ("failed", "Failed"),
+        ],
+        default="processing",
+        required=True,
+        readonly=True,
+    )
+    payment_intent_id = fields.Char(string="PaymentIntent", readonly=True)
+    decline_code = fields.Char(readonly=True)
+    message = fields.Char(readonly=True)
+    amount = fields.Float(readonly=True)
+    currency = fields.Char(readonly=True)
+    card_brand = fields.Char(string="Brand", readonly=True)
+    card_last4 = fields.Char(string="Last 4", readonly=True)
+    envelope = fields.Text(
+        readonly=True,
+        groups="base.group_system",
+        copy=False,
+        help="The encrypted card, kept only until the attempt has an outcome.",
+    )
+    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
+    config_id = fields.Many2one("pos.config", readonly=True, index=True)
+
+    _unique_order_payment = models.Constraint(
+        "unique (order_uuid, payment_uuid)",
+        "A card payment of an order has one ledger entry.",
+    )
+
+    @api.model
+    def _offline_find(self, order_uuid, payment_uuid):
+        return self.search(
+            [("order_uuid", "=", order_uuid), ("payment_uuid", "=", payment_uuid)], limit=1
+        )
+
+    # -- the charge path ---------------------------------------------------------------------
+    @api.model
+    def _offline_process(self, config, payload):
+        """`offline_process_card` for a register whose access was checked by the caller."""
+        try:
+            return self._offline_service(config).process(payload)
+        except card_charge.CardRequestError as exc:
+            raise UserError(_("Malformed card request: %s", exc)) from None
+
+    @api.model
+    def _offline_service(self, config):
+        company = config.company_id
+        secret, problem = self._offline_stripe_secret(company)
+        gateway = None
+        if secret:
+            try:
+                gateway = StripeGateway(secret, api_base=self._offline_stripe_api_base())
+            except GatewayFailure as failure:
+                problem = failure.message
+        return card_charge.CardChargeService(
+            ledger=OdooAttemptLedger(self.env, config),
+            keys=OdooKeyStore(self.env, company),
+            gateway=gateway,
+            limits=RiskLimits.from_config({f: config[f] for f in risk_limits.FIELDS}),
+            config_problem=problem,
+        )
+
+    @api.model
+    def _offline_stripe_secret(self, company):
+        """(secret, problem): the Stripe secret of the company's Stripe payment provider.
+
+        payment_stripe is not a dependency: without it, cards are simply not configured."""
+        if "payment.provider" not in self.env or (
+            "stripe_secret_key" not in self.env["payment.provider"]._fields
+        ):
+            return None, _("install the Stripe payment provider (payment_stripe).")
+        provider = (
+            self.env["payment.provider"]
+            .sudo()
+            .search(
+                [("code", "=", "stripe"), ("company_id", "in", [company.id, False])],
+                limit=1,
+                order="company_id",
+            )
+        )
+        if not provider or not provider.stripe_secret_key:
+            return None, _("set the secret key of the Stripe payment provider.")
+        return provider.stripe_secret_key, None
+
+    @api.model
+    def _offline_stripe_api_base(self):
+        # Only for test and demo hosts (localstripe); production talks to Stripe itself.
+        return self.env["ir.config_parameter"].sudo().get_param("pos_offline_sync.stripe_api_base")
+
+
+class OdooAttemptLedger:
+    """The core's AttemptLedger over pos_offline_card_attempt, through cursors of its own.
+
+    A claimed row stays locked (FOR UPDATE NOWAIT) by its cursor from claim to settle/release;
+    a second caller meets the lock and is told "in progress". Each state change is committed
+    at once on that cursor, so the ledger survives a rollback of the request around it.
+    """
+
+    _COLUMNS = (
+        "id, order_uuid, payment_uuid, attempt_no, state, amount, currency, "
+        "order_reference, envelope, payment_intent_id, decline_code, message, "
+        "card_brand, card_last4"
+    )
+
+    def __init__(self, env, config):
+        self.env = env
+        self.config = config
+        self._cursors = {}
+
+    # -- protocol ---------------------------------------------------------------------------
+    def claim(self, request):
+        cr = self.env.registry.cursor()
+        try:
+            inserted = self._insert(cr, request)
+            if inserted:
+                # Durable before Stripe is called: a crash from here on leaves a trace.
+                cr.commit()  # pylint: disable=invalid-commit
+            row = self._lock(cr, request.order_uuid, request.payment_uuid)
+            if row is None:
+                cr.rollback()
+                cr.close()
+                return card_charge.Claim("busy")
+            attempt = self._attempt(row, request)
+            if attempt.status in card_charge.FINAL:
+                cr.rollback()
+                cr.close()
+                return card_charge.Claim("done", attempt)
+            if inserted:
+                state = "new"
+            else:
+                # Left processing by a dead caller, or retryable: a new attempt number.
+                attempt.attempt_no += 1
+                attempt.status = card_charge.PROCESSING
+                cr.execute(
+                    SQL(
+                        "UPDATE pos_offline_card_attempt SET attempt_no = %s, state = %s, "
+                        "write_date = now() WHERE id = %s",
+                        attempt.attempt_no,
+                        card_charge.PROCESSING,
+                        attempt.id,
+                    )
+                )
+                # The takeover must be durable before Stripe is asked again.
+                cr.commit()  # pylint: disable=invalid-commit
+                if self._lock(cr, request.order_uuid, request.payment_uuid) is None:
+                    cr.close()
+                    return card_charge.Claim("busy")
+                state = "resume"
+            attempt.owner = str(id(cr))
+            self._cursors[attempt.owner] = cr
+            return card_charge.Claim(state, attempt)
+        except Exception:
+            cr.rollback()
+            cr.close()
+            raise
+
+    def settle(self, attempt, outcome):
+        self._finish(
+            attempt,
+            SQL(
+                "UPDATE pos_offline_card_attempt SET state = %s, payment_intent_id = %s, "
+                "decline_code = %s, message = %s, card_brand = COALESCE(%s, card_brand), "
+                "card_last4 = COALESCE(%s, card_last4), envelope = NULL, write_date = now() "
+                "WHERE id = %s",
+                outcome["status"],
+                outcome.get("payment_intent_id"),
+                outcome.get("decline_code"),
+                outcome.get("message"),
+                outcome.get("brand"),
+                outcome.get("last4"),
+                attempt.id,
+            ),
+        )
+
+    def release(self, attempt, message):
+        self._finish(
+            attempt,
+            SQL(
+                "UPDATE pos_offline_card_attempt SET state = %s, message = %s, "
+                "write_date = now() WHERE id = %s",
+                card_charge.RETRYABLE,
+                message,
+                attempt.id,
+            ),
+        )
+
+    def get(self, order_uuid, payment_uuid):
+        self.env.cr.execute(
+            SQL(
+                "SELECT %s FROM pos_offline_card_attempt WHERE order_uuid = %s "
+                "AND payment_uuid = %s",
+                SQL(self._COLUMNS),
+                order_uuid,
+                payment_uuid,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return self._attempt(row) if row else None
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _finish(self, attempt, query):
+        cr = self._cursors.pop(attempt.owner)
+        try:
+            cr.execute(query)
+            # The outcome must outlive whatever the request does next.
+            cr.commit()  # pylint: disable=invalid-commit
+        finally:
+            cr.close()
+
+    def _insert(self, cr, request):
+        cr.execute(
+            SQL(
+                "INSERT INTO pos_offline_card_attempt (order_uuid, payment_uuid, "
+                "order_reference, attempt_no, state, amount, currency, envelope, company_id, "
+                "config_id, create_uid, write_uid, create_date, write_date) "
+                "VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s, %s, now(), now()) "
+                "ON CONFLICT (order_uuid, payment_uuid) DO NOTHING",
+                request.order_uuid,
+                request.payment_uuid,
+                request.reference,
+                card_charge.PROCESSING,
+                float(request.amount),
+                request.currency,
+                json.dumps(request.envelope) if request.envelope else None,
+                self.config.company_id.id,
+                self.config.id,
+                self.env.uid,
+                self.env.uid,
+            )
+        )
+        return cr.rowcount == 1
+
+    def _lock(self, cr, order_uuid, payment_uuid):
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute(
+                    SQL(
+                        "SELECT %s FROM pos_offline_card_attempt WHERE order_uuid = %s "
+                        "AND payment_uuid = %s FOR UPDATE NOWAIT",
+                        SQL(self._COLUMNS),
+                        order_uuid,
+                        payment_uuid,
+                    )
+                )
+                return cr.fetchone()
+        except psycopg2.errors.LockNotAvailable:
+            return None
+
+    def _attempt(self, row, request=None):
+        (rid, order_uuid, payment_uuid, attempt_no, state, amount, currency, reference,
+         envelope, pi, decline_code, message, brand, last4) = row  # fmt: skip
+        envelope = json.loads(envelope) if envelope else None
+        if envelope is None and request is not None:
+            envelope = request.envelope
+        return card_charge.Attempt(
+            id=rid,
+            order_uuid=order_uuid,
+            payment_uuid=payment_uuid,
+            attempt_no=attempt_no,
+            status=state,
+            amount_minor=card_charge.to_minor_units(amount, currency),
+            currency=currency,
+            reference=reference or "",
+            envelope=envelope,
+            payment_intent_id=pi,
+            decline_code=decline_code,
+            message=message,
+            brand=brand,
+            last4=last4,
+        )

@@ -1,0 +1,131 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from markupsafe import Markup
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..core import sync_service
+from .offline_order_sink import OdooOrderSink
+
+
+class PosOrder(models.Model):
+    _inherit = "pos.order"
+
+    offline_synced = fields.Boolean(
+        string="Synced from Offline",
+        readonly=True,
+        copy=False,
+        help="Captured by the register while offline and synced later.",
+    )
+    offline_card_failed = fields.Boolean(
+        string="Card Payment Failed",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="A card taken offline could not be charged: the order waits for another payment.",
+    )
+    offline_card_attempt_ids = fields.One2many(
+        "pos.offline.card.attempt",
+        compute="_compute_offline_card_attempt_ids",
+        string="Card Attempts",
+    )
+
+    @api.depends("uuid")
+    def _compute_offline_card_attempt_ids(self):
+        Attempt = self.env["pos.offline.card.attempt"]
+        for order in self:
+            order.offline_card_attempt_ids = (
+                Attempt.search([("order_uuid", "=", order.uuid)]) if order.uuid else Attempt
+            )
+
+    # -- entry points called by the register (CONTRACTS §2) ---------------------------------
+    @api.model
+    def offline_sync_orders(self, payload):
+        config = self._offline_check_access(payload)
+        sink = OdooOrderSink(self.env, config)
+        return sync_service.sync_batch(payload, sink)
+
+    @api.model
+    def offline_process_card(self, payload):
+        config = self._offline_check_access(payload)
+        return self.env["pos.offline.card.attempt"]._offline_process(config, payload)
+
+    @api.model
+    def offline_card_public_key(self, payload):
+        config = self._offline_check_access(payload)
+        key = config._offline_card_public_key()
+        if not key:
+            raise UserError(_("No payment method of this register captures cards offline."))
+        return key
+
+    @api.model
+    def _offline_check_access(self, payload):
+        """The caller must be a POS user allowed in the register's company; returns the
+        register. Every method the POS calls goes through here first."""
+        if not self.env.user.has_group("point_of_sale.group_pos_user"):
+            raise AccessError(_("Only Point of Sale users can sync offline orders."))
+        if not isinstance(payload, dict) or payload.get("v") != 1:
+            raise UserError(_("Malformed offline payload: expected a version 1 object."))
+        config_id = payload.get("config_id")
+        if not isinstance(config_id, int) or isinstance(config_id, bool):
+            raise UserError(_("Malformed offline payload: config_id must be a register id."))
+        config = self.env["pos.config"].sudo().browse(config_id).exists()
+        if not config or config.company_id not in self.env.user.company_ids:
+            raise AccessError(_("You have no access to this Point of Sale."))
+        return config.sudo(False).with_company(config.company_id)
+
+    # -- after Odoo stored an offline order --------------------------------------------------
+    def _offline_after_sync(self, card_failures):
+        self.ensure_one()
+        vals = {"offline_synced": True}
+        if card_failures:
+            text = _("Card payment failed: %s", "; ".join(card_failures))
+            vals["offline_card_failed"] = True
+            vals["internal_note"] = "\n".join(filter(None, [self.internal_note, text]))
+            self.message_post(body=Markup("<p>%s</p>") % text)
+        self.write(vals)
+
+    def _offline_mark_paid_by_card(self, attempt):
+        """A new card paid the order from the back office: add the payment, finish the order."""
+        self.ensure_one()
+        method = self._offline_card_payment_method()
+        self.add_payment(
+            {
+                "pos_order_id": self.id,
+                "amount": attempt.amount,
+                "payment_date": fields.Datetime.now(),
+                "payment_method_id": method.id,
+                "transaction_id": attempt.payment_intent_id,
+                "card_brand": attempt.card_brand,
+                "card_no": attempt.card_last4,
+                "payment_status": "done",
+            }
+        )
+        if self._is_pos_order_paid():
+            self.write({"offline_card_failed": False})
+            self._process_saved_order(False)
+        self.message_post(
+            body=_(
+                "New card %(brand)s **** %(last4)s charged: %(pi)s",
+                brand=(attempt.card_brand or "").upper(),
+                last4=attempt.card_last4 or "",
+                pi=attempt.payment_intent_id,
+            )
+        )
+
+    def _offline_card_payment_method(self):
+        methods = self.session_id.payment_method_ids or self.config_id.payment_method_ids
+        method = methods.filtered("offline_card_capture")[:1]
+        if not method:
+            raise UserError(_("This register has no payment method that captures cards."))
+        return method
+
+    def action_offline_charge_new_card(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Charge New Card"),
+            "res_model": "pos.offline.charge.card",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_order_id": self.id},
+        }

@@ -1,0 +1,8 @@
+from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
+    test_access,
+    test_bench,
+    test_csv_import,
+    test_offline_card,
+    test_offline_sync,
+    test_tour,
+)

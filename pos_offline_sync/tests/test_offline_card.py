@@ -1,0 +1,168 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import unittest
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from .common import OfflineSyncCommon
+from .localstripe import SECRET_KEY, VISA_DECLINED, VISA_OK, LocalStripe
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineCard(OfflineSyncCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if "stripe_secret_key" not in cls.env["payment.provider"]._fields:
+            raise unittest.SkipTest("payment_stripe is not installed in this database")
+        cls.stripe = LocalStripe()
+        cls.addClassCleanup(cls.stripe.stop)
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "pos_offline_sync.stripe_api_base", cls.stripe.url
+        )
+        cls.provider = cls.env["payment.provider"].create(
+            {
+                "name": "Stripe (test)",
+                "code": "stripe",
+                "company_id": cls.config.company_id.id,
+                "stripe_secret_key": SECRET_KEY,
+                "stripe_publishable_key": "pk_test_pos_offline_sync",
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        # The ledger writes through cursors of its own: in a test they must wrap the test's.
+        self.registry_enter_test_mode()
+
+    def card_order(self, number=VISA_OK):
+        order = self.plain_order(payments=[(self.card_pm, 7.0)])
+        payment = order["payments"][0]
+        payment["card"] = self.card(payment["uuid"], number)
+        return order
+
+    def process(self, order, user=None):
+        payment = order["payments"][0]
+        PosOrder = self.env["pos.order"].with_user(user) if user else self.env["pos.order"]
+        return PosOrder.offline_process_card(
+            {
+                "v": 1,
+                "config_id": self.config.id,
+                "order_uuid": order["uuid"],
+                "payment_uuid": payment["uuid"],
+                "amount": payment["amount"],
+                "currency": order["currency"],
+                "reference": order["reference"],
+                "envelope": payment["card"]["envelope"],
+            }
+        )
+
+    def attempts(self, order):
+        return self.env["pos.offline.card.attempt"].search([("order_uuid", "=", order["uuid"])])
+
+    def test_processed_card_syncs_paid_once(self):
+        order = self.card_order()
+        outcome = self.process(order)
+        self.assertEqual(outcome["status"], "succeeded")
+        self.assertEqual((outcome["brand"], outcome["last4"]), ("visa", "4242"))
+        # A second click, or a retry after a lost answer: the same outcome, no new charge.
+        self.assertEqual(self.process(order)["payment_intent_id"], outcome["payment_intent_id"])
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        attempt = self.attempts(order)
+        self.assertEqual(attempt.state, "succeeded")
+        self.assertFalse(attempt.sudo().envelope, "the envelope is purged once settled")
+
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and result["paid"])
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "paid")
+        self.assertFalse(pos_order.offline_card_failed)
+        payment = pos_order.payment_ids
+        self.assertEqual(payment.transaction_id, outcome["payment_intent_id"])
+        self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
+        self.assertEqual(pos_order.offline_card_attempt_ids, attempt)
+
+    def test_declined_card_syncs_unpaid_then_new_card_pays(self):
+        order = self.card_order(VISA_DECLINED)
+        outcome = self.process(order)
+        self.assertEqual(outcome["status"], "failed")
+        self.assertTrue(outcome["message"])
+
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"])
+        self.assertFalse(result["paid"])
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "draft")
+        self.assertTrue(pos_order.offline_card_failed)
+        self.assertFalse(pos_order.payment_ids, "the declined card is not a payment")
+        self.assertIn(outcome["message"], pos_order.internal_note)
+        self.assertIn(outcome["message"], pos_order.message_ids[0].body)
+        self.assertIn(
+            pos_order,
+            self.env["pos.order"].search([("offline_card_failed", "=", True)]),
+        )
+        # Synced again: confirmed, not duplicated, not re-charged.
+        self.assertEqual(self.sync(order)[0]["status"], "exists")
+
+        # Back office: "Charge new card" with a good card.
+        action = pos_order.action_offline_charge_new_card()
+        wizard_form = Form(
+            self.env["pos.offline.charge.card"].with_context(action["context"]),
+            view="pos_offline_sync.pos_offline_charge_card_view_form",
+        )
+        self.assertAlmostEqual(wizard_form.amount, 7.0)
+        wizard = wizard_form.save()
+        self.assertEqual(json.loads(wizard.public_key)["kid"], order["payments"][0]["card"][
+            "envelope"]["kid"])  # fmt: skip
+        wizard.envelope = json.dumps(self.card("new", VISA_OK)["envelope"])
+        wizard.action_charge()
+        self.assertEqual(pos_order.state, "paid")
+        self.assertFalse(pos_order.offline_card_failed)
+        self.assertEqual(pos_order.payment_ids.card_no, "4242")
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        self.assertEqual(
+            sorted(pos_order.offline_card_attempt_ids.mapped("state")), ["failed", "succeeded"]
+        )
+        # A second click on the same wizard charges nothing more.
+        with self.assertRaises(UserError):
+            wizard.action_charge()
+        self.assertEqual(len(pos_order.payment_ids), 1)
+
+    def test_new_card_declined_says_why_and_stays_unpaid(self):
+        order = self.card_order(VISA_DECLINED)
+        self.process(order)
+        self.sync(order)
+        pos_order = self.find(order)
+        wizard = self.env["pos.offline.charge.card"].create(
+            {"order_id": pos_order.id, "amount": 7.0}
+        )
+        wizard.envelope = json.dumps(self.card("x", VISA_DECLINED)["envelope"])
+        action = wizard.action_charge()
+        self.assertEqual(action["res_model"], "pos.offline.charge.card")
+        self.assertEqual(wizard.state, "failed")
+        self.assertTrue(wizard.result_message)
+        self.assertEqual(pos_order.state, "draft")
+        self.assertTrue(pos_order.offline_card_failed)
+
+    def test_unprocessed_card_syncs_unpaid(self):
+        order = self.card_order()
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"])
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "draft")
+        self.assertIn("not processed", pos_order.internal_note)
+        self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
+
+    def test_no_stripe_key_is_a_configuration_error(self):
+        self.provider.stripe_secret_key = False
+        outcome = self.process(self.card_order())
+        self.assertEqual(outcome["status"], "config_error")
+        self.assertIn("not configured", outcome["message"])
+
+    def test_public_key_for_the_register(self):
+        key = self.env["pos.order"].offline_card_public_key({"v": 1, "config_id": self.config.id})
+        self.assertEqual(set(key), {"v", "kid", "spki"})
+        # Loaded with the POS data too, so the register can encrypt while offline.
+        data = self.config.current_session_id.load_data(["pos.config"])
+        self.assertEqual(data["pos.config"][0]["_offline_card_public_key"]["kid"], key["kid"])

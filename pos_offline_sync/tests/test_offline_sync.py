@@ -1,0 +1,78 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import OfflineSyncCommon
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineSync(OfflineSyncCommon):
+    def test_sync_creates_paid_orders_once(self):
+        first, second = self.plain_order(), self.plain_order([(self.lamp, 1), (self.desk_pad, 3)])
+        results = self.sync(first, second)
+        self.assertEqual([r["status"] for r in results], ["created", "created"])
+        self.assertTrue(all(r["ok"] and r["paid"] for r in results))
+        self.assertEqual([r["uuid"] for r in results], [first["uuid"], second["uuid"]])
+        order = self.find(second)
+        self.assertEqual(order.state, "paid")
+        self.assertTrue(order.offline_synced)
+        self.assertAlmostEqual(order.amount_total, 22.5)
+        self.assertEqual(order.session_id, self.pos_session)
+
+        # The same batch again (a lost answer, a second click): confirmed, nothing created.
+        again = self.sync(first, second)
+        self.assertEqual([r["status"] for r in again], ["exists", "exists"])
+        self.assertTrue(all(r["ok"] for r in again))
+        self.assertEqual(len(self.find(first)), 1)
+        self.assertEqual(len(self.find(second)), 1)
+
+    def test_order_already_synced_by_odoo_itself(self):
+        order = self.plain_order()
+        self.env["pos.order"].sync_from_ui([dict(order["odoo"])])
+        [result] = self.sync(order)
+        self.assertEqual((result["ok"], result["status"], result["paid"]), (True, "exists", True))
+        self.assertEqual(len(self.find(order)), 1)
+
+    def test_bad_order_does_not_break_the_batch(self):
+        good1, good2 = self.plain_order(), self.plain_order()
+        unknown_product = self.plain_order()
+        unknown_product["odoo"]["lines"][0][2]["product_id"] = 999999999
+        malformed = self.plain_order()
+        malformed["lines"][0]["qty"] = "two"
+        results = self.sync(good1, unknown_product, malformed, good2)
+        self.assertEqual([r["ok"] for r in results], [True, False, False, True])
+        self.assertEqual(results[1]["status"], "error")
+        self.assertTrue(results[1]["reason"])
+        self.assertIn("line 1", results[2]["reason"])
+        self.assertTrue(self.find(good1) and self.find(good2))
+        self.assertFalse(self.find(unknown_product) or self.find(malformed))
+
+    def test_closed_session_uses_the_open_one(self):
+        order = self.plain_order()
+        old_session = self.pos_session
+        old_session.post_closing_cash_details(0)
+        old_session.close_session_from_ui()
+        self.assertEqual(old_session.state, "closed")
+
+        # No open session: Odoo's _get_valid_session refuses; the browser keeps the order.
+        [refused] = self.sync(order)
+        self.assertFalse(refused["ok"])
+        self.assertIn("open session", refused["reason"])
+        self.assertFalse(self.find(order))
+
+        new_session = self.open_new_session()
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"])
+        self.assertEqual(self.find(order).session_id, new_session)
+
+    def test_malformed_payload_is_refused_clearly(self):
+        with self.assertRaisesRegex(UserError, "version 1"):
+            self.env["pos.order"].offline_sync_orders({"orders": []})
+        with self.assertRaisesRegex(UserError, "config_id"):
+            self.env["pos.order"].offline_sync_orders({"v": 1, "config_id": "1", "orders": []})
+
+    def test_orders_left_sync_after_offline_mode_is_turned_off(self):
+        # Orders captured while the mode was on must still reach the back office.
+        self.config.allow_offline_mode = False
+        [result] = self.sync(self.plain_order())
+        self.assertTrue(result["ok"])

@@ -1,0 +1,105 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import uuid
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+
+class PosOfflineChargeCard(models.TransientModel):
+    """ "Charge new card" on an offline order whose card was declined.
+
+    The card is sealed in the browser with the company's public key (same envelope as at the
+    register); the server charges it through the same ledger, so a double click never charges
+    twice: the wizard's payment uuid is the ledger key.
+    """
+
+    _name = "pos.offline.charge.card"
+    _description = "Charge a New Card on an Offline Order"
+
+    order_id = fields.Many2one("pos.order", required=True, readonly=True, ondelete="cascade")
+    currency_id = fields.Many2one(related="order_id.currency_id")
+    amount = fields.Monetary(required=True)
+    payment_uuid = fields.Char(default=lambda self: str(uuid.uuid4()), readonly=True)
+    envelope = fields.Text(string="Card", help="The card, encrypted in the browser.")
+    public_key = fields.Char(compute="_compute_public_key")
+    state = fields.Selection(
+        [("draft", "New"), ("failed", "Failed")], default="draft", required=True
+    )
+    result_message = fields.Char(readonly=True)
+
+    @api.model
+    def default_get(self, fields_list):
+        vals = super().default_get(fields_list)
+        order = self.env["pos.order"].browse(vals.get("order_id"))
+        if order and "amount" in fields_list:
+            vals["amount"] = order.currency_id.round(order.amount_total - order.amount_paid)
+        return vals
+
+    @api.depends("order_id")
+    def _compute_public_key(self):
+        for wizard in self:
+            key = wizard.order_id.config_id.sudo()._offline_card_public_key()
+            wizard.public_key = json.dumps(key) if key else False
+
+    def _check_charge_access(self):
+        user = self.env.user
+        if not (
+            user.has_group("point_of_sale.group_pos_manager")
+            or user.has_group("account.group_account_manager")
+        ):
+            raise AccessError(_("Only Point of Sale managers or accountants can charge a card."))
+
+    def action_charge(self):
+        self.ensure_one()
+        self._check_charge_access()
+        order = self.order_id
+        if order.state != "draft":
+            raise UserError(_("Order %s is not waiting for a payment.", order.display_name))
+        if self.amount <= 0:
+            raise UserError(_("The amount to charge must be positive."))
+        try:
+            envelope = json.loads(self.envelope or "")
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict):
+            raise UserError(_("Enter the new card's details first."))
+        payload = {
+            "v": 1,
+            "config_id": order.config_id.id,
+            "order_uuid": order.uuid,
+            "payment_uuid": self.payment_uuid,
+            "amount": self.amount,
+            "currency": order.currency_id.name,
+            "reference": order.pos_reference or order.name,
+            "envelope": envelope,
+        }
+        Attempt = self.env["pos.offline.card.attempt"]
+        outcome = Attempt.sudo()._offline_process(order.config_id, payload)
+        if outcome["status"] == "succeeded":
+            attempt = Attempt.sudo()._offline_find(order.uuid, self.payment_uuid)
+            if attempt.payment_intent_id not in order.payment_ids.mapped("transaction_id"):
+                order.sudo()._offline_mark_paid_by_card(attempt)
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "type": "success",
+                    "message": _("Card charged: order %s is paid.", order.display_name),
+                    "next": {"type": "ir.actions.act_window_close"},
+                },
+            }
+        message = outcome.get("message") or outcome["status"]
+        if outcome["status"] == "failed":
+            order.message_post(body=_("New card declined: %s", message))
+            # The next card is a new payment (a new ledger row); this one is settled.
+            self.payment_uuid = str(uuid.uuid4())
+        self.write({"state": "failed", "result_message": message, "envelope": False})
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+            "name": _("Charge New Card"),
+        }
