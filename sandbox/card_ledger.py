@@ -1,0 +1,282 @@
+"""The sandbox's card-attempt ledger over SQLite (the `AttemptLedger` of core/card_charge.py).
+
+Every state change is its own short `BEGIN IMMEDIATE` transaction (SQLite's write lock) and is
+committed before the call returns; no lock is held while Stripe is called. Who is processing a
+row is a lease: `owner` (host, pid, process start, claim id) and `lease_until`. A row left
+`processing` counts as abandoned when its lease has expired, or at once when its owner process
+on this host is gone (a crash); a live owner's row makes a second caller "busy".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from datetime import datetime, timezone
+
+from pos_offline_sync.core.card_charge import (
+    FAILED,
+    PROCESSING,
+    RETRYABLE,
+    SUCCEEDED,
+    Attempt,
+    ChargeRequest,
+    Claim,
+)
+
+# Longer than the Stripe client's timeout (30 s), so a live call always ends before its lease.
+LEASE_SECONDS = 120
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS card_attempts (
+    id INTEGER PRIMARY KEY,
+    order_uuid TEXT NOT NULL,
+    payment_uuid TEXT NOT NULL,
+    attempt_no INTEGER NOT NULL DEFAULT 1,
+    status TEXT NOT NULL
+        CHECK (status IN ('processing', 'retryable', 'succeeded', 'failed')),
+    amount_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    reference TEXT NOT NULL DEFAULT '',
+    config_id INTEGER,
+    origin TEXT NOT NULL DEFAULT 'register',
+    envelope TEXT,
+    payment_intent_id TEXT,
+    decline_code TEXT,
+    message TEXT,
+    brand TEXT,
+    last4 TEXT,
+    owner TEXT,
+    lease_until REAL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (order_uuid, payment_uuid)
+);
+CREATE INDEX IF NOT EXISTS card_attempts_order ON card_attempts (order_uuid);
+"""
+
+_COLUMNS = (
+    "id, order_uuid, payment_uuid, attempt_no, status, amount_minor, currency, reference, "
+    "envelope, payment_intent_id, decline_code, message, brand, last4, owner, lease_until, "
+    "origin, created_at, updated_at"
+)
+
+
+def _now_iso():
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _process_start(pid):
+    """Start time of a process (Linux /proc), so a reused pid is not taken for the owner."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return "?"
+
+
+_HOST = socket.gethostname()
+_PID = os.getpid()
+
+
+def _owner_token():
+    pid = os.getpid()  # after a fork the child is another owner
+    return f"{_HOST}|{pid}|{_process_start(pid)}|{uuid.uuid4().hex}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """True/False when the owner runs on this host; None when that cannot be known."""
+    try:
+        host, pid, start, _claim = (owner or "").split("|")
+        pid = int(pid)
+    except ValueError:
+        return None
+    if host != _HOST:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return start == "?" or _process_start(pid) == start
+
+
+class SqliteAttemptLedger:
+    def __init__(self, db_path, *, lease_seconds: float = LEASE_SECONDS, origin="register"):
+        self.db_path = str(db_path)
+        self.lease_seconds = lease_seconds
+        self.origin = origin
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def with_origin(self, origin):
+        """The same ledger, marking the rows it creates (e.g. "backoffice")."""
+        other = SqliteAttemptLedger.__new__(SqliteAttemptLedger)
+        other.db_path, other.lease_seconds, other.origin = self.db_path, self.lease_seconds, origin
+        return other
+
+    def _connect(self):
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # The "processing" row must be on disk before Stripe is called.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _tx(self):
+        return _Tx(self._connect())
+
+    @staticmethod
+    def _attempt(row) -> Attempt:
+        return Attempt(
+            id=row["id"],
+            order_uuid=row["order_uuid"],
+            payment_uuid=row["payment_uuid"],
+            attempt_no=row["attempt_no"],
+            status=row["status"],
+            amount_minor=row["amount_minor"],
+            currency=row["currency"],
+            reference=row["reference"],
+            envelope=json.loads(row["envelope"]) if row["envelope"] else None,
+            payment_intent_id=row["payment_intent_id"],
+            decline_code=row["decline_code"],
+            message=row["message"],
+            brand=row["brand"],
+            last4=row["last4"],
+            owner=row["owner"],
+        )
+
+    def claim(self, request: ChargeRequest) -> Claim:
+        owner = _owner_token()
+        now = time.time()
+        lease = now + self.lease_seconds
+        with self._tx() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? AND payment_uuid = ?",  # noqa: S608
+                (request.order_uuid, request.payment_uuid),
+            ).fetchone()
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO card_attempts (order_uuid, payment_uuid, attempt_no, status, "
+                    "amount_minor, currency, reference, config_id, origin, envelope, owner, "
+                    "lease_until, created_at, updated_at) "
+                    "VALUES (?, ?, 1, 'processing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request.order_uuid,
+                        request.payment_uuid,
+                        request.amount_minor,
+                        request.currency,
+                        request.reference,
+                        request.config_id,
+                        self.origin,
+                        json.dumps(request.envelope),
+                        owner,
+                        lease,
+                        _now_iso(),
+                        _now_iso(),
+                    ),
+                )
+                state = "new"
+                row_id = cur.lastrowid
+            elif row["status"] in (SUCCEEDED, FAILED):
+                return Claim("done", self._attempt(row))
+            elif row["status"] == PROCESSING and not self._abandoned(row, now):
+                return Claim("busy")
+            else:
+                conn.execute(
+                    "UPDATE card_attempts SET status = 'processing', attempt_no = attempt_no + 1, "
+                    "owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
+                    (owner, lease, _now_iso(), row["id"]),
+                )
+                state = "resume"
+                row_id = row["id"]
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM card_attempts WHERE id = ?",  # noqa: S608
+                (row_id,),
+            ).fetchone()
+        return Claim(state, self._attempt(row))
+
+    @staticmethod
+    def _abandoned(row, now) -> bool:
+        if row["lease_until"] is None or row["lease_until"] < now:
+            return True
+        return owner_alive(row["owner"]) is False
+
+    def settle(self, attempt: Attempt, outcome: dict) -> None:
+        status = outcome["status"]
+        if status not in (SUCCEEDED, FAILED):
+            raise ValueError(f"not a final card outcome: {status}")
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE card_attempts SET status = ?, payment_intent_id = ?, decline_code = ?, "
+                "message = ?, brand = ?, last4 = ?, envelope = NULL, owner = NULL, "
+                "lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ?",
+                (
+                    status,
+                    outcome.get("payment_intent_id"),
+                    outcome.get("decline_code"),
+                    outcome.get("message"),
+                    outcome.get("brand"),
+                    outcome.get("last4"),
+                    _now_iso(),
+                    attempt.id,
+                    attempt.owner,
+                ),
+            )
+
+    def release(self, attempt: Attempt, message: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE card_attempts SET status = ?, message = ?, owner = NULL, "
+                "lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ? AND status = ?",
+                (RETRYABLE, message, _now_iso(), attempt.id, attempt.owner, PROCESSING),
+            )
+
+    def get(self, order_uuid, payment_uuid) -> Attempt | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? AND payment_uuid = ?",  # noqa: S608
+                (order_uuid, payment_uuid),
+            ).fetchone()
+        return self._attempt(row) if row else None
+
+    def for_order(self, order_uuid) -> list[dict]:
+        """Every attempt of an order, oldest first, for the back office (no envelope)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? ORDER BY id",  # noqa: S608
+                (order_uuid,),
+            ).fetchall()
+        return [{k: r[k] for k in r.keys() if k not in ("envelope", "owner")} for r in rows]
+
+    def unprocessed_total(self, config_id) -> int:
+        """Sum (minor units) of attempts of a POS still without outcome."""
+        with self._tx() as conn:
+            (total,) = conn.execute(
+                "SELECT COALESCE(SUM(amount_minor), 0) FROM card_attempts "
+                "WHERE config_id = ? AND status IN ('processing', 'retryable')",
+                (config_id,),
+            ).fetchone()
+        return total
+
+
+class _Tx:
+    """`with` block = one BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), then close."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.conn.close()
+        return False

@@ -1,0 +1,52 @@
+"""Run localstripe on the loopback interface only, keeping its data in memory.
+
+`localstripe --port N` binds every interface ("::") and pickles its whole store, card numbers
+included, to /tmp/localstripe.pickle after each write. Tests, the demo and the bench start it
+through this module instead:
+
+    python -m sandbox.localstripe_server --host 127.0.0.1 --port 0
+
+prints exactly one line `LOCALSTRIPE_URL=http://127.0.0.1:<port>` once it listens.
+"""
+
+import argparse
+import ipaddress
+import logging
+import socket
+import sys
+
+
+def _loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not _loopback(args.host):
+        parser.error("localstripe is a test double: bind it to a loopback address only")
+
+    from aiohttp import web
+    from localstripe import resources, server
+
+    # In memory only: the store holds raw test card numbers and must never reach the disk.
+    resources.Store.dump_to_disk = lambda self: None
+    resources.Store.try_load_from_disk = lambda self: None
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    port = sock.getsockname()[1]
+    print(f"LOCALSTRIPE_URL=http://{args.host}:{port}", flush=True)
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    web.run_app(server.app, sock=sock, access_log=None, print=None, handle_signals=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

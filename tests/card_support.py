@@ -1,0 +1,91 @@
+"""Helpers shared by the card tests (core and e2e): a loopback localstripe process, and a
+way to count PaymentIntents per order straight from localstripe's list endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import types
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The addon's __init__ imports its Odoo models. Without Odoo, load the package as a bare
+# namespace so its framework-free `core` can be imported (what the sandbox does too).
+if "pos_offline_sync" not in sys.modules:
+    try:
+        import odoo  # noqa: F401
+    except ImportError:
+        _pkg = types.ModuleType("pos_offline_sync")
+        _pkg.__path__ = [str(ROOT / "pos_offline_sync")]
+        sys.modules["pos_offline_sync"] = _pkg
+SECRET_KEY = "sk_test_pos_offline_sync"
+VISA_OK = "4242424242424242"
+VISA_DECLINED = "4000000000000341"  # localstripe declines it at confirmation
+VISA_3DS = "4000002500003155"  # localstripe asks for authentication
+
+
+@contextlib.contextmanager
+def localstripe():
+    """localstripe on 127.0.0.1 at a free port, in memory only; yields its base URL."""
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own launcher
+        [sys.executable, "-m", "sandbox.localstripe_server", "--host", "127.0.0.1", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("LOCALSTRIPE_URL="):
+            raise RuntimeError("localstripe did not start: " + proc.stderr.read()[-2000:])
+        yield line.split("=", 1)[1].strip()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def payment_intents(base_url, **metadata):
+    """Every PaymentIntent in localstripe whose metadata holds `metadata` (raw JSON dicts)."""
+    found, after = [], None
+    while True:
+        url = f"{base_url}/v1/payment_intents?limit=100" + (
+            f"&starting_after={after}" if after else ""
+        )
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {SECRET_KEY}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback test server
+            page = json.load(resp)
+        for pi in page["data"]:
+            md = pi.get("metadata") or {}
+            if all(md.get(k) == v for k, v in metadata.items()):
+                found.append(pi)
+        if not page["has_more"] or not page["data"]:
+            return found
+        after = page["data"][-1]["id"]
+
+
+def succeeded_for_order(base_url, order_uuid):
+    return [
+        pi
+        for pi in payment_intents(base_url, pos_order_uuid=order_uuid)
+        if pi["status"] == "succeeded"
+    ]
+
+
+def card(number=VISA_OK, cvc="123", exp_month=12, exp_year=2030, name="Ada Lovelace"):
+    return {
+        "number": number,
+        "exp_month": exp_month,
+        "exp_year": exp_year,
+        "cvc": cvc,
+        "name": name,
+    }
