@@ -1,0 +1,99 @@
+"""The server side of `offline_sync_orders` (docs/CONTRACTS.md §2), for any host.
+
+The host (Odoo models, the sandbox) supplies an `OrderSink` that stores one validated order.
+`sync_batch` checks the envelope of the payload, then handles each order on its own: one bad
+order gets its own error result and never stops the others; results come back in the order of
+the input so the browser can match them by position.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from .order_schema import OrderValidationError, validate_order
+
+_logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+INTERNAL_ERROR_REASON = "the server could not store this order (internal error); it was kept"
+
+
+class PayloadError(ValueError):
+    """The batch as a whole is malformed (not one bad order): the host answers 400."""
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    """What a sink reports for one order: "created" now or already there ("exists")."""
+
+    status: str
+    reference: str | None = None
+    paid: bool = False
+
+
+class OrderSink(Protocol):
+    def store(self, order: dict) -> StoredOrder:
+        """Stores one validated order, idempotently on its uuid.
+
+        Raises `OrderValidationError` for host-level rejections (unknown product, ...)."""
+
+
+def check_payload(payload, max_batch: int = MAX_BATCH) -> list:
+    """Returns the orders of a version 1 payload or raises `PayloadError` saying what is wrong."""
+    if not isinstance(payload, dict):
+        raise PayloadError("the payload must be a JSON object")
+    if payload.get("v") != 1:
+        raise PayloadError('unsupported payload version: expected "v": 1')
+    config_id = payload.get("config_id")
+    if isinstance(config_id, bool) or not isinstance(config_id, int) or config_id <= 0:
+        raise PayloadError("config_id must be the id of a register")
+    orders = payload.get("orders")
+    if not isinstance(orders, list):
+        raise PayloadError('"orders" must be a list of orders')
+    if len(orders) > max_batch:
+        raise PayloadError(
+            f"too many orders in one batch: {len(orders)} (at most {max_batch}); "
+            "send smaller batches"
+        )
+    return orders
+
+
+def _uuid_of(raw):
+    uuid = raw.get("uuid") if isinstance(raw, dict) else None
+    return uuid if isinstance(uuid, str) and uuid else None
+
+
+def sync_one(raw, sink: OrderSink, config_id: int) -> dict:
+    """Validates and stores one order; always returns a result, never raises."""
+    uuid = _uuid_of(raw)
+    try:
+        order = validate_order(raw)
+        if order.get("config_id") not in (None, config_id):
+            raise OrderValidationError(
+                f"the order belongs to register {order['config_id']}, not {config_id}"
+            )
+        stored = sink.store(order)
+    except OrderValidationError as exc:
+        return {"uuid": uuid, "ok": False, "status": "error", "reason": exc.reason}
+    except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
+        # Type and traceback only: the order's uuid is safe to log, its content is not needed.
+        _logger.exception("offline order %s could not be stored", uuid)
+        return {"uuid": uuid, "ok": False, "status": "error", "reason": INTERNAL_ERROR_REASON}
+    return {
+        "uuid": order["uuid"],
+        "ok": True,
+        "status": stored.status,
+        "reference": stored.reference or order.get("reference"),
+        "paid": bool(stored.paid),
+    }
+
+
+def sync_batch(payload, sink: OrderSink, max_batch: int = MAX_BATCH) -> dict:
+    """Stores each order of a version 1 payload through `sink`; one result per order, in order.
+
+    Raises `PayloadError` only when the payload itself is malformed."""
+    orders = check_payload(payload, max_batch)
+    config_id = payload["config_id"]
+    return {"v": 1, "results": [sync_one(raw, sink, config_id) for raw in orders]}
