@@ -1,0 +1,155 @@
+/** @odoo-module */
+// Processing the offline cards of stored orders: the dialog's "Process" button and the sync
+// engine's beforeSend hook both come here. The server's ledger makes every call safe to repeat
+// (a double click, two tabs, a lost answer); this side only records what the server answered:
+// an outcome (succeeded/failed) is saved on the order at once and the envelope dropped.
+
+/** RPC of card processing (CONTRACTS §2). */
+export const PROCESS_METHOD = "offline_process_card";
+
+export const NO_ANSWER_MESSAGE = "No answer from the server: the card's state is unknown. Try again.";
+
+const FINAL = new Set(["succeeded", "failed"]);
+
+/** The `offline_process_card` payload of one card payment. */
+export function processPayload(order, payment) {
+    return {
+        v: 1,
+        config_id: order.config_id ?? null,
+        order_uuid: order.uuid,
+        payment_uuid: payment.uuid,
+        amount: payment.amount,
+        currency: order.currency,
+        reference: order.reference || "",
+        envelope: payment.card.envelope,
+    };
+}
+
+/**
+ * The payment's card after a server answer: an outcome is final (envelope dropped); anything
+ * else leaves the card unprocessed with the server's message.
+ */
+export function applyOutcome(card, outcome) {
+    if (FINAL.has(outcome?.status)) {
+        return {
+            ...card,
+            status: outcome.status,
+            payment_intent_id: outcome.payment_intent_id ?? null,
+            message: outcome.message ?? null,
+            decline_code: outcome.status === "failed" ? (outcome.decline_code ?? null) : null,
+            brand: outcome.brand || card.brand,
+            last4: outcome.last4 || card.last4,
+            envelope: null,
+        };
+    }
+    return { ...card, status: "unprocessed", message: outcome?.message || NO_ANSWER_MESSAGE };
+}
+
+/** Card payments of an order still waiting for an outcome. */
+export function pendingCardPayments(order) {
+    return (order?.payments || []).filter(
+        (payment) => payment?.card && !FINAL.has(payment.card.status) && payment.card.envelope
+    );
+}
+
+/**
+ * Processes the cards of offline orders and keeps the store in step.
+ */
+export class CardProcessor {
+    /**
+     * @param {object} options
+     * @param {{call: Function}} options.transport
+     * @param {object} options.store OfflineStore (get, update)
+     * @param {() => void} [options.onChange] after a card's state changed (refresh the UI)
+     */
+    constructor({ transport, store, onChange = null }) {
+        this.transport = transport;
+        this.store = store;
+        this.onChange = onChange;
+        // One request per payment at a time in this page: a double click waits for the first.
+        this._inFlight = new Map();
+        this.beforeSend = (record) => this._beforeSend(record);
+    }
+
+    /** True while this page is processing that payment. */
+    isBusy(paymentUuid) {
+        return this._inFlight.has(paymentUuid);
+    }
+
+    /**
+     * Processes one card payment of a stored order.
+     * @returns {Promise<object>} the card outcome (CONTRACTS §2), or {status: "no_answer", message}
+     */
+    processPayment(orderUuid, paymentUuid) {
+        const running = this._inFlight.get(paymentUuid);
+        if (running) {
+            return running;
+        }
+        const promise = this._process(orderUuid, paymentUuid).finally(() => {
+            this._inFlight.delete(paymentUuid);
+            this.onChange?.();
+        });
+        this._inFlight.set(paymentUuid, promise);
+        this.onChange?.();
+        return promise;
+    }
+
+    async _process(orderUuid, paymentUuid) {
+        const record = await this.store.get(orderUuid);
+        const payment = record?.order?.payments?.find((p) => p.uuid === paymentUuid);
+        if (!payment?.card) {
+            return { status: "failed", message: "This card payment is no longer waiting here." };
+        }
+        if (FINAL.has(payment.card.status) || !payment.card.envelope) {
+            return { v: 1, ...payment.card };
+        }
+        let outcome;
+        try {
+            outcome = await this.transport.call(PROCESS_METHOD, processPayload(record.order, payment));
+        } catch {
+            outcome = { status: "no_answer", message: NO_ANSWER_MESSAGE };
+        }
+        if (!outcome || typeof outcome.status !== "string") {
+            outcome = { status: "no_answer", message: NO_ANSWER_MESSAGE };
+        }
+        await this.store.update(orderUuid, (current) => {
+            for (const p of current.order.payments || []) {
+                if (p.uuid === paymentUuid && p.card && !FINAL.has(p.card.status)) {
+                    p.card = applyOutcome(p.card, outcome);
+                }
+            }
+        });
+        return outcome;
+    }
+
+    /**
+     * Processes every waiting card of an order.
+     * @returns {Promise<object[]>} outcomes, one per processed payment
+     */
+    async processOrder(orderUuid) {
+        const record = await this.store.get(orderUuid);
+        const outcomes = [];
+        for (const payment of pendingCardPayments(record?.order)) {
+            outcomes.push(await this.processPayment(orderUuid, payment.uuid));
+        }
+        return outcomes;
+    }
+
+    /**
+     * SyncEngine's beforeSend: cards are processed before their order is sent, so the dialog
+     * shows each result. A card without an outcome (in progress, retry, not configured, no
+     * answer) keeps its order here, with the reason.
+     */
+    async _beforeSend(record) {
+        if (!pendingCardPayments(record.order).length) {
+            return record.order;
+        }
+        const outcomes = await this.processOrder(record.uuid);
+        const open = outcomes.find((outcome) => !FINAL.has(outcome.status));
+        if (open) {
+            throw new Error(`card not processed: ${open.message}`);
+        }
+        const fresh = await this.store.get(record.uuid);
+        return fresh ? fresh.order : record.order;
+    }
+}

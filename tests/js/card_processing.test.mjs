@@ -1,0 +1,122 @@
+// card_processing.js: what the register does with the server's card outcomes. The server is a
+// scripted transport here; the real server, ledger and localstripe run in tests/e2e/cards.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { CardProcessor, NO_ANSWER_MESSAGE, processPayload } from "../../pos_offline_sync/static/src/core/card_processing.js";
+import { SyncEngine } from "../../pos_offline_sync/static/src/core/sync_engine.js";
+import { MemoryStore } from "./helpers/memory_store.mjs";
+import { makeOrder } from "./helpers/orders.mjs";
+
+const ENVELOPE = { v: 1, alg: "RSA-OAEP-256+A256GCM", kid: "0123456789abcdef", ek: "ZWs=", iv: "aXY=", ct: "Y3Q=" };
+
+function cardOrder() {
+    const order = makeOrder();
+    order.payments = [
+        {
+            uuid: `${order.uuid}-card`,
+            payment_method_id: 2,
+            payment_method_name: "Card (offline)",
+            amount: 7,
+            card: { brand: "visa", last4: "4242", exp_month: 12, exp_year: 2030, envelope: ENVELOPE, status: "unprocessed", payment_intent_id: null, message: null, decline_code: null },
+        },
+    ];
+    return order;
+}
+
+function server(answers) {
+    const calls = [];
+    return {
+        calls,
+        call: async (method, payload) => {
+            calls.push({ method, payload });
+            if (method === "offline_sync_orders") {
+                return { v: 1, results: payload.orders.map((o) => ({ uuid: o.uuid, ok: true, status: "created" })) };
+            }
+            const answer = answers.shift();
+            if (answer instanceof Error) {
+                throw answer;
+            }
+            return answer;
+        },
+    };
+}
+
+const SUCCEEDED = { v: 1, status: "succeeded", payment_intent_id: "pi_1", message: "Approved", brand: "visa", last4: "4242" };
+
+describe("CardProcessor", () => {
+    it("sends the contract payload and stores the success without the envelope", async () => {
+        const store = new MemoryStore();
+        const order = cardOrder();
+        await store.put(order);
+        const transport = server([SUCCEEDED]);
+        const processor = new CardProcessor({ transport, store });
+        const outcome = await processor.processPayment(order.uuid, order.payments[0].uuid);
+        assert.equal(outcome.status, "succeeded");
+        assert.deepEqual(transport.calls[0].payload, processPayload(order, order.payments[0]));
+        assert.deepEqual(Object.keys(transport.calls[0].payload), ["v", "config_id", "order_uuid", "payment_uuid", "amount", "currency", "reference", "envelope"]);
+        const card = (await store.get(order.uuid)).order.payments[0].card;
+        assert.equal(card.status, "succeeded");
+        assert.equal(card.payment_intent_id, "pi_1");
+        assert.equal(card.envelope, null);
+        // Already processed: no second request.
+        await processor.processPayment(order.uuid, order.payments[0].uuid);
+        assert.equal(transport.calls.length, 1);
+    });
+
+    it("a double click sends one request", async () => {
+        const store = new MemoryStore();
+        const order = cardOrder();
+        await store.put(order);
+        const transport = server([SUCCEEDED, SUCCEEDED]);
+        const processor = new CardProcessor({ transport, store });
+        const pay = order.payments[0].uuid;
+        const [a, b] = await Promise.all([processor.processPayment(order.uuid, pay), processor.processPayment(order.uuid, pay)]);
+        assert.equal(a, b);
+        assert.equal(transport.calls.length, 1);
+    });
+
+    it("a decline is stored with its text; no answer and retry keep the card ready", async () => {
+        const store = new MemoryStore();
+        const order = cardOrder();
+        await store.put(order);
+        const pay = order.payments[0].uuid;
+        const transport = server([
+            new Error("network"),
+            { v: 1, status: "retry", message: "Stripe could not be reached. Try again." },
+            { v: 1, status: "failed", decline_code: "card_declined", message: "The card was declined. Ask the customer for another card." },
+        ]);
+        const processor = new CardProcessor({ transport, store });
+        assert.equal((await processor.processPayment(order.uuid, pay)).status, "no_answer");
+        let card = (await store.get(order.uuid)).order.payments[0].card;
+        assert.equal(card.status, "unprocessed");
+        assert.equal(card.message, NO_ANSWER_MESSAGE);
+        assert.deepEqual(card.envelope, ENVELOPE);
+        assert.equal((await processor.processPayment(order.uuid, pay)).status, "retry");
+        assert.deepEqual((await store.get(order.uuid)).order.payments[0].card.envelope, ENVELOPE);
+        assert.equal((await processor.processPayment(order.uuid, pay)).status, "failed");
+        card = (await store.get(order.uuid)).order.payments[0].card;
+        assert.equal(card.status, "failed");
+        assert.equal(card.decline_code, "card_declined");
+        assert.equal(card.envelope, null);
+    });
+
+    it("as beforeSend: processes first, then syncs; an open outcome keeps the order", async () => {
+        const store = new MemoryStore();
+        const a = cardOrder();
+        const b = cardOrder();
+        await store.put(a);
+        await store.put(b);
+        const transport = server([SUCCEEDED, { v: 1, status: "in_progress", message: "This card is being processed in another window." }]);
+        const processor = new CardProcessor({ transport, store });
+        const engine = new SyncEngine({ store, transport, configId: 1, beforeSend: processor.beforeSend });
+        const results = await engine.sync([a.uuid, b.uuid]);
+        assert.deepEqual(results.map((r) => [r.ok, r.status]), [[true, "created"], [false, "skipped"]]);
+        assert.equal(results[1].reason, "card not processed: This card is being processed in another window.");
+        const sent = transport.calls.find((c) => c.method === "offline_sync_orders").payload.orders;
+        assert.deepEqual(sent.map((o) => o.uuid), [a.uuid]);
+        assert.equal(sent[0].payments[0].card.status, "succeeded");
+        assert.equal(sent[0].payments[0].card.envelope, null);
+        assert.deepEqual((await store.getAll()).map((r) => r.uuid), [b.uuid]);
+    });
+});
