@@ -1,0 +1,238 @@
+"""sync_batch: one result per order in input order, one bad order never blocks the others,
+idempotent on uuid through the sandbox's real SQLite sink, malformed payloads refused whole."""
+
+import json
+import threading
+
+import pytest
+
+from pos_offline_sync.core.order_schema import OrderValidationError
+from pos_offline_sync.core.sync_service import (
+    INTERNAL_ERROR_REASON,
+    PayloadError,
+    StoredOrder,
+    sync_batch,
+)
+from sandbox import db
+from sandbox.orders import SqliteOrderSink
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    path = tmp_path / "sync.sqlite3"
+    db.init_db(path)
+    return path
+
+
+@pytest.fixture
+def conn(db_path):
+    connection = db.connect(db_path)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def sink(conn):
+    return SqliteOrderSink(None, conn, 1)
+
+
+def _uuids_in_db(conn):
+    return [r["uuid"] for r in conn.execute("SELECT uuid FROM orders ORDER BY id")]
+
+
+def _batch(*orders, v=1, config_id=1):
+    return {"v": v, "config_id": config_id, "orders": list(orders)}
+
+
+def test_results_one_per_order_in_input_order(sink, conn, order_factory):
+    orders = [order_factory() for _ in range(5)]
+    answer = sync_batch(_batch(*orders), sink)
+    assert answer["v"] == 1
+    assert [r["uuid"] for r in answer["results"]] == [o["uuid"] for o in orders]
+    assert all(r == {**r, "ok": True, "status": "created", "paid": True} for r in answer["results"])
+    assert answer["results"][0]["reference"] == orders[0]["reference"]
+    assert _uuids_in_db(conn) == [o["uuid"] for o in orders]
+
+
+def test_same_batch_twice_creates_nothing_twice(sink, conn, order_factory):
+    orders = [order_factory() for _ in range(3)]
+    first = sync_batch(_batch(*orders), sink)["results"]
+    second = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["status"] for r in first] == ["created"] * 3
+    assert [(r["ok"], r["status"]) for r in second] == [(True, "exists")] * 3
+    assert [r["reference"] for r in second] == [o["reference"] for o in orders]
+    assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 3
+    assert conn.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 3
+
+
+def test_mixed_batch_isolates_each_bad_order(sink, conn, order_factory):
+    good1, good2 = order_factory(), order_factory()
+    no_uuid = order_factory()
+    del no_uuid["uuid"]
+    bad_qty = order_factory()
+    bad_qty["lines"][0]["qty"] = "two"
+    unknown_product = order_factory()
+    unknown_product["lines"][0]["product_id"] = 999_999
+    batch = [no_uuid, good1, bad_qty, unknown_product, good2]
+
+    results = sync_batch(_batch(*batch), sink)["results"]
+
+    assert [r["ok"] for r in results] == [False, True, False, False, True]
+    assert results[0] == {"uuid": None, "ok": False, "status": "error", "reason": "uuid is missing"}
+    assert results[2]["uuid"] == bad_qty["uuid"]
+    assert results[2]["reason"] == "line 1: quantity is not a number: 'two'"
+    assert results[3]["reason"] == "line 1: unknown product 999999"
+    assert _uuids_in_db(conn) == [good1["uuid"], good2["uuid"]]
+    # a refused order left nothing behind: no orphan lines or payments
+    assert conn.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM order_payments").fetchone()[0] == 2
+
+
+def test_unknown_payment_method_is_that_orders_error(sink, order_factory):
+    order = order_factory()
+    order["payments"][0]["payment_method_id"] = 77
+    (result,) = sync_batch(_batch(order), sink)["results"]
+    assert result["reason"] == "payment 1: unknown payment method 77"
+
+
+def test_order_of_another_register_is_refused(sink, conn, order_factory):
+    order = order_factory(config_id=2)
+    (result,) = sync_batch(_batch(order), sink)["results"]
+    assert not result["ok"] and "register 2" in result["reason"]
+    assert _uuids_in_db(conn) == []
+
+
+class _FlakySink:
+    """A host whose storage breaks on one order (a bug, a lost disk): the others go on."""
+
+    def __init__(self, inner, broken_uuid):
+        self.inner = inner
+        self.broken_uuid = broken_uuid
+
+    def store(self, order):
+        if order["uuid"] == self.broken_uuid:
+            raise RuntimeError("disk I/O error with secret details")
+        return self.inner.store(order)
+
+
+def test_unexpected_sink_failure_is_reported_without_details(sink, conn, order_factory):
+    a, b, c = order_factory(), order_factory(), order_factory()
+    results = sync_batch(_batch(a, b, c), _FlakySink(sink, b["uuid"]))["results"]
+    assert [r["ok"] for r in results] == [True, False, True]
+    assert results[1] == {
+        "uuid": b["uuid"],
+        "ok": False,
+        "status": "error",
+        "reason": INTERNAL_ERROR_REASON,
+    }
+    assert "secret" not in json.dumps(results)
+    assert _uuids_in_db(conn) == [a["uuid"], c["uuid"]]
+
+
+def test_host_rejection_through_validation_error(order_factory):
+    class Refusing:
+        def store(self, order):
+            raise OrderValidationError("no open session on this register")
+
+    (result,) = sync_batch(_batch(order_factory()), Refusing())["results"]
+    assert result["reason"] == "no open session on this register"
+
+
+def test_sink_reporting_paid_and_reference(order_factory):
+    class Recording:
+        def store(self, order):
+            return StoredOrder("created", "SRV/0001", paid=False)
+
+    (result,) = sync_batch(_batch(order_factory()), Recording())["results"]
+    assert (result["reference"], result["paid"]) == ("SRV/0001", False)
+
+
+def test_unpaid_when_payments_do_not_cover_the_total(sink, conn, order_factory):
+    order = order_factory()
+    order["payments"][0]["amount"] = 5.0
+    (result,) = sync_batch(_batch(order), sink)["results"]
+    assert result["ok"] and result["paid"] is False
+    assert conn.execute("SELECT state FROM orders").fetchone()[0] == "draft"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([], "the payload must be a JSON object"),
+        ("orders", "the payload must be a JSON object"),
+        ({"config_id": 1, "orders": []}, "unsupported payload version"),
+        ({"v": 2, "config_id": 1, "orders": []}, "unsupported payload version"),
+        ({"v": "1", "config_id": 1, "orders": []}, "unsupported payload version"),
+        ({"v": 1, "orders": []}, "config_id must be the id of a register"),
+        ({"v": 1, "config_id": True, "orders": []}, "config_id must be the id of a register"),
+        ({"v": 1, "config_id": 1}, '"orders" must be a list'),
+        ({"v": 1, "config_id": 1, "orders": {"a": 1}}, '"orders" must be a list'),
+        ({"v": 1, "config_id": 1, "orders": "[]"}, '"orders" must be a list'),
+    ],
+)
+def test_malformed_payload_raises_payload_error(sink, conn, payload, message):
+    with pytest.raises(PayloadError, match=message):
+        sync_batch(payload, sink)
+    assert _uuids_in_db(conn) == []
+
+
+def test_batch_size_is_bounded(sink, conn, order_factory):
+    orders = [order_factory() for _ in range(4)]
+    with pytest.raises(PayloadError, match="too many orders in one batch: 4 .at most 3."):
+        sync_batch(_batch(*orders), sink, max_batch=3)
+    assert _uuids_in_db(conn) == []  # refused whole, before anything is stored
+    assert len(sync_batch(_batch(*orders[:3]), sink, max_batch=3)["results"]) == 3
+
+
+def test_empty_batch_is_fine(sink):
+    assert sync_batch(_batch(), sink) == {"v": 1, "results": []}
+
+
+def test_card_envelope_is_not_kept_at_rest(sink, conn, order_factory):
+    order = order_factory()
+    order["payments"][0]["card"] = {
+        "brand": "visa",
+        "last4": "4242",
+        "status": "unprocessed",
+        "envelope": {"v": 1, "kid": "k1", "ek": "EKSECRET", "iv": "IV", "ct": "CTSECRET"},
+    }
+    sync_batch(_batch(order), sink)
+    payload = conn.execute("SELECT payload FROM orders").fetchone()[0]
+    assert "CTSECRET" not in payload and "EKSECRET" not in payload
+    assert json.loads(payload)["payments"][0]["card"]["last4"] == "4242"
+
+
+def test_concurrent_sends_of_one_order_create_it_once(db_path, order_factory):
+    """Two connections racing on the same uuids: the UNIQUE insert decides, never a pre-check."""
+    orders = [order_factory() for _ in range(20)]
+    barrier = threading.Barrier(4)
+    results = []
+    lock = threading.Lock()
+
+    def worker():
+        connection = db.connect(db_path)
+        try:
+            worker_sink = SqliteOrderSink(None, connection, 1)
+            barrier.wait()
+            answer = sync_batch(_batch(*orders), worker_sink)["results"]
+            with lock:
+                results.append(answer)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4
+    for i, order in enumerate(orders):
+        statuses = sorted(r[i]["status"] for r in results)
+        assert all(r[i]["ok"] for r in results)
+        assert statuses == ["created", "exists", "exists", "exists"], order["uuid"]
+    check = db.connect(db_path)
+    try:
+        assert check.execute("SELECT count(*) FROM orders").fetchone()[0] == 20
+        assert check.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 20
+    finally:
+        check.close()
