@@ -104,3 +104,24 @@ describe("summarizeOrder", () => {
         assert.equal(summary.cardStatus, null);
     });
 });
+
+describe("store summaries", () => {
+    it("keep what a listing needs and drop lines, odoo payload and card envelopes", async () => {
+        const { makeRecord, makeSummary, expandSummary } = await import(
+            "../../pos_offline_sync/static/src/core/offline_store.js"
+        );
+        const { lightOrder } = await import(
+            "../../pos_offline_sync/static/src/core/order_model.js"
+        );
+        const order = makeOrder({ odoo: { big: "payload" } });
+        order.payments.push(cardPayment());
+        const row = makeSummary(makeRecord(order));
+        assert.ok(!JSON.stringify(row).includes("envelope"));
+        assert.ok(!JSON.stringify(row).includes("payload"));
+        const expanded = expandSummary(structuredClone(row));
+        assert.deepEqual(expanded.order, lightOrder(order));
+        assert.equal(expanded.order.line_count, 1);
+        const walkIn = expandSummary(makeSummary(makeRecord(makeOrder({ customer: null }))));
+        assert.equal(walkIn.order.customer, null);
+    });
+});

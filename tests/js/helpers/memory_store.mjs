@@ -2,7 +2,11 @@
 // controller (node has no IndexedDB; the real store is exercised in Chromium by the e2e tests).
 // It clones on the way in and out like IndexedDB does, so tests catch shared-object mistakes.
 
-import { makeRecord } from "../../../pos_offline_sync/static/src/core/offline_store.js";
+import {
+    expandSummary,
+    makeRecord,
+    makeSummary,
+} from "../../../pos_offline_sync/static/src/core/offline_store.js";
 
 const clone = (value) => (value === undefined ? undefined : structuredClone(value));
 
@@ -41,6 +45,14 @@ export class MemoryStore {
         return [...this.records.values()]
             .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
             .map(clone);
+    }
+
+    async listSummaries() {
+        return (await this.getAll()).map((record) => expandSummary(makeSummary(record)));
+    }
+
+    async getAllUuids() {
+        return [...this.records.keys()];
     }
 
     async count() {

@@ -196,11 +196,23 @@ export class OfflineController {
     }
 
     /**
-     * The waiting offline records, oldest first.
+     * The waiting offline orders, oldest first, as light records (OfflineStore.listSummaries):
+     * `{uuid, created_at, is_return, last_result, summary: true, order}` where `order` has the
+     * listing fields and card brand/last 4/status, but no lines and no card envelope. Use
+     * getRecord(uuid) for the full order (card processing).
      * @returns {Promise<object[]>}
      */
     async listPending() {
-        return this.store ? this.store.getAll() : [];
+        return this.store ? this.store.listSummaries() : [];
+    }
+
+    /**
+     * The full stored record of one order, or null.
+     * @param {string} uuid
+     * @returns {Promise<object|null>}
+     */
+    async getRecord(uuid) {
+        return this.store ? this.store.get(uuid) : null;
     }
 
     /** Re-reads pendingCount and oldestPendingAt from the store; never rejects. */

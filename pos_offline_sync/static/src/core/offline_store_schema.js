@@ -15,6 +15,13 @@ export const ORDERS_STORE = "orders";
 /** Index on `created_at` (ISO strings sort chronologically). */
 export const CREATED_AT_INDEX = "created_at";
 
+/**
+ * Light copies of the records (`{uuid, created_at, is_return, last_result, order: lightOrder}`),
+ * written in the same transaction as the orders: listing 10,000 orders reads these, not the
+ * full orders.
+ */
+export const SUMMARIES_STORE = "summaries";
+
 /** Small key/value store for settings kept beside the orders (e.g. the manual offline switch). */
 export const META_STORE = "meta";
 
@@ -44,6 +51,8 @@ export function upgrade(db, oldVersion) {
     if (oldVersion < 1) {
         const orders = db.createObjectStore(ORDERS_STORE, { keyPath: "uuid" });
         orders.createIndex(CREATED_AT_INDEX, "created_at", { unique: false });
+        const summaries = db.createObjectStore(SUMMARIES_STORE, { keyPath: "uuid" });
+        summaries.createIndex(CREATED_AT_INDEX, "created_at", { unique: false });
         db.createObjectStore(META_STORE);
     }
 }

@@ -149,6 +149,59 @@ export function summarizeOrder(orderOrRecord) {
     };
 }
 
+/**
+ * The order without its lines, its opaque `odoo` payload and any card envelope: what a listing
+ * needs (reference, date, customer, total, payment methods, card status). Kept in the store's
+ * summaries so the sync dialog opens fast over thousands of orders and never holds envelopes.
+ * @param {object} order plain order JSON
+ * @returns {object} a light copy, flagged `light: true`
+ */
+export function lightOrder(order) {
+    return {
+        v: order.v,
+        light: true,
+        uuid: order.uuid,
+        reference: order.reference,
+        created_at: order.created_at,
+        config_id: order.config_id,
+        session_id: order.session_id,
+        cashier: order.cashier ? { id: order.cashier.id, name: order.cashier.name } : null,
+        customer: order.customer ? { id: order.customer.id, name: order.customer.name } : null,
+        currency: order.currency,
+        line_count: Array.isArray(order.lines) ? order.lines.length : 0,
+        payments: lightPayments(order),
+        amount_total: order.amount_total,
+        amount_tax: order.amount_tax,
+        amount_paid: order.amount_paid,
+        amount_return: order.amount_return,
+        is_return: isReturnOrder(order),
+    };
+}
+
+/**
+ * The payments of an order with, of a card, only brand, last 4, status and outcome.
+ * @param {object} order
+ * @returns {object[]}
+ */
+export function lightPayments(order) {
+    return (order.payments || []).map((payment) => ({
+        uuid: payment.uuid,
+        payment_method_id: payment.payment_method_id,
+        payment_method_name: payment.payment_method_name,
+        amount: payment.amount,
+        card: payment.card
+            ? {
+                  brand: payment.card.brand,
+                  last4: payment.card.last4,
+                  status: payment.card.status,
+                  payment_intent_id: payment.card.payment_intent_id ?? null,
+                  message: payment.card.message ?? null,
+                  decline_code: payment.card.decline_code ?? null,
+              }
+            : null,
+    }));
+}
+
 function worstCardStatus(statuses) {
     for (const status of ["failed", "unprocessed", "processing", "succeeded"]) {
         if (statuses.includes(status)) {
