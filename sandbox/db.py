@@ -1,0 +1,141 @@
+"""The sandbox's SQLite database: schema, seed data and connections.
+
+One connection per request (SQLite connections are cheap and must not cross threads), in
+autocommit mode so every write transaction is an explicit, short `BEGIN IMMEDIATE ... COMMIT`.
+WAL lets the back-office pages read while the register writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pos_config (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    allow_offline_mode INTEGER NOT NULL DEFAULT 0 CHECK (allow_offline_mode IN (0, 1)),
+    allow_offline_auto_detect INTEGER NOT NULL DEFAULT 0
+        CHECK (allow_offline_auto_detect IN (0, 1)),
+    currency TEXT NOT NULL DEFAULT 'USD'
+);
+CREATE TABLE IF NOT EXISTS products (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    price REAL NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS payment_methods (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    is_cash INTEGER NOT NULL DEFAULT 0,
+    offline_card INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS cashiers (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL
+);
+-- The uuid is the order's identity: UNIQUE makes every insert path idempotent by itself.
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT UNIQUE NOT NULL,
+    config_id INTEGER NOT NULL REFERENCES pos_config (id),
+    reference TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    cashier TEXT,
+    customer TEXT,
+    currency TEXT,
+    amount_total REAL NOT NULL,
+    amount_paid REAL NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('paid', 'draft')),
+    is_return INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
+    card_failed INTEGER NOT NULL DEFAULT 0,
+    origin TEXT NOT NULL DEFAULT 'sync',
+    payload TEXT NOT NULL,
+    synced_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_synced_at ON orders (synced_at);
+CREATE TABLE IF NOT EXISTS order_lines (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    product_id INTEGER NOT NULL REFERENCES products (id),
+    product_name TEXT NOT NULL,
+    qty REAL NOT NULL,
+    price_unit REAL NOT NULL,
+    discount REAL NOT NULL DEFAULT 0,
+    price_subtotal_incl REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_lines_order ON order_lines (order_id);
+CREATE TABLE IF NOT EXISTS order_payments (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    uuid TEXT,
+    payment_method_id INTEGER NOT NULL REFERENCES payment_methods (id),
+    payment_method_name TEXT NOT NULL,
+    amount REAL NOT NULL,
+    card_brand TEXT,
+    card_last4 TEXT,
+    card_status TEXT,
+    transaction_id TEXT
+);
+CREATE INDEX IF NOT EXISTS order_payments_order ON order_payments (order_id);
+"""
+
+SEED_CONFIG = (1, "Shop", 0, 0, "USD")
+SEED_PRODUCTS = [
+    (1, "Desk Pad", 3.5),
+    (2, "Whiteboard Pen", 1.2),
+    (3, "Desk Organizer", 5.1),
+    (4, "Letter Tray", 4.8),
+    (5, "Office Chair", 120.0),
+    (6, "Monitor Stand", 25.0),
+    (7, "LED Lamp", 19.9),
+    (8, "Magnetic Board", 13.75),
+]
+SEED_PAYMENT_METHODS = [(1, "Cash", 1, 0), (2, "Card (offline)", 0, 1)]
+SEED_CASHIERS = [(1, "Mitchell Admin"), (2, "Marc Demo")]
+
+
+def connect(db_path) -> sqlite3.Connection:
+    """A new connection in autocommit mode: callers open their own short transactions."""
+    conn = sqlite3.connect(str(db_path), timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection):
+    """BEGIN IMMEDIATE (takes the write lock at once, so no upgrade deadlock) ... COMMIT."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def init_db(db_path) -> None:
+    """Creates the schema and seeds a fresh database (idempotent)."""
+    path = Path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA)
+        with write_transaction(conn):
+            conn.execute("INSERT OR IGNORE INTO pos_config VALUES (?, ?, ?, ?, ?)", SEED_CONFIG)
+            conn.executemany(
+                "INSERT OR IGNORE INTO products (id, name, price) VALUES (?, ?, ?)",
+                SEED_PRODUCTS,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO payment_methods VALUES (?, ?, ?, ?)", SEED_PAYMENT_METHODS
+            )
+            conn.executemany("INSERT OR IGNORE INTO cashiers VALUES (?, ?)", SEED_CASHIERS)
+    finally:
+        conn.close()

@@ -1,0 +1,17 @@
+"""Extension points of the sandbox pages, for modules such as sandbox/cards.py.
+
+Each list holds plain callables; the app calls them in order. HTML they return must be a
+`markupsafe.Markup` built with `Markup(...).format(...)` (values escaped); a plain str is
+escaped again and shows as text.
+
+- POS_DATA: `fn(ctx, conn, data: dict) -> None` adds keys to `/api/pos_data`.
+- SETTINGS_SECTIONS: `(render(ctx, conn) -> Markup, save(ctx, conn, form) -> str | None)`: extra
+  fields on /settings; `save` returns an error message to show, or None.
+- ORDER_SECTIONS: `fn(ctx, conn, order_row) -> Markup`: extra HTML on /backoffice/order/<uuid>.
+- ROUTES: `(rule, endpoint, view(ctx, request, **values) -> Response, methods)`: extra pages.
+"""
+
+POS_DATA: list = []
+SETTINGS_SECTIONS: list = []
+ORDER_SECTIONS: list = []
+ROUTES: list = []

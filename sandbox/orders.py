@@ -1,0 +1,235 @@
+"""Orders in the sandbox: the SQLite `OrderSink` and the `offline_sync_orders` RPC method.
+
+Idempotency rests on the UNIQUE uuid: `INSERT ... ON CONFLICT(uuid) DO NOTHING` and the
+rowcount tell "created" from "exists" in one statement, so two concurrent sends of the same
+order can never both create it (no check-then-insert race). Each order is its own short
+transaction: a bad order rolls back alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pos_offline_sync.core.order_schema import OrderValidationError
+from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
+
+from .db import write_transaction
+from .rpc import RpcError, rpc_method
+
+MAX_BATCH = 500
+
+
+@dataclass
+class PaymentState:
+    """What the card-outcome step decided for one order, before it is written."""
+
+    state: str  # "paid" | "draft"
+    payments: list[dict]
+    note: str = ""
+    card_failed: bool = False
+    transaction_ids: dict = field(default_factory=dict)  # payment uuid -> Stripe id
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _without_envelopes(order: dict) -> dict:
+    """The order as stored: card envelopes are never kept at rest once the order is synced."""
+    copy = dict(order)
+    copy["payments"] = [
+        {**p, "card": {k: v for k, v in p["card"].items() if k != "envelope"}}
+        if p.get("card")
+        else p
+        for p in order["payments"]
+    ]
+    return copy
+
+
+class SqliteOrderSink:
+    """Stores validated plain orders (CONTRACTS §1) into the sandbox database."""
+
+    def __init__(self, ctx, conn, config_id: int, *, origin: str = "sync"):
+        self.ctx = ctx
+        self.conn = conn
+        self.config_id = config_id
+        self.origin = origin
+        self._products = {r["id"] for r in conn.execute("SELECT id FROM products")}
+        self._methods = {r["id"] for r in conn.execute("SELECT id FROM payment_methods")}
+
+    # -- protocol -----------------------------------------------------------------------------
+    def store(self, order: dict) -> StoredOrder:
+        existing = self._existing(order["uuid"])
+        if existing is not None:
+            # A fast path only: the UNIQUE insert below is what guarantees "once".
+            return existing
+        self._check_references(order)
+        # Decided before the write transaction: card processing may call Stripe, and no
+        # SQLite lock is held across a network call.
+        pay = self._payment_state(order)
+        reference = order.get("reference") or order["uuid"]
+        with write_transaction(self.conn):
+            cur = self.conn.execute(
+                """INSERT INTO orders (uuid, config_id, reference, created_at, cashier, customer,
+                       currency, amount_total, amount_paid, state, is_return, note, card_failed,
+                       origin, payload, synced_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (uuid) DO NOTHING""",
+                (
+                    order["uuid"],
+                    self.config_id,
+                    reference,
+                    order["created_at"],
+                    (order.get("cashier") or {}).get("name"),
+                    (order.get("customer") or {}).get("name"),
+                    order.get("currency"),
+                    order["amount_total"],
+                    sum(p["amount"] for p in pay.payments),
+                    pay.state,
+                    int(order["is_return"]),
+                    pay.note,
+                    int(pay.card_failed),
+                    self.origin,
+                    json.dumps(_without_envelopes(order)),
+                    _now(),
+                ),
+            )
+            if cur.rowcount == 0:
+                stored = None  # a concurrent request stored it first: answered below
+            else:
+                self._insert_children(cur.lastrowid, order, pay)
+                stored = StoredOrder("created", reference, pay.state == "paid")
+        return stored or self._existing(order["uuid"])
+
+    # -- the card-outcome step (extended by sandbox/cards.py) ---------------------------------
+    def _payment_state(self, order: dict) -> PaymentState:
+        """Paid iff the payments cover the total. The cards module overrides this to take card
+        outcomes from its ledger (never from the browser's claim)."""
+        payments = list(order["payments"])
+        paid = sum(p["amount"] for p in payments)
+        total = order["amount_total"]
+        covered = round(paid - total, 6) >= 0 if total >= 0 else round(paid - total, 6) <= 0
+        return PaymentState("paid" if covered else "draft", payments)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _existing(self, uuid: str) -> StoredOrder | None:
+        row = self.conn.execute(
+            "SELECT reference, state FROM orders WHERE uuid = ?", (uuid,)
+        ).fetchone()
+        return StoredOrder("exists", row["reference"], row["state"] == "paid") if row else None
+
+    def _check_references(self, order: dict) -> None:
+        for index, line in enumerate(order["lines"], start=1):
+            if line["product_id"] not in self._products:
+                raise OrderValidationError(f"line {index}: unknown product {line['product_id']}")
+        for index, payment in enumerate(order["payments"], start=1):
+            if payment["payment_method_id"] not in self._methods:
+                raise OrderValidationError(
+                    f"payment {index}: unknown payment method {payment['payment_method_id']}"
+                )
+
+    def _insert_children(self, order_id: int, order: dict, pay: PaymentState) -> None:
+        self.conn.executemany(
+            """INSERT INTO order_lines (order_id, product_id, product_name, qty, price_unit,
+                   discount, price_subtotal_incl) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    order_id,
+                    line["product_id"],
+                    line.get("product_name") or f"Product {line['product_id']}",
+                    line["qty"],
+                    line["price_unit"],
+                    line["discount"],
+                    line.get("price_subtotal_incl")
+                    if line.get("price_subtotal_incl") is not None
+                    else line["qty"] * line["price_unit"] * (1 - line["discount"] / 100),
+                )
+                for line in order["lines"]
+            ],
+        )
+        rows = []
+        for p in pay.payments:
+            card = p.get("card") or {}
+            rows.append(
+                (
+                    order_id,
+                    p.get("uuid"),
+                    p["payment_method_id"],
+                    p.get("payment_method_name") or f"Method {p['payment_method_id']}",
+                    p["amount"],
+                    card.get("brand"),
+                    card.get("last4"),
+                    card.get("status"),
+                    pay.transaction_ids.get(p.get("uuid")),
+                )
+            )
+        self.conn.executemany(
+            """INSERT INTO order_payments (order_id, uuid, payment_method_id, payment_method_name,
+                   amount, card_brand, card_last4, card_status, transaction_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            rows,
+        )
+
+
+# The sink class the RPC and the CSV import use; sandbox/cards.py may set a subclass here.
+SINK_CLASS = SqliteOrderSink
+
+
+def make_sink(ctx, conn, config_id: int, *, origin: str = "sync"):
+    return SINK_CLASS(ctx, conn, config_id, origin=origin)
+
+
+def check_config(conn, config_id) -> int:
+    """The register must exist: anything else is a refused caller (403)."""
+    if isinstance(config_id, bool) or not isinstance(config_id, int):
+        return config_id  # sync_batch reports the malformed payload with a 400
+    if conn.execute("SELECT 1 FROM pos_config WHERE id = ?", (config_id,)).fetchone() is None:
+        raise RpcError(403, "forbidden", "You have no access to this Point of Sale.")
+    return config_id
+
+
+@rpc_method("offline_sync_orders")
+def offline_sync_orders(ctx, payload):
+    conn = ctx.connect()
+    try:
+        config_id = payload.get("config_id") if isinstance(payload, dict) else None
+        check_config(conn, config_id)
+        sink = make_sink(ctx, conn, config_id if isinstance(config_id, int) else 0)
+        return sync_batch(payload, sink, max_batch=MAX_BATCH)
+    finally:
+        conn.close()
+
+
+def import_orders(ctx, orders: list[dict], config_id: int) -> list[dict]:
+    """The CSV import path: the same sink and core as the register's sync, in batches."""
+    conn = ctx.connect()
+    try:
+        sink = make_sink(ctx, conn, config_id, origin="csv")
+        results = []
+        for start in range(0, len(orders), MAX_BATCH):
+            payload = {"v": 1, "config_id": config_id, "orders": orders[start : start + MAX_BATCH]}
+            results += sync_batch(payload, sink, max_batch=MAX_BATCH)["results"]
+        return results
+    finally:
+        conn.close()
+
+
+def list_orders(conn, limit: int = 500) -> list:
+    return conn.execute(
+        "SELECT * FROM orders ORDER BY synced_at DESC, id DESC LIMIT ?", (limit,)
+    ).fetchall()
+
+
+def get_order(conn, uuid: str):
+    order = conn.execute("SELECT * FROM orders WHERE uuid = ?", (uuid,)).fetchone()
+    if order is None:
+        return None, [], []
+    lines = conn.execute(
+        "SELECT * FROM order_lines WHERE order_id = ? ORDER BY id", (order["id"],)
+    ).fetchall()
+    payments = conn.execute(
+        "SELECT * FROM order_payments WHERE order_id = ? ORDER BY id", (order["id"],)
+    ).fetchall()
+    return order, lines, payments

@@ -1,0 +1,87 @@
+"""Runs the sandbox on the loopback interface.
+
+    python -m sandbox.server --host 127.0.0.1 --port 0 --db var/sandbox.sqlite3
+
+`--port 0` picks a free port. Once listening it prints exactly one line
+`SANDBOX_URL=http://127.0.0.1:<port>` (flushed), then serves until SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import signal
+import sys
+
+from werkzeug.serving import make_server
+
+from .app import create_app
+
+DEFAULT_DB = "var/sandbox.sqlite3"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_of(server) -> str:
+    host = server.host if ":" not in server.host else f"[{server.host}]"
+    return f"http://{host}:{server.server_port}"
+
+
+def serve(server) -> None:
+    """Serves until SIGTERM/SIGINT, then closes the socket cleanly."""
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+
+
+def make_sandbox_server(host: str, port: int, db: str, *, stripe=None):
+    if not is_loopback(host):
+        raise ValueError(f"the sandbox binds to a loopback address only, not {host!r}")
+    return make_server(host, port, create_app(db, stripe=stripe), threaded=True)
+
+
+def stripe_from_env():
+    """Stripe settings for the cards module when the caller (demo, bench) provides them."""
+    base = os.environ.get("SANDBOX_STRIPE_API_BASE")
+    key = os.environ.get("SANDBOX_STRIPE_SECRET_KEY")
+    return {"api_base": base, "secret_key": key} if base and key else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run the pos_offline_sync sandbox.")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    parser.add_argument("--quiet", action="store_true", help="no request log")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        parser.error(f"--host must be a loopback address (127.0.0.1), not {args.host!r}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_sandbox_server(args.host, args.port, args.db, stripe=stripe_from_env())
+    print(f"SANDBOX_URL={url_of(server)}", flush=True)
+    serve(server)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
