@@ -1,0 +1,103 @@
+"""`make demo`: localstripe and the sandbox on 127.0.0.1, until Ctrl-C.
+
+    python -m sandbox.demo [--port 8069] [--db var/demo.sqlite3]
+
+localstripe runs through `sandbox.localstripe_server` rather than its own `localstripe --port N`
+command, which listens on every interface ("::") and pickles its store, test card numbers
+included, to /tmp/localstripe.pickle: ours binds 127.0.0.1 and keeps it in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from .server import is_loopback, make_sandbox_server, serve, url_of
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB = ROOT / "var" / "demo.sqlite3"
+# localstripe accepts any sk_test_ key; this one only ever reaches the loopback test double.
+DEMO_SECRET_KEY = "sk_test_pos_offline_sync_demo"  # noqa: S105 - a test double's key
+STARTUP_TIMEOUT_S = 30
+
+
+def start_localstripe(host: str) -> tuple[subprocess.Popen, str]:
+    """Starts localstripe on `host` at a free port; returns the process and its base URL."""
+    process = subprocess.Popen(  # noqa: S603 - fixed argv, our own launcher
+        [sys.executable, "-m", "sandbox.localstripe_server", "--host", host, "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    found: list[str] = []
+
+    def read_url():
+        line = process.stdout.readline()
+        if line.startswith("LOCALSTRIPE_URL="):
+            found.append(line.split("=", 1)[1].strip())
+
+    reader = threading.Thread(target=read_url, daemon=True)
+    reader.start()
+    reader.join(STARTUP_TIMEOUT_S)
+    if not found:
+        stop_process(process)
+        errors = process.stderr.read()[-2000:] if process.stderr else ""
+        raise RuntimeError(f"localstripe did not start:\n{errors}")
+    # Keep draining its output so it never blocks on a full pipe.
+    for stream in (process.stdout, process.stderr):
+        threading.Thread(target=stream.read, daemon=True).start()
+    return process, found[0]
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run the pos_offline_sync demo.")
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
+    parser.add_argument("--port", type=int, default=0, help="sandbox port; 0 picks a free one")
+    parser.add_argument("--db", default=str(DEFAULT_DB), help="SQLite file of the demo")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host):
+        parser.error(f"--host must be a loopback address (127.0.0.1), not {args.host!r}")
+
+    stripe_process, stripe_url = start_localstripe(args.host)
+    try:
+        stripe = {"api_base": stripe_url, "secret_key": DEMO_SECRET_KEY}
+        server = make_sandbox_server(args.host, args.port, args.db, stripe=stripe)
+        url = url_of(server)
+        print(
+            f"SANDBOX_URL={url}\n"
+            f"  Register:     {url}/pos\n"
+            f'  Settings:     {url}/settings   (turn on "Allow Offline Mode" first)\n'
+            f"  Back office:  {url}/backoffice\n"
+            f"  CSV import:   {url}/backoffice/import\n"
+            f"  localstripe:  {stripe_url} (test cards: 4242424242424242 succeeds, "
+            f"4000000000000341 is declined)\n"
+            f"  Database:     {args.db}\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        serve(server)  # returns on SIGINT / SIGTERM
+    finally:
+        stop_process(stripe_process)
+    print("Demo stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
