@@ -128,7 +128,12 @@ def init_db(db_path) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
         with write_transaction(conn):
-            conn.execute("INSERT OR IGNORE INTO pos_config VALUES (?, ?, ?, ?, ?)", SEED_CONFIG)
+            conn.execute(
+                "INSERT OR IGNORE INTO pos_config "
+                "(id, name, allow_offline_mode, allow_offline_auto_detect, currency) "
+                "VALUES (?, ?, ?, ?, ?)",
+                SEED_CONFIG,
+            )
             conn.executemany(
                 "INSERT OR IGNORE INTO products (id, name, price) VALUES (?, ?, ?)",
                 SEED_PRODUCTS,
