@@ -255,12 +255,10 @@ def _settings_render(ctx, conn):
         ).format(f=field, label=RISK_LABELS[field], value=config[field] or 0)
         for field in RISK_FIELDS
     )
-    return str(
-        Markup(
-            '<fieldset id="card-limits"><legend>Offline card risk limits</legend>{rows}'
-            '<p class="muted">0 means no limit.</p></fieldset>'
-        ).format(rows=rows)
-    )
+    return Markup(
+        '<fieldset id="card-limits"><legend>Offline card risk limits</legend>{rows}'
+        '<p class="muted">0 means no limit.</p></fieldset>'
+    ).format(rows=rows)
 
 
 def _settings_save(ctx, conn, form):
@@ -340,7 +338,7 @@ CHARGE_FORM = """
 """
 
 
-def _order_section(ctx, conn, order) -> str:
+def _order_section(ctx, conn, order) -> Markup:
     rt = runtime(ctx)
     html = _attempts_html(rt.ledger.for_order(order["uuid"]), order["currency"])
     due = round(order["amount_total"] - order["amount_paid"], 2)
@@ -355,7 +353,7 @@ def _order_section(ctx, conn, order) -> str:
             currency=order["currency"] or "USD",
             amount_text=f"{due:,.2f} {order['currency'] or ''}",
         )
-    return str(html)
+    return html
 
 
 def _json(status, body):
