@@ -94,7 +94,8 @@ export function makeRecord(order) {
  * @returns {object}
  */
 export function makeSummary(record) {
-    const order = record.order;
+    // Tolerant of odd records (written by an older client): a listing must never hide an order.
+    const order = record.order && typeof record.order === "object" ? record.order : {};
     return {
         uuid: record.uuid,
         created_at: record.created_at,
@@ -413,12 +414,54 @@ export class OfflineStore {
      * @returns {Promise<object[]>}
      */
     listSummaries() {
-        return this._transaction(SUMMARIES_STORE, "readonly", "The orders could not be read", (tx, set) => {
-            requestResult(tx.objectStore(SUMMARIES_STORE).getAll()).then(set);
+        let repaired = [];
+        return this._transaction(BOTH_STORES, "readonly", "The orders could not be read", (tx, set) => {
+            const orders = tx.objectStore(ORDERS_STORE);
+            const summariesRequest = tx.objectStore(SUMMARIES_STORE).getAll();
+            const keysRequest = orders.getAllKeys();
+            // Both requests answer in order; the second callback sees both results.
+            keysRequest.onsuccess = () => {
+                const keys = keysRequest.result;
+                const rows = summariesRequest.result;
+                const present = new Set(keys);
+                const listed = rows.filter((row) => present.has(row.uuid));
+                const seen = new Set(listed.map((row) => row.uuid));
+                set(listed);
+                // An order without its summary (written outside this API, or by an older client)
+                // is still listed: summarised from the full record, and repaired afterwards.
+                for (const key of keys) {
+                    if (!seen.has(key)) {
+                        const request = orders.get(key);
+                        request.onsuccess = () => {
+                            if (request.result) {
+                                const row = makeSummary(request.result);
+                                listed.push(row);
+                                repaired.push(row);
+                            }
+                        };
+                    }
+                }
+            };
         }).then((rows) => {
+            if (repaired.length) {
+                this._repairSummaries(repaired);
+                repaired = [];
+            }
             // Sorting here is cheaper than reading through the index.
             rows.sort(byCreatedAt);
             return rows.map(expandSummary);
+        });
+    }
+
+    _repairSummaries(rows) {
+        this._transaction(SUMMARIES_STORE, "readwrite", "The order list could not be repaired", (tx) => {
+            const store = tx.objectStore(SUMMARIES_STORE);
+            for (const row of rows) {
+                store.put(row);
+            }
+        }).catch((error) => {
+            // Only a cache: the next listing summarises those orders again.
+            console.warn("pos_offline_sync:", error.message);
         });
     }
 

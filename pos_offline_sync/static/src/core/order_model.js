@@ -184,7 +184,8 @@ export function lightOrder(order) {
  * @returns {object[]}
  */
 export function lightPayments(order) {
-    return (order.payments || []).map((payment) => ({
+    const payments = Array.isArray(order.payments) ? order.payments : [];
+    return payments.filter((payment) => payment && typeof payment === "object").map((payment) => ({
         uuid: payment.uuid,
         payment_method_id: payment.payment_method_id,
         payment_method_name: payment.payment_method_name,
