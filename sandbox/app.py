@@ -106,7 +106,8 @@ class SandboxApp:
         for rule, endpoint, view, methods in hooks.ROUTES:
             rules.append(Rule(rule, endpoint=f"x_{endpoint}", methods=methods))
             self.extra_views[f"x_{endpoint}"] = view
-        self.url_map = Map(rules)
+        # No slash merging: "/core//etc/passwd" must be refused, not redirected somewhere.
+        self.url_map = Map(rules, merge_slashes=False)
 
     # -- WSGI ---------------------------------------------------------------------------------
     def __call__(self, environ, start_response):
@@ -115,6 +116,9 @@ class SandboxApp:
         try:
             response = self.dispatch(request)
         except HTTPException as exc:
+            if exc.code < 400:
+                # Routing redirects (e.g. "//" merged) carry their Location: answer them as is.
+                return exc.get_response(environ)(environ, start_response)
             if request.path.startswith(("/rpc/", "/api/")):
                 response = _json(
                     {"error": {"code": exc.name.lower().replace(" ", "_"), "message": exc.name}},
