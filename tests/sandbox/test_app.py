@@ -1,0 +1,455 @@
+"""The sandbox host through werkzeug's test client on a real temporary SQLite file: the RPC
+contract (idempotent on uuid, one result per order, 4xx never 5xx for bad input), static files
+without traversal, settings, back office and the CSV import."""
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from pos_offline_sync.core.csv_schema import CSV_COLUMNS
+from sandbox.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "pos_offline_sync/static/src/core"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "sandbox.sqlite3"
+
+
+@pytest.fixture
+def client(db_path):
+    return Client(create_app(db_path))
+
+
+def _rows(db_path, sql="SELECT uuid FROM orders ORDER BY id"):
+    conn = sqlite3.connect(db_path)
+    try:
+        return [tuple(r) if len(r) > 1 else r[0] for r in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+def _sync(client, orders, **extra):
+    payload = {"v": 1, "config_id": 1, "orders": orders, **extra}
+    return client.post("/rpc/offline_sync_orders", data=json.dumps(payload), headers=JSON)
+
+
+# -- register data and pages ------------------------------------------------------------------
+
+
+def test_root_redirects_to_the_register(client):
+    response = client.get("/")
+    assert response.status_code in (301, 302, 303, 307, 308)
+    assert response.headers["Location"].endswith("/pos")
+
+
+def test_register_shell(client):
+    response = client.get("/pos")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    importmap = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
+    assert json.loads(importmap) == {"imports": {"@odoo/owl": "/owl/owl.es.js"}}
+    assert '<div id="app">' in html
+    assert '<script type="module" src="/sandbox-static/register.js">' in html
+    assert 'href="/sandbox-static/register.css"' in html
+
+
+def test_pos_data_seed_with_offline_flags_off(client):
+    response = client.get("/api/pos_data")
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["db_name"] == "sandbox"
+    config = data["config"]
+    assert config["id"] == 1 and config["currency"] == "USD" and config["name"]
+    assert config["allow_offline_mode"] is False and config["allow_offline_auto_detect"] is False
+    assert len(data["products"]) >= 8
+    assert all({"id", "name", "price"} <= set(p) for p in data["products"])
+    methods = {m["name"]: m for m in data["payment_methods"]}
+    assert methods["Cash"]["is_cash"] is True and methods["Cash"]["offline_card"] is False
+    assert methods["Card (offline)"]["offline_card"] is True
+    assert len(data["cashiers"]) == 2
+
+
+def test_ping(client):
+    response = client.get("/ping")
+    assert response.status_code == 200 and response.get_json() == {"ok": True}
+    assert "no-store" in response.headers["Cache-Control"]
+
+
+# -- static files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "mime"),
+    [
+        ("offline_controller.js", "text/javascript"),
+        ("csv_schema.js", "text/javascript"),
+        ("components/sync_dialog.js", "text/javascript"),
+        ("components/sync_dialog.xml", "application/xml"),
+    ],
+)
+def test_core_files_are_served_unchanged(client, path, mime):
+    response = client.get(f"/core/{path}")
+    assert response.status_code == 200
+    assert response.mimetype == mime
+    assert response.get_data() == (CORE / path).read_bytes()
+
+
+def test_owl_and_sandbox_static(client):
+    owl = client.get("/owl/owl.es.js")
+    assert owl.status_code == 200 and owl.mimetype == "text/javascript"
+    assert b"export" in owl.get_data()
+    js = client.get("/sandbox-static/register.js")
+    assert js.status_code == 200 and js.mimetype == "text/javascript"
+    assert js.get_data() == (ROOT / "sandbox/static/register.js").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/core/../offline_controller.js",
+        "/core/../../../../pyproject.toml",
+        "/core/..%2f..%2f..%2f..%2fpyproject.toml",
+        "/core/%2e%2e/%2e%2e/%2e%2e/%2e%2e/sandbox/db.py",
+        "/core/components/../../../../../sandbox/app.py",
+        "/core//etc/passwd",
+        "/core/%2fetc%2fpasswd",
+        "/core/..\\..\\..\\..\\pyproject.toml",
+        "/sandbox-static/../app.py",
+        "/sandbox-static/..%2fapp.py",
+        "/core/missing.js",
+        "/core/",
+    ],
+)
+def test_no_path_traversal(client, path):
+    response = client.get(path)
+    if response.status_code == 308:
+        # werkzeug merges double slashes with a redirect: where it leads must still be a 404.
+        location = response.headers["Location"]
+        assert location.startswith(("/core/", "/sandbox-static/", "http://localhost/core/"))
+        response = client.get(location.removeprefix("http://localhost"))
+    assert response.status_code == 404, (path, response.status_code)
+    body = response.get_data(as_text=True)
+    for leaked in ("root:x", "[project]", "CREATE TABLE", "create_app", "OfflineController"):
+        assert leaked not in body, (path, leaked)
+
+
+# -- RPC --------------------------------------------------------------------------------------
+
+
+def test_same_batch_twice_creates_nothing_twice(client, db_path, order_factory):
+    orders = [order_factory() for _ in range(3)]
+    first = _sync(client, orders)
+    assert first.status_code == 200
+    results = first.get_json()["result"]["results"]
+    assert [(r["uuid"], r["ok"], r["status"]) for r in results] == [
+        (o["uuid"], True, "created") for o in orders
+    ]
+    again = _sync(client, orders).get_json()["result"]["results"]
+    assert [(r["uuid"], r["ok"], r["status"]) for r in again] == [
+        (o["uuid"], True, "exists") for o in orders
+    ]
+    assert _rows(db_path) == [o["uuid"] for o in orders]
+    assert _rows(db_path, "SELECT count(*) FROM order_lines") == [3]
+
+
+def test_mixed_batch_two_created_three_errors(client, db_path, order_factory):
+    good1, good2 = order_factory(), order_factory()
+    missing_uuid = order_factory()
+    del missing_uuid["uuid"]
+    bad_qty = order_factory()
+    bad_qty["lines"][0]["qty"] = "two"
+    unknown_product = order_factory()
+    unknown_product["lines"][0]["product_id"] = 424242
+    response = _sync(client, [missing_uuid, good1, bad_qty, unknown_product, good2])
+    assert response.status_code == 200
+    results = response.get_json()["result"]["results"]
+    assert [r["ok"] for r in results] == [False, True, False, False, True]
+    assert [r["status"] for r in results] == ["error", "created", "error", "error", "created"]
+    assert results[0]["uuid"] is None and "uuid" in results[0]["reason"]
+    assert results[2]["uuid"] == bad_qty["uuid"]
+    assert "line 1" in results[2]["reason"] and "quantity" in results[2]["reason"]
+    assert results[3]["uuid"] == unknown_product["uuid"]
+    assert "product" in results[3]["reason"] and "424242" in results[3]["reason"]
+    assert _rows(db_path) == [good1["uuid"], good2["uuid"]]
+
+
+def test_unpaid_order_and_its_detail_page(client, order_factory):
+    order = order_factory(customer={"id": None, "name": "Deco Addict"})
+    order["payments"][0]["amount"] = 2.0
+    (result,) = _sync(client, [order]).get_json()["result"]["results"]
+    assert result["ok"] and result["paid"] is False
+    page = client.get(f"/backoffice/order/{order['uuid']}").get_data(as_text=True)
+    assert 'id="order-status">Unpaid' in page
+    assert "Desk Pad" in page and "Cash" in page and "Deco Addict" in page
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "",
+        "   ",
+        "[1, 2",
+        '"just a string"',
+        "[]",
+        "null",
+        "42",
+        '{"v": 1, "config_id": 1, "orders": NaN}',
+        '{"v": 1, "config_id": 1, "orders": [{"amount_total": Infinity}]}',
+        '{"v": 2, "config_id": 1, "orders": []}',
+        '{"v": 1, "config_id": 1, "orders": {}}',
+        '{"v": 1, "config_id": "1", "orders": []}',
+        '{"v": 1, "orders": []}',
+    ],
+)
+def test_malformed_requests_get_a_clear_400(client, db_path, body):
+    response = client.post("/rpc/offline_sync_orders", data=body, headers=JSON)
+    assert response.status_code == 400, (body, response.status_code, response.get_data())
+    error = response.get_json()["error"]
+    assert error["code"] == "bad_request"
+    assert isinstance(error["message"], str) and len(error["message"]) > 10
+    assert _rows(db_path) == []
+
+
+def test_not_utf8_and_no_content_type(client, order_factory):
+    bad = client.post("/rpc/offline_sync_orders", data=b"\xff\xfe{", headers=JSON)
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad_request"
+    # A client that sends no Content-Type (a plain fetch, curl) is still understood.
+    payload = json.dumps({"v": 1, "config_id": 1, "orders": [order_factory()]})
+    assert client.post("/rpc/offline_sync_orders", data=payload).status_code == 200
+
+
+def test_odd_orders_inside_a_good_envelope_are_per_order_errors(client, db_path, order_factory):
+    good = order_factory()
+    response = _sync(client, [None, 1, "x", [], {}, {"uuid": "u"}, good])
+    assert response.status_code == 200
+    results = response.get_json()["result"]["results"]
+    assert len(results) == 7
+    assert [r["ok"] for r in results] == [False] * 6 + [True]
+    assert all(r["reason"] for r in results[:6])
+    assert _rows(db_path) == [good["uuid"]]
+
+
+def test_batch_over_the_limit_is_refused_whole(client, db_path, order_factory):
+    response = _sync(client, [order_factory() for _ in range(501)])
+    assert response.status_code == 400
+    assert "at most 500" in response.get_json()["error"]["message"]
+    assert _rows(db_path) == []
+
+
+def test_unknown_method_and_wrong_verb(client):
+    response = client.post("/rpc/no_such_method", data="{}", headers=JSON)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["message"]
+    get = client.get("/rpc/offline_sync_orders")
+    assert get.status_code == 405 and get.get_json()["error"]
+
+
+def test_unknown_register_is_refused(client, db_path, order_factory):
+    response = _sync(client, [order_factory()], config_id=99)
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+    assert _rows(db_path) == []
+
+
+def test_cross_origin_post_is_refused(client, db_path, order_factory):
+    payload = json.dumps({"v": 1, "config_id": 1, "orders": [order_factory()]})
+    headers = {**JSON, "Origin": "http://evil.example"}
+    response = client.post("/rpc/offline_sync_orders", data=payload, headers=headers)
+    assert response.status_code == 403
+    assert _rows(db_path) == []
+    same = {**JSON, "Origin": "http://localhost"}
+    assert client.post("/rpc/offline_sync_orders", data=payload, headers=same).status_code == 200
+
+
+def test_non_loopback_host_header_is_refused(client):
+    # DNS rebinding: a page of another site resolving its name to 127.0.0.1.
+    response = client.get("/api/pos_data", headers={"Host": "evil.example"})
+    assert response.status_code == 403
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def _settings(client, **form):
+    return client.post("/settings", data=form, headers={"Origin": "http://localhost"})
+
+
+def test_settings_form_and_save(client):
+    page = client.get("/settings").get_data(as_text=True)
+    assert "Allow Offline Mode" in page and "Allow Auto-Detect Online-Offline" in page
+    # auto-detect hidden and disabled while offline mode is off
+    assert re.search(r'id="allow_offline_auto_detect"[^>]*disabled', page)
+
+    assert (
+        _settings(client, allow_offline_mode="1", allow_offline_auto_detect="1").status_code == 200
+    )
+    config = client.get("/api/pos_data").get_json()["config"]
+    assert config["allow_offline_mode"] is True and config["allow_offline_auto_detect"] is True
+    page = client.get("/settings").get_data(as_text=True)
+    assert not re.search(r'id="allow_offline_auto_detect"[^>]*disabled', page)
+
+    _settings(client, allow_offline_auto_detect="1")  # offline mode unticked
+    config = client.get("/api/pos_data").get_json()["config"]
+    assert config["allow_offline_mode"] is False and config["allow_offline_auto_detect"] is False
+
+
+def test_settings_cross_origin_post_changes_nothing(client):
+    response = client.post(
+        "/settings", data={"allow_offline_mode": "1"}, headers={"Origin": "http://evil.example"}
+    )
+    assert response.status_code == 403
+    assert client.get("/api/pos_data").get_json()["config"]["allow_offline_mode"] is False
+
+
+# -- back office ------------------------------------------------------------------------------
+
+
+def test_backoffice_lists_synced_orders_escaped(client, order_factory):
+    hostile = order_factory(customer={"id": None, "name": "<script>alert(1)</script>"})
+    plain = order_factory()
+    _sync(client, [hostile, plain])
+    html = client.get("/backoffice").get_data(as_text=True)
+    assert '<table id="orders">' in html
+    assert sorted(re.findall(r'<tr data-uuid="([^"]+)"', html)) == sorted(
+        [hostile["uuid"], plain["uuid"]]
+    )
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert hostile["reference"] in html and "Paid" in html
+    detail = client.get(f"/backoffice/order/{hostile['uuid']}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in detail
+
+
+def test_backoffice_unknown_order_is_404(client):
+    response = client.get("/backoffice/order/nope")
+    assert response.status_code == 404
+
+
+# -- CSV import -------------------------------------------------------------------------------
+
+
+def _csv_text(orders, *, bad_qty_line_of=None) -> str:
+    """A CSV as the register exports it (CONTRACTS §5), built row by row."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for order in orders:
+        head = {
+            "order_uuid": order["uuid"],
+            "order_reference": order["reference"],
+            "created_at": order["created_at"],
+            "cashier": order["cashier"]["name"],
+            "customer": (order["customer"] or {}).get("name", ""),
+            "currency": order["currency"],
+            "order_total": order["amount_total"],
+        }
+        for line in order["lines"]:
+            qty = "lots" if order is bad_qty_line_of else line["qty"]
+            writer.writerow(
+                {
+                    **head,
+                    "record_type": "line",
+                    "product_id": line["product_id"],
+                    "product_name": line["product_name"],
+                    "quantity": qty,
+                    "unit_price": line["price_unit"],
+                    "discount_percent": line["discount"],
+                    "line_total": line["price_subtotal_incl"],
+                }
+            )
+        for payment in order["payments"]:
+            writer.writerow(
+                {
+                    **head,
+                    "record_type": "payment",
+                    "payment_uuid": payment["uuid"],
+                    "payment_method_id": payment["payment_method_id"],
+                    "payment_method": payment["payment_method_name"],
+                    "payment_amount": payment["amount"],
+                }
+            )
+    return out.getvalue()
+
+
+def _upload(client, text, filename="orders.csv"):
+    data = text.encode() if isinstance(text, str) else text
+    return client.post(
+        "/backoffice/import",
+        data={"file": (io.BytesIO(data), filename)},
+        headers={"Origin": "http://localhost"},
+        content_type="multipart/form-data",
+    )
+
+
+def test_import_page_has_an_upload_form(client):
+    html = client.get("/backoffice/import").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in html and 'type="file"' in html
+
+
+def test_csv_import_twice_creates_nothing_twice(client, db_path, order_factory):
+    orders = [order_factory(customer={"id": None, "name": '=HYPERLINK("http://x","y")'})]
+    orders += [order_factory() for _ in range(2)]
+    text = _csv_text(orders).replace('"=HYPERLINK', "\"'=HYPERLINK")  # neutralised export
+    first = _upload(client, text)
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert "3 order(s) imported" in html
+    assert _rows(db_path) == [o["uuid"] for o in orders]
+    assert _rows(db_path, "SELECT customer FROM orders ORDER BY id")[0] == (
+        '=HYPERLINK("http://x","y")'
+    )
+    assert set(_rows(db_path, "SELECT origin FROM orders")) == {"csv"}
+
+    second = _upload(client, text).get_data(as_text=True)
+    assert "0 order(s) imported, 3 already in the back office" in second
+    assert _rows(db_path) == [o["uuid"] for o in orders]
+
+
+def test_csv_of_orders_synced_since_creates_nothing(client, db_path, order_factory):
+    orders = [order_factory() for _ in range(2)]
+    _sync(client, orders[:1])
+    html = _upload(client, _csv_text(orders)).get_data(as_text=True)
+    assert "1 order(s) imported, 1 already in the back office" in html
+    assert _rows(db_path) == [o["uuid"] for o in orders]
+
+
+def test_csv_import_lists_bad_lines_and_imports_the_rest(client, db_path, order_factory):
+    good, bad = order_factory(), order_factory()
+    unknown = order_factory()
+    unknown["lines"][0]["product_id"] = 999
+    html = _upload(client, _csv_text([good, bad, unknown], bad_qty_line_of=bad)).get_data(
+        as_text=True
+    )
+    assert _rows(db_path) == [good["uuid"]]
+    # bad's line row is line 4 of the file (header 1, good's two rows 2-3)
+    assert re.search(r'<li data-line="4">Line 4: quantity is not a number', html)
+    assert re.search(rf'<tr data-uuid="{unknown["uuid"]}" data-status="error">', html)
+    assert "unknown product 999" in html
+    assert "1 order(s) imported" in html
+
+
+def test_csv_import_refuses_bad_files_clearly(client, db_path):
+    not_utf8 = _upload(client, b"\xff\xfe\x00bad")
+    assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.get_data(as_text=True)
+    no_file = client.post(
+        "/backoffice/import",
+        data={},
+        headers={"Origin": "http://localhost"},
+        content_type="multipart/form-data",
+    )
+    assert no_file.status_code == 400
+    garbage = _upload(client, "hello,world\r\n1,2\r\n")
+    assert garbage.status_code == 200
+    assert "the header lacks the columns" in garbage.get_data(as_text=True)
+    assert _rows(db_path) == []
