@@ -106,6 +106,21 @@ describe("ConnectivityMonitor", () => {
         assert.equal(monitor.online, false);
     });
 
+    it("aborts the request of a ping that timed out", async () => {
+        let signal;
+        const { monitor, clock } = makeMonitor({
+            autoDetect: true,
+            ping: (options) => {
+                signal = options.signal;
+                return new Promise(() => {});
+            },
+        });
+        monitor.start();
+        assert.equal(signal.aborted, false);
+        await clock.advance(3000);
+        assert.equal(signal.aborted, true);
+    });
+
     it("backs off exponentially while offline, capped at maxBackoffMs", async () => {
         const { ping, calls } = scriptedPing(new Array(20).fill(false));
         const { monitor, clock } = makeMonitor({ autoDetect: true, ping, timeoutMs: 500 });

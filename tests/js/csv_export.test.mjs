@@ -14,7 +14,10 @@ import { cardPayment, makeOrder, makeReturn } from "./helpers/orders.mjs";
 
 function rowsOf(csv) {
     const [header, ...rows] = parseCsv(csv);
-    return { header, rows: rows.map((row) => Object.fromEntries(header.map((h, i) => [h, row[i]]))) };
+    return {
+        header,
+        rows: rows.map((row) => Object.fromEntries(header.map((h, i) => [h, row[i]]))),
+    };
 }
 
 describe("neutraliseCell", () => {
@@ -22,10 +25,7 @@ describe("neutraliseCell", () => {
         for (const start of ["=", "+", "-", "@", "\t", "\r"]) {
             assert.equal(neutraliseCell(`${start}1+2`), `'${start}1+2`);
         }
-        assert.equal(
-            neutraliseCell('=HYPERLINK("http://x","y")'),
-            `'=HYPERLINK("http://x","y")`
-        );
+        assert.equal(neutraliseCell('=HYPERLINK("http://x","y")'), `'=HYPERLINK("http://x","y")`);
     });
 
     it("escapes a leading quote so stripping one quote on import is lossless", () => {
@@ -71,8 +71,22 @@ describe("ordersToCsv", () => {
     it("writes one line row per line and one payment row per payment, order columns repeated", () => {
         const order = makeOrder({
             lines: [
-                { product_id: 1, product_name: "A", qty: 1, price_unit: 2, discount: 0, price_subtotal_incl: 2 },
-                { product_id: 2, product_name: "B", qty: 3, price_unit: 1, discount: 10, price_subtotal_incl: 2.7 },
+                {
+                    product_id: 1,
+                    product_name: "A",
+                    qty: 1,
+                    price_unit: 2,
+                    discount: 0,
+                    price_subtotal_incl: 2,
+                },
+                {
+                    product_id: 2,
+                    product_name: "B",
+                    qty: 3,
+                    price_unit: 1,
+                    discount: 10,
+                    price_subtotal_incl: 2.7,
+                },
             ],
             amount_total: 4.7,
             amount_paid: 4.7,
@@ -81,7 +95,10 @@ describe("ordersToCsv", () => {
         const { csv, exported } = ordersToCsv([order]);
         const { rows } = rowsOf(csv);
         assert.equal(exported, 1);
-        assert.deepEqual(rows.map((r) => r.record_type), ["line", "line", "payment"]);
+        assert.deepEqual(
+            rows.map((r) => r.record_type),
+            ["line", "line", "payment"]
+        );
         assert.ok(rows.every((r) => r.order_uuid === order.uuid && r.order_total === "4.7"));
         assert.equal(rows[1].product_name, "B");
         assert.equal(rows[1].quantity, "3");
@@ -109,7 +126,7 @@ describe("ordersToCsv", () => {
     it("neutralises a customer named =HYPERLINK(...) and keeps it readable", () => {
         const order = makeOrder({ customer: { id: 9, name: '=HYPERLINK("http://x","y")' } });
         const { csv } = ordersToCsv([order]);
-        assert.ok(!csv.includes(',=HYPERLINK'), "never a bare formula cell");
+        assert.ok(!csv.includes(",=HYPERLINK"), "never a bare formula cell");
         const { rows } = rowsOf(csv);
         assert.equal(rows[0].customer, `'=HYPERLINK("http://x","y")`);
     });
@@ -153,6 +170,9 @@ describe("ordersToCsv", () => {
 
 describe("csvFilename", () => {
     it("names the file after the config and the local date and time", () => {
-        assert.equal(csvFilename(3, new Date(2026, 10, 7, 9, 5)), "offline-orders-3-20261107-0905.csv");
+        assert.equal(
+            csvFilename(3, new Date(2026, 10, 7, 9, 5)),
+            "offline-orders-3-20261107-0905.csv"
+        );
     });
 });

@@ -118,7 +118,10 @@ describe("OfflineController", () => {
                 orders.slice(0, 2).map((o) => o.uuid),
                 { onProgress: (p) => progress.push(p) }
             );
-            assert.deepEqual(results.map((r) => r.ok), [true, false]);
+            assert.deepEqual(
+                results.map((r) => r.ok),
+                [true, false]
+            );
             assert.equal(controller.state.pendingCount, 2);
             assert.equal(controller.state.syncing, false);
             assert.deepEqual(controller.state.progress, { done: 2, total: 2 });

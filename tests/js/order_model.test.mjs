@@ -73,7 +73,8 @@ describe("validateOfflineOrder", () => {
         order.payments = [payment];
         assert.throws(
             () => validateOfflineOrder(order),
-            (error) => /plaintext card data/.test(error.message) && !error.message.includes("4242424242")
+            (error) =>
+                /plaintext card data/.test(error.message) && !error.message.includes("4242424242")
         );
     });
 });
@@ -107,12 +108,10 @@ describe("summarizeOrder", () => {
 
 describe("store summaries", () => {
     it("keep what a listing needs and drop lines, odoo payload and card envelopes", async () => {
-        const { makeRecord, makeSummary, expandSummary } = await import(
-            "../../pos_offline_sync/static/src/core/offline_store.js"
-        );
-        const { lightOrder } = await import(
-            "../../pos_offline_sync/static/src/core/order_model.js"
-        );
+        const { makeRecord, makeSummary, expandSummary } =
+            await import("../../pos_offline_sync/static/src/core/offline_store.js");
+        const { lightOrder } =
+            await import("../../pos_offline_sync/static/src/core/order_model.js");
         const order = makeOrder({ odoo: { big: "payload" } });
         order.payments.push(cardPayment());
         const row = makeSummary(makeRecord(order));

@@ -19,7 +19,12 @@ async function setup(count, options = {}) {
         await store.put(order);
     }
     const server = new FakeServer();
-    const engine = new SyncEngine({ store, transport: server.transport(), configId: 1, ...options });
+    const engine = new SyncEngine({
+        store,
+        transport: server.transport(),
+        configId: 1,
+        ...options,
+    });
     return { store, server, engine, orders, uuids: orders.map((order) => order.uuid) };
 }
 
@@ -35,7 +40,10 @@ describe("SyncEngine", () => {
             ]
         );
         assert.deepEqual([...server.stored.keys()], [uuids[0], uuids[2]]);
-        assert.deepEqual((await store.getAll()).map((r) => r.uuid), [uuids[1]]);
+        assert.deepEqual(
+            (await store.getAll()).map((r) => r.uuid),
+            [uuids[1]]
+        );
         assert.equal(server.calls.length, 1);
         assert.deepEqual(Object.keys(server.calls[0].payload), ["v", "config_id", "orders"]);
         assert.equal(server.calls[0].payload.v, 1);
@@ -48,7 +56,10 @@ describe("SyncEngine", () => {
         // The same orders are queued again (e.g. restored from a CSV backup) and re-sent.
         await store.putMany(orders);
         const again = await engine.sync(uuids);
-        assert.deepEqual(again.map((r) => r.status), ["exists", "exists"]);
+        assert.deepEqual(
+            again.map((r) => r.status),
+            ["exists", "exists"]
+        );
         assert.ok(again.every((r) => r.ok));
         assert.equal(server.stored.size, 2);
         assert.equal(await store.count(), 0);
@@ -58,11 +69,17 @@ describe("SyncEngine", () => {
         const { store, server, engine, uuids } = await setup(3);
         server.refuse.set(uuids[1], "line 1: quantity is not a number");
         const results = await engine.sync(uuids);
-        assert.deepEqual(results.map((r) => r.ok), [true, false, true]);
+        assert.deepEqual(
+            results.map((r) => r.ok),
+            [true, false, true]
+        );
         assert.equal(results[1].status, "error");
         assert.equal(results[1].reason, "line 1: quantity is not a number");
         const left = await store.getAll();
-        assert.deepEqual(left.map((r) => r.uuid), [uuids[1]]);
+        assert.deepEqual(
+            left.map((r) => r.uuid),
+            [uuids[1]]
+        );
         assert.equal(left[0].last_result.reason, "line 1: quantity is not a number");
         assert.equal(left[0].last_result.ok, false);
     });
@@ -72,13 +89,10 @@ describe("SyncEngine", () => {
         server.failNextCalls = 1;
         const results = await engine.sync(uuids);
         assert.equal(server.calls.length, 1, "no batch after one without an answer");
-        assert.deepEqual(results.map((r) => r.status), [
-            "not_sent",
-            "not_sent",
-            "not_sent",
-            "not_sent",
-            "not_sent",
-        ]);
+        assert.deepEqual(
+            results.map((r) => r.status),
+            ["not_sent", "not_sent", "not_sent", "not_sent", "not_sent"]
+        );
         assert.equal(results[0].reason, SYNC_REASONS.NO_ANSWER);
         assert.equal(results[4].reason, SYNC_REASONS.NOT_SENT);
         assert.ok(results.every((r) => r.ok === false));
@@ -94,7 +108,10 @@ describe("SyncEngine", () => {
         assert.equal(server.stored.size, 3, "the server did store them");
         assert.equal(await store.count(), 3, "the browser could not know: it kept them");
         const retry = await engine.sync(uuids);
-        assert.deepEqual(retry.map((r) => r.status), ["exists", "exists", "exists"]);
+        assert.deepEqual(
+            retry.map((r) => r.status),
+            ["exists", "exists", "exists"]
+        );
         assert.equal(server.stored.size, 3);
         assert.equal(await store.count(), 0);
     });
@@ -103,7 +120,10 @@ describe("SyncEngine", () => {
         const { store, server, engine, uuids } = await setup(250, { batchSize: 100 });
         const progress = [];
         const results = await engine.sync(uuids, { onProgress: (p) => progress.push({ ...p }) });
-        assert.deepEqual(server.calls.map((c) => c.payload.orders.length), [100, 100, 50]);
+        assert.deepEqual(
+            server.calls.map((c) => c.payload.orders.length),
+            [100, 100, 50]
+        );
         assert.equal(results.length, 250);
         assert.ok(results.every((r) => r.ok));
         assert.equal(await store.count(), 0);
@@ -117,7 +137,10 @@ describe("SyncEngine", () => {
     it("sends exactly batchSize orders in one call at the boundary", async () => {
         const { server, engine, uuids } = await setup(100, { batchSize: 100 });
         await engine.sync(uuids);
-        assert.deepEqual(server.calls.map((c) => c.payload.orders.length), [100]);
+        assert.deepEqual(
+            server.calls.map((c) => c.payload.orders.length),
+            [100]
+        );
     });
 
     it("reports unknown uuids as missing without sending them", async () => {
@@ -164,7 +187,10 @@ describe("SyncEngine", () => {
         };
         server.refuse.set(uuids[2], "kept to check the saved version");
         const results = await engine.sync(uuids);
-        assert.deepEqual(results.map((r) => r.status), ["created", "skipped", "error"]);
+        assert.deepEqual(
+            results.map((r) => r.status),
+            ["created", "skipped", "error"]
+        );
         assert.match(results[1].reason, /declined/);
         assert.equal(server.calls[0].payload.orders.length, 2);
         assert.equal(server.calls[0].payload.orders[1].reference, "processed");

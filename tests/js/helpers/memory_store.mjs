@@ -43,7 +43,9 @@ export class MemoryStore {
 
     async getAll() {
         return [...this.records.values()]
-            .sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
+            .sort((a, b) =>
+                a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0
+            )
             .map(clone);
     }
 

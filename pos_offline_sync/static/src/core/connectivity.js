@@ -23,8 +23,9 @@ export const REASONS = {
 export class ConnectivityMonitor {
     /**
      * @param {object} options
-     * @param {() => Promise<*>} [options.ping] resolves when the server answered; a rejection or
-     *   a resolved `false` counts as a failure. Required when autoDetect is on.
+     * @param {({signal}) => Promise<*>} [options.ping] resolves when the server answered; a
+     *   rejection or a resolved `false` counts as a failure. Gets an AbortSignal that fires on
+     *   timeout (pass it to fetch). Required when autoDetect is on.
      * @param {boolean} [options.autoDetect=false] detect by itself (events + heartbeat)
      * @param {number} [options.intervalMs=10000] heartbeat period while online
      * @param {number} [options.timeoutMs=3000] a ping slower than this failed
@@ -203,17 +204,23 @@ export class ConnectivityMonitor {
     _pingWithTimeout() {
         return new Promise((resolve) => {
             let settled = false;
+            // Lets a fetch-based ping cancel its request on timeout instead of leaving it hanging.
+            const Abort = globalThis.AbortController;
+            const abort = typeof Abort === "function" ? new Abort() : null;
             const finish = (ok) => {
                 if (!settled) {
                     settled = true;
                     this._clearTimeout(timer);
+                    if (!ok) {
+                        abort?.abort();
+                    }
                     resolve(ok);
                 }
             };
             const timer = this._setTimeout(() => finish(false), this.timeoutMs);
             let answer;
             try {
-                answer = Promise.resolve(this.ping());
+                answer = Promise.resolve(this.ping({ signal: abort?.signal }));
             } catch {
                 answer = Promise.resolve(false);
             }

@@ -49,7 +49,10 @@ function toStoreError(error, action) {
         );
     }
     if (name === "InvalidStateError") {
-        return new OfflineStoreError(`${action}: the offline store is closed; reload the page.`, error);
+        return new OfflineStoreError(
+            `${action}: the offline store is closed; reload the page.`,
+            error
+        );
     }
     // Our own errors (from an update callback) carry a readable message: keep it.
     if (error instanceof Error && !(globalThis.DOMException && error instanceof DOMException)) {
@@ -185,7 +188,9 @@ export class OfflineStore {
         const name = databaseName(dbName, configId);
         if (!indexedDB) {
             return Promise.reject(
-                new OfflineStoreError("This browser has no IndexedDB: offline orders cannot be kept.")
+                new OfflineStoreError(
+                    "This browser has no IndexedDB: offline orders cannot be kept."
+                )
             );
         }
         return new Promise((resolve, reject) => {
@@ -202,7 +207,12 @@ export class OfflineStore {
             request.onblocked = () => onBlocked?.();
             request.onsuccess = () =>
                 resolve(
-                    new OfflineStore(request.result, { name, indexedDB, durability, onVersionChange })
+                    new OfflineStore(request.result, {
+                        name,
+                        indexedDB,
+                        durability,
+                        onVersionChange,
+                    })
                 );
             request.onerror = () =>
                 reject(toStoreError(request.error, "The offline store could not be opened"));
@@ -257,7 +267,8 @@ export class OfflineStore {
             db.close();
             onVersionChange?.();
         };
-        db.onclose = () => this._markClosed("the browser closed the offline store (storage cleared?)");
+        db.onclose = () =>
+            this._markClosed("the browser closed the offline store (storage cleared?)");
     }
 
     _markClosed(reason) {
@@ -306,9 +317,13 @@ export class OfflineStore {
             tx.oncomplete = () => resolve(result);
             tx.onabort = () => reject(failure || toStoreError(tx.error, action));
             try {
-                body(tx, (value) => {
-                    result = value;
-                }, fail);
+                body(
+                    tx,
+                    (value) => {
+                        result = value;
+                    },
+                    fail
+                );
             } catch (error) {
                 fail(error);
             }
@@ -335,11 +350,16 @@ export class OfflineStore {
         } catch (error) {
             return Promise.reject(toStoreError(error, "The order could not be stored"));
         }
-        return this._transaction(BOTH_STORES, "readwrite", "The order could not be stored", (tx, set) => {
-            tx.objectStore(ORDERS_STORE).put(record);
-            tx.objectStore(SUMMARIES_STORE).put(summary);
-            set(record);
-        });
+        return this._transaction(
+            BOTH_STORES,
+            "readwrite",
+            "The order could not be stored",
+            (tx, set) => {
+                tx.objectStore(ORDERS_STORE).put(record);
+                tx.objectStore(SUMMARIES_STORE).put(summary);
+                set(record);
+            }
+        );
     }
 
     /**
@@ -356,15 +376,20 @@ export class OfflineStore {
         } catch (error) {
             return Promise.reject(toStoreError(error, "The orders could not be stored"));
         }
-        return this._transaction(BOTH_STORES, "readwrite", "The orders could not be stored", (tx, set) => {
-            const store = tx.objectStore(ORDERS_STORE);
-            const summaryStore = tx.objectStore(SUMMARIES_STORE);
-            records.forEach((record, index) => {
-                store.put(record);
-                summaryStore.put(summaries[index]);
-            });
-            set(records.length);
-        });
+        return this._transaction(
+            BOTH_STORES,
+            "readwrite",
+            "The orders could not be stored",
+            (tx, set) => {
+                const store = tx.objectStore(ORDERS_STORE);
+                const summaryStore = tx.objectStore(SUMMARIES_STORE);
+                records.forEach((record, index) => {
+                    store.put(record);
+                    summaryStore.put(summaries[index]);
+                });
+                set(records.length);
+            }
+        );
     }
 
     /**
@@ -373,9 +398,16 @@ export class OfflineStore {
      * @returns {Promise<object|null>}
      */
     get(uuid) {
-        return this._transaction(ORDERS_STORE, "readonly", "The order could not be read", (tx, set) => {
-            requestResult(tx.objectStore(ORDERS_STORE).get(uuid)).then((value) => set(value ?? null));
-        });
+        return this._transaction(
+            ORDERS_STORE,
+            "readonly",
+            "The order could not be read",
+            (tx, set) => {
+                requestResult(tx.objectStore(ORDERS_STORE).get(uuid)).then((value) =>
+                    set(value ?? null)
+                );
+            }
+        );
     }
 
     /**
@@ -384,16 +416,21 @@ export class OfflineStore {
      * @returns {Promise<Array<object|null>>}
      */
     getMany(uuids) {
-        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
-            const store = tx.objectStore(ORDERS_STORE);
-            const records = new Array(uuids.length).fill(null);
-            uuids.forEach((uuid, index) => {
-                requestResult(store.get(uuid)).then((value) => {
-                    records[index] = value ?? null;
+        return this._transaction(
+            ORDERS_STORE,
+            "readonly",
+            "The orders could not be read",
+            (tx, set) => {
+                const store = tx.objectStore(ORDERS_STORE);
+                const records = new Array(uuids.length).fill(null);
+                uuids.forEach((uuid, index) => {
+                    requestResult(store.get(uuid)).then((value) => {
+                        records[index] = value ?? null;
+                    });
                 });
-            });
-            set(records);
-        });
+                set(records);
+            }
+        );
     }
 
     /**
@@ -401,10 +438,15 @@ export class OfflineStore {
      * @returns {Promise<object[]>}
      */
     getAll() {
-        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
-            const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
-            requestResult(index.getAll()).then(set);
-        });
+        return this._transaction(
+            ORDERS_STORE,
+            "readonly",
+            "The orders could not be read",
+            (tx, set) => {
+                const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
+                requestResult(index.getAll()).then(set);
+            }
+        );
     }
 
     /**
@@ -415,34 +457,39 @@ export class OfflineStore {
      */
     listSummaries() {
         let repaired = [];
-        return this._transaction(BOTH_STORES, "readonly", "The orders could not be read", (tx, set) => {
-            const orders = tx.objectStore(ORDERS_STORE);
-            const summariesRequest = tx.objectStore(SUMMARIES_STORE).getAll();
-            const keysRequest = orders.getAllKeys();
-            // Both requests answer in order; the second callback sees both results.
-            keysRequest.onsuccess = () => {
-                const keys = keysRequest.result;
-                const rows = summariesRequest.result;
-                const present = new Set(keys);
-                const listed = rows.filter((row) => present.has(row.uuid));
-                const seen = new Set(listed.map((row) => row.uuid));
-                set(listed);
-                // An order without its summary (written outside this API, or by an older client)
-                // is still listed: summarised from the full record, and repaired afterwards.
-                for (const key of keys) {
-                    if (!seen.has(key)) {
-                        const request = orders.get(key);
-                        request.onsuccess = () => {
-                            if (request.result) {
-                                const row = makeSummary(request.result);
-                                listed.push(row);
-                                repaired.push(row);
-                            }
-                        };
+        return this._transaction(
+            BOTH_STORES,
+            "readonly",
+            "The orders could not be read",
+            (tx, set) => {
+                const orders = tx.objectStore(ORDERS_STORE);
+                const summariesRequest = tx.objectStore(SUMMARIES_STORE).getAll();
+                const keysRequest = orders.getAllKeys();
+                // Both requests answer in order; the second callback sees both results.
+                keysRequest.onsuccess = () => {
+                    const keys = keysRequest.result;
+                    const rows = summariesRequest.result;
+                    const present = new Set(keys);
+                    const listed = rows.filter((row) => present.has(row.uuid));
+                    const seen = new Set(listed.map((row) => row.uuid));
+                    set(listed);
+                    // An order without its summary (written outside this API, or by an older client)
+                    // is still listed: summarised from the full record, and repaired afterwards.
+                    for (const key of keys) {
+                        if (!seen.has(key)) {
+                            const request = orders.get(key);
+                            request.onsuccess = () => {
+                                if (request.result) {
+                                    const row = makeSummary(request.result);
+                                    listed.push(row);
+                                    repaired.push(row);
+                                }
+                            };
+                        }
                     }
-                }
-            };
-        }).then((rows) => {
+                };
+            }
+        ).then((rows) => {
             if (repaired.length) {
                 this._repairSummaries(repaired);
                 repaired = [];
@@ -454,12 +501,17 @@ export class OfflineStore {
     }
 
     _repairSummaries(rows) {
-        this._transaction(SUMMARIES_STORE, "readwrite", "The order list could not be repaired", (tx) => {
-            const store = tx.objectStore(SUMMARIES_STORE);
-            for (const row of rows) {
-                store.put(row);
+        this._transaction(
+            SUMMARIES_STORE,
+            "readwrite",
+            "The order list could not be repaired",
+            (tx) => {
+                const store = tx.objectStore(SUMMARIES_STORE);
+                for (const row of rows) {
+                    store.put(row);
+                }
             }
-        }).catch((error) => {
+        ).catch((error) => {
             // Only a cache: the next listing summarises those orders again.
             console.warn("pos_offline_sync:", error.message);
         });
@@ -470,9 +522,14 @@ export class OfflineStore {
      * @returns {Promise<string[]>}
      */
     getAllUuids() {
-        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
-            requestResult(tx.objectStore(ORDERS_STORE).getAllKeys()).then(set);
-        });
+        return this._transaction(
+            ORDERS_STORE,
+            "readonly",
+            "The orders could not be read",
+            (tx, set) => {
+                requestResult(tx.objectStore(ORDERS_STORE).getAllKeys()).then(set);
+            }
+        );
     }
 
     /**
@@ -480,9 +537,14 @@ export class OfflineStore {
      * @returns {Promise<number>}
      */
     count() {
-        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be counted", (tx, set) => {
-            requestResult(tx.objectStore(ORDERS_STORE).count()).then(set);
-        });
+        return this._transaction(
+            ORDERS_STORE,
+            "readonly",
+            "The orders could not be counted",
+            (tx, set) => {
+                requestResult(tx.objectStore(ORDERS_STORE).count()).then(set);
+            }
+        );
     }
 
     /**
@@ -490,11 +552,18 @@ export class OfflineStore {
      * @returns {Promise<string|null>}
      */
     oldestCreatedAt() {
-        return this._transaction(ORDERS_STORE, "readonly", "The orders could not be read", (tx, set) => {
-            const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
-            set(null);
-            requestResult(index.openKeyCursor()).then((cursor) => set(cursor ? cursor.key : null));
-        });
+        return this._transaction(
+            ORDERS_STORE,
+            "readonly",
+            "The orders could not be read",
+            (tx, set) => {
+                const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
+                set(null);
+                requestResult(index.openKeyCursor()).then((cursor) =>
+                    set(cursor ? cursor.key : null)
+                );
+            }
+        );
     }
 
     /**
@@ -504,15 +573,20 @@ export class OfflineStore {
      */
     remove(uuids) {
         const list = Array.isArray(uuids) ? uuids : [uuids];
-        return this._transaction(BOTH_STORES, "readwrite", "The orders could not be removed", (tx, set) => {
-            const store = tx.objectStore(ORDERS_STORE);
-            const summaries = tx.objectStore(SUMMARIES_STORE);
-            for (const uuid of list) {
-                store.delete(uuid);
-                summaries.delete(uuid);
+        return this._transaction(
+            BOTH_STORES,
+            "readwrite",
+            "The orders could not be removed",
+            (tx, set) => {
+                const store = tx.objectStore(ORDERS_STORE);
+                const summaries = tx.objectStore(SUMMARIES_STORE);
+                for (const uuid of list) {
+                    store.delete(uuid);
+                    summaries.delete(uuid);
+                }
+                set(list.length);
             }
-            set(list.length);
-        });
+        );
     }
 
     /**
@@ -573,14 +647,19 @@ export class OfflineStore {
      * @param {*} [fallback=null]
      */
     getMeta(key, fallback = null) {
-        return this._transaction(META_STORE, "readonly", "The offline settings could not be read", (tx, set) => {
-            set(fallback);
-            requestResult(tx.objectStore(META_STORE).get(key)).then((value) => {
-                if (value !== undefined) {
-                    set(value);
-                }
-            });
-        });
+        return this._transaction(
+            META_STORE,
+            "readonly",
+            "The offline settings could not be read",
+            (tx, set) => {
+                set(fallback);
+                requestResult(tx.objectStore(META_STORE).get(key)).then((value) => {
+                    if (value !== undefined) {
+                        set(value);
+                    }
+                });
+            }
+        );
     }
 
     /**
@@ -589,9 +668,14 @@ export class OfflineStore {
      * @param {*} value structured-cloneable
      */
     setMeta(key, value) {
-        return this._transaction(META_STORE, "readwrite", "The offline settings could not be saved", (tx) => {
-            tx.objectStore(META_STORE).put(value, key);
-        });
+        return this._transaction(
+            META_STORE,
+            "readwrite",
+            "The offline settings could not be saved",
+            (tx) => {
+                tx.objectStore(META_STORE).put(value, key);
+            }
+        );
     }
 
     /** Closes the connection; later calls reject with a clear error. */

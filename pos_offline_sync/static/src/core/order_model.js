@@ -40,7 +40,9 @@ export function isReturnOrder(order) {
     if (!order) {
         return false;
     }
-    return order.is_return === true || (isFiniteNumber(order.amount_total) && order.amount_total < 0);
+    return (
+        order.is_return === true || (isFiniteNumber(order.amount_total) && order.amount_total < 0)
+    );
 }
 
 /**
@@ -185,22 +187,24 @@ export function lightOrder(order) {
  */
 export function lightPayments(order) {
     const payments = Array.isArray(order.payments) ? order.payments : [];
-    return payments.filter((payment) => payment && typeof payment === "object").map((payment) => ({
-        uuid: payment.uuid,
-        payment_method_id: payment.payment_method_id,
-        payment_method_name: payment.payment_method_name,
-        amount: payment.amount,
-        card: payment.card
-            ? {
-                  brand: payment.card.brand,
-                  last4: payment.card.last4,
-                  status: payment.card.status,
-                  payment_intent_id: payment.card.payment_intent_id ?? null,
-                  message: payment.card.message ?? null,
-                  decline_code: payment.card.decline_code ?? null,
-              }
-            : null,
-    }));
+    return payments
+        .filter((payment) => payment && typeof payment === "object")
+        .map((payment) => ({
+            uuid: payment.uuid,
+            payment_method_id: payment.payment_method_id,
+            payment_method_name: payment.payment_method_name,
+            amount: payment.amount,
+            card: payment.card
+                ? {
+                      brand: payment.card.brand,
+                      last4: payment.card.last4,
+                      status: payment.card.status,
+                      payment_intent_id: payment.card.payment_intent_id ?? null,
+                      message: payment.card.message ?? null,
+                      decline_code: payment.card.decline_code ?? null,
+                  }
+                : null,
+        }));
 }
 
 function worstCardStatus(statuses) {

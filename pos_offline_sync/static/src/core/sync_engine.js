@@ -123,7 +123,12 @@ export class SyncEngine {
             }
             const prepared = await this._prepare(record);
             if (prepared.error) {
-                const result = { uuid: record.uuid, ok: false, status: "skipped", reason: prepared.error };
+                const result = {
+                    uuid: record.uuid,
+                    ok: false,
+                    status: "skipped",
+                    reason: prepared.error,
+                };
                 results.set(record.uuid, result);
                 skipped.push(result);
                 done++;
@@ -262,7 +267,12 @@ export class SyncEngine {
         try {
             await this.store.updateMany([...byUuid.keys()], (record) => {
                 const result = byUuid.get(record.uuid);
-                record.last_result = { ok: false, status: result.status, reason: result.reason, at };
+                record.last_result = {
+                    ok: false,
+                    status: result.status,
+                    reason: result.reason,
+                    at,
+                };
             });
         } catch (error) {
             // Only bookkeeping: the order itself is untouched, the caller still gets the reason.
