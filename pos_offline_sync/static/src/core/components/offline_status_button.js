@@ -27,9 +27,7 @@ export class OfflineStatusButton extends Component {
     }
 
     get ariaLabel() {
-        return this.offline
-            ? "Offline: click to go back online"
-            : "Online: click to work offline";
+        return this.offline ? "Offline: click to go back online" : "Online: click to work offline";
     }
 
     get title() {

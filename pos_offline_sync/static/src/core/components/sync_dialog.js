@@ -140,8 +140,9 @@ export class SyncDialog extends Component {
             customer,
             total: formatMoney(order.amount_total, order.currency),
             isReturn: Boolean(rec.is_return ?? order.is_return),
-            methods: [...new Set(payments.map((p) => p && p.payment_method_name).filter(Boolean))]
-                .join(", "),
+            methods: [
+                ...new Set(payments.map((p) => p && p.payment_method_name).filter(Boolean)),
+            ].join(", "),
         };
     }
 
@@ -232,11 +233,17 @@ export class SyncDialog extends Component {
             return null;
         }
         if (result.ok) {
-            return { kind: "ok", text: result.status === "exists" ? "Synced (already there)" : "Synced" };
+            return {
+                kind: "ok",
+                text: result.status === "exists" ? "Synced (already there)" : "Synced",
+            };
         }
         if (result.pending || result.status === "not_sent") {
             // No answer from the server: nothing is known, the order still waits.
-            return { kind: "pending", text: `Not confirmed, still waiting: ${result.reason || "no answer"}` };
+            return {
+                kind: "pending",
+                text: `Not confirmed, still waiting: ${result.reason || "no answer"}`,
+            };
         }
         return { kind: "error", text: `Error: ${result.reason || "refused by the server"}` };
     }
@@ -269,8 +276,7 @@ export class SyncDialog extends Component {
                 (failed ? `, ${failed} refused (see the reason on each row).` : ".");
             this.ui.messageKind = failed ? "warning" : "success";
         } catch (error) {
-            this.ui.message =
-                `${(error && error.message) || error} Nothing was removed: the orders still wait.`;
+            this.ui.message = `${(error && error.message) || error} Nothing was removed: the orders still wait.`;
             this.ui.messageKind = "error";
         } finally {
             for (const uuid of uuids) {
