@@ -4,6 +4,8 @@
 // (a double click, two tabs, a lost answer); this side only records what the server answered:
 // an outcome (succeeded/failed) is saved on the order at once and the envelope dropped.
 
+import { reactive } from "@odoo/owl";
+
 /** RPC of card processing (CONTRACTS §2). */
 export const PROCESS_METHOD = "offline_process_card";
 
@@ -68,6 +70,9 @@ export class CardProcessor {
         this.onChange = onChange;
         // One request per payment at a time in this page: a double click waits for the first.
         this._inFlight = new Map();
+        // payment uuid -> {status, message, busy, ...}: what the Process cells show (reactive,
+        // so a card processed by the sync's beforeSend turns green/red in the dialog too).
+        this.outcomes = reactive({});
         this.beforeSend = (record) => this._beforeSend(record);
     }
 
@@ -85,10 +90,17 @@ export class CardProcessor {
         if (running) {
             return running;
         }
-        const promise = this._process(orderUuid, paymentUuid).finally(() => {
-            this._inFlight.delete(paymentUuid);
-            this.onChange?.();
-        });
+        this.outcomes[paymentUuid] = { ...(this.outcomes[paymentUuid] || {}), busy: true };
+        const promise = this._process(orderUuid, paymentUuid)
+            .catch((error) => ({ status: "no_answer", message: error.message || NO_ANSWER_MESSAGE }))
+            .then((outcome) => {
+                this.outcomes[paymentUuid] = { ...outcome, busy: false };
+                return outcome;
+            })
+            .finally(() => {
+                this._inFlight.delete(paymentUuid);
+                this.onChange?.();
+            });
         this._inFlight.set(paymentUuid, promise);
         this.onChange?.();
         return promise;
@@ -152,4 +164,28 @@ export class CardProcessor {
         const fresh = await this.store.get(record.uuid);
         return fresh ? fresh.order : record.order;
     }
+}
+
+/**
+ * The controller's card processor, created on first use: the Process cells and the sync
+ * engine's beforeSend share it (one in-flight request per payment, one outcome map).
+ * @param {object} controller an OfflineController (transport, store, engine, refresh)
+ * @returns {CardProcessor|null} null when the controller has no store
+ */
+export function cardProcessorOf(controller) {
+    if (!controller?.store) {
+        return null;
+    }
+    if (!controller.cardProcessor) {
+        const processor = new CardProcessor({
+            transport: controller.transport,
+            store: controller.store,
+            onChange: () => controller.refresh?.(),
+        });
+        controller.cardProcessor = processor;
+        if (controller.engine && !controller.engine.beforeSend) {
+            controller.engine.beforeSend = processor.beforeSend;
+        }
+    }
+    return controller.cardProcessor;
 }

@@ -235,6 +235,24 @@ export class CardVault {
         this.crypto = crypto || globalThis.crypto;
     }
 
+    /**
+     * Keeps a key delivered with the POS data (no extra request); checked against its kid.
+     * @param {{kid, spki}|null} key
+     */
+    async remember(key) {
+        if (!key || typeof key.kid !== "string" || typeof key.spki !== "string") {
+            return this.cachedKey();
+        }
+        await importPublicKey(key, this.crypto);
+        try {
+            this.storage?.setItem(this.storageKey, JSON.stringify({ kid: key.kid, spki: key.spki }));
+        } catch {
+            // Storage full or disabled: the key still works for this page.
+        }
+        this._key = { kid: key.kid, spki: key.spki };
+        return this._key;
+    }
+
     /** The cached key, or null. */
     cachedKey() {
         try {
@@ -258,17 +276,7 @@ export class CardVault {
         } catch {
             return this.cachedKey();
         }
-        if (!key || typeof key.kid !== "string" || typeof key.spki !== "string") {
-            return this.cachedKey();
-        }
-        await importPublicKey(key, this.crypto); // refuse a key that does not match its kid
-        try {
-            this.storage?.setItem(this.storageKey, JSON.stringify({ kid: key.kid, spki: key.spki }));
-        } catch {
-            // Storage full or disabled: the key still works for this page.
-        }
-        this._key = { kid: key.kid, spki: key.spki };
-        return this._key;
+        return this.remember(key);
     }
 
     /** True when a card can be sealed now (a key is known). */
