@@ -6,12 +6,15 @@ import { OfflineStatusButton } from "/core/components/offline_status_button.js";
 import { SyncButton } from "/core/components/sync_button.js";
 import { SyncDialog } from "/core/components/sync_dialog.js";
 import { OfflineController } from "/core/offline_controller.js";
+import { CardForm } from "/core/components/card_form.js";
+import { setupCards } from "/sandbox-static/cards_register.js";
 
 const TEMPLATE_FILES = [
     "/core/components/offline_status_button.xml",
     "/core/components/sync_button.xml",
     "/core/components/process_card_cell.xml",
     "/core/components/sync_dialog.xml",
+    "/core/components/card_form.xml",
     "/sandbox-static/register.xml",
 ];
 
@@ -92,7 +95,7 @@ class StorageBadge extends Component {
 
 class SandboxPos extends Component {
     static template = "sandbox.Pos";
-    static components = { OfflineStatusButton, StorageBadge, SyncButton, SyncDialog };
+    static components = { CardForm, OfflineStatusButton, StorageBadge, SyncButton, SyncDialog };
     static props = { data: Object };
 
     setup() {
@@ -115,6 +118,7 @@ class SandboxPos extends Component {
             controller: null,
             offline: null,
             starting: false,
+            cardForm: null, // {amount} while the offline card form is open (cards issue)
         });
         const cash = this.data.payment_methods.find((m) => m.is_cash) || this.data.payment_methods[0];
         this.state.paymentMethodId = cash ? cash.id : null;
@@ -141,6 +145,7 @@ class SandboxPos extends Component {
                 ping,
             });
             this.state.controller = markRaw(controller);
+            this.cards = markRaw(setupCards({ data: this.data, transport, controller }));
             // Read through this component's state so that it re-renders when the keys it reads change.
             this.state.offline = controller.state;
             this.state.cashier = cashier;
@@ -242,8 +247,11 @@ class SandboxPos extends Component {
     }
 
     get paymentMethods() {
-        // Offline-card methods only appear with the card form of the cards issue.
-        return this.data.payment_methods.filter((m) => m.is_cash);
+        // Offline-card methods appear only while the register captures offline (cards issue).
+        void this.state.offline?.online;
+        return this.cards
+            ? this.cards.paymentMethods(this.data.payment_methods)
+            : this.data.payment_methods.filter((m) => m.is_cash);
     }
 
     selectPayment(method) {
@@ -301,6 +309,16 @@ class SandboxPos extends Component {
         if (!this.canValidate) {
             return;
         }
+        const method = this.data.payment_methods.find((m) => m.id === this.state.paymentMethodId);
+        if (this.cards?.isCardMethod(method)) {
+            if (!this.controller.shouldCaptureOffline()) {
+                this.state.error = "This card method takes cards only while the register is offline.";
+                return;
+            }
+            // The card form encrypts the card; the order is captured on its confirm.
+            this.state.cardForm = { amount: this.total };
+            return;
+        }
         this.state.busy = true;
         this.state.error = "";
         const order = this.buildOrder();
@@ -340,6 +358,15 @@ class SandboxPos extends Component {
         } finally {
             this.state.busy = false;
         }
+    }
+
+    /** The card form's confirm: the order carries the encrypted card and is kept offline. */
+    async captureCardOrder(card) {
+        const order = this.buildOrder();
+        order.payments[0].card = card;
+        await this.controller.captureOrder(order);
+        this.state.cardForm = null;
+        this.showReceipt(order, "offline");
     }
 
     showReceipt(order, status) {
