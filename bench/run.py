@@ -1,0 +1,191 @@
+"""`make bench`: the performance figures of the issues, measured in headless Debian Chromium
+against the sandbox, printed one per line as `name: value unit`.
+
+Each figure is a median over repeated runs made in this one invocation, and each ratio compares
+two things measured side by side in the same run: the machine is shared and noisy, so absolute
+numbers move between runs while ratios hold better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from bench.launcher import ROOT, start_sandbox
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BENCH_MODULE = (ROOT / "bench" / "browser_bench.js").read_text()
+
+
+def report(name: str, value: float, unit: str, note: str = "") -> None:
+    print(f"{name}: {value:.2f} {unit}" + (f"  # {note}" if note else ""), flush=True)
+
+
+def indexeddb_bytes(profile: Path) -> int:
+    """Bytes of the profile's IndexedDB files on disk (LevelDB tables, logs and blobs)."""
+    return sum(
+        f.stat().st_size for f in (profile / "Default" / "IndexedDB").rglob("*") if f.is_file()
+    )
+
+
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[98]
+
+
+class BrowserBench:
+    """One Chromium page on the sandbox's register, with bench/browser_bench.js loaded."""
+
+    def __init__(self, pw, url: str, profile: Path):
+        self.url = url
+        self.context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        self.context.set_default_timeout(120_000)
+        self.page = self.context.new_page()
+        self.open(f"{url}/pos")
+
+    def open(self, address: str) -> None:
+        """Loads a sandbox page and imports the bench module into it (from a blob URL, with
+        its /core imports made absolute so they resolve on the sandbox's origin)."""
+        self.page.goto(address)
+        self.page.evaluate(
+            """async (source) => {
+                const core = JSON.stringify(location.origin + "/core/");
+                const blob = new Blob([source.replaceAll('"/core/"', core)],
+                                      {type: "text/javascript"});
+                window.__bench = await import(URL.createObjectURL(blob));
+            }""",
+            BENCH_MODULE,
+        )
+
+    def call(self, name: str, args: dict):
+        return self.page.evaluate(f"(args) => window.__bench.{name}(args)", args)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def bench_register(pw, runs: int, tmp: Path) -> None:
+    sandbox = start_sandbox(tmp / "bench.sqlite3")
+    try:
+        bench = BrowserBench(pw, sandbox.url, tmp / "profile")
+        try:
+            finalize = [
+                p99(
+                    bench.call(
+                        "finalizeLatency", {"dbName": f"fin{i}", "queued": 10_000, "samples": 200}
+                    )
+                )
+                for i in range(runs)
+            ]
+            report(
+                "finalize_p99_ms",
+                statistics.median(finalize),
+                "ms",
+                f"committed put with 10,000 queued, median of {runs} runs' p99",
+            )
+
+            batched, single = [], []
+            for i in range(runs):
+                batched.append(
+                    bench.call("syncTime", {"dbName": f"sb{i}", "count": 1000, "batchSize": 100})
+                )
+                single.append(
+                    bench.call("syncTime", {"dbName": f"s1{i}", "count": 1000, "batchSize": 1})
+                )
+            report(
+                "sync_1000_s",
+                statistics.median(batched) / 1000,
+                "s",
+                "1,000 orders, batches of 100",
+            )
+            report(
+                "sync_batch_speedup",
+                statistics.median(single) / statistics.median(batched),
+                "x",
+                "one request per order / batches of 100, same run",
+            )
+
+            csv = bench.call("csvTime", {"count": 10_000, "samples": max(runs, 5)})
+            report("csv_10000_ms", statistics.median(csv), "ms")
+
+            sizes = []
+            for i in range(runs):
+                before = indexeddb_bytes(tmp / "profile")
+                bench.call("fillStore", {"dbName": f"size{i}", "count": 5000})
+                sizes.append((indexeddb_bytes(tmp / "profile") - before) / 5000)
+            report(
+                "bytes_per_order",
+                statistics.median(sizes),
+                "bytes",
+                "IndexedDB files on disk grown by 5,000 5-line orders",
+            )
+        finally:
+            bench.close()
+        bench_dialog(pw, sandbox.url, runs, tmp)
+    finally:
+        sandbox.stop()
+
+
+def bench_dialog(pw, url: str, runs: int, tmp: Path) -> None:
+    """Opens the real register's sync dialog over 10,000 waiting orders."""
+    bench = BrowserBench(pw, url, tmp / "dialog-profile")
+    page = bench.page
+    try:
+        page.goto(f"{url}/settings")
+        page.get_by_label("Allow Offline Mode").set_checked(True)
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_load_state()
+        data = page.request.get(f"{url}/api/pos_data").json()
+        bench.open(f"{url}/pos")
+        bench.call(
+            "fillRegisterStore",
+            {"dbName": data["db_name"], "configId": data["config"]["id"], "count": 10_000},
+        )
+        times = []
+        for _ in range(runs):
+            bench.open(f"{url}/pos")
+            page.locator("[data-test=cashier]").first.click()
+            page.locator("[data-test=sync-button]").wait_for()
+            times.append(
+                bench.call(
+                    "dialogOpenTime",
+                    {
+                        "buttonSelector": "[data-test=sync-button]",
+                        "rowSelector": "[data-test=sync-dialog] tr[data-test=sync-row]",
+                    },
+                )
+            )
+        report(
+            "dialog_open_10000_ms",
+            statistics.median(times),
+            "ms",
+            "click on Sync to Server to the first painted rows, 10,000 waiting",
+        )
+    finally:
+        bench.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="repetitions per figure")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="pos-offline-bench-") as tmp, sync_playwright() as pw:
+        bench_register(pw, args.runs, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
