@@ -66,8 +66,21 @@ class OdooOrderSink:
             for key in _OWN_KEYS:
                 ui_order.pop(key, None)
             ui_order["uuid"] = order["uuid"]
+            self._check_products(ui_order)
             return ui_order
         return self._ui_order_from_plain(order)
+
+    def _check_products(self, ui_order):
+        """A clear reason instead of a foreign-key error for a product deleted since."""
+        wanted = {}
+        for index, command in enumerate(ui_order.get("lines") or [], start=1):
+            vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
+            if vals.get("product_id"):
+                wanted.setdefault(vals["product_id"], index)
+        found = set(self.env["product.product"].browse(list(wanted)).exists().ids)
+        for product_id, index in wanted.items():
+            if product_id not in found:
+                raise OrderValidationError(f"line {index}: product {product_id} does not exist")
 
     def _session(self, order):
         session = self.env["pos.session"].browse(order.get("session_id") or 0).exists()

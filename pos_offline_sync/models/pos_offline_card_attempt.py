@@ -100,16 +100,15 @@ class PosOfflineCardAttempt(models.Model):
             "stripe_secret_key" not in self.env["payment.provider"]._fields
         ):
             return None, _("install the Stripe payment provider (payment_stripe).")
-        provider = (
+        providers = (
             self.env["payment.provider"]
             .sudo()
-            .search(
-                [("code", "=", "stripe"), ("company_id", "in", [company.id, False])],
-                limit=1,
-                order="company_id",
-            )
+            .search([("code", "=", "stripe"), ("company_id", "=", company.id)])
+            .filtered("stripe_secret_key")
         )
-        if not provider or not provider.stripe_secret_key:
+        # Prefer a provider in use; Odoo copies disabled providers into every company.
+        provider = providers.filtered(lambda p: p.state != "disabled")[:1] or providers[:1]
+        if not provider:
             return None, _("set the secret key of the Stripe payment provider.")
         return provider.stripe_secret_key, None
 

@@ -42,7 +42,10 @@ class PosOrder(models.Model):
     def offline_sync_orders(self, payload):
         config = self._offline_check_access(payload)
         sink = OdooOrderSink(self.env, config)
-        return sync_service.sync_batch(payload, sink)
+        try:
+            return sync_service.sync_batch(payload, sink)
+        except sync_service.PayloadError as exc:
+            raise UserError(_("Malformed offline payload: %s", exc)) from None
 
     @api.model
     def offline_process_card(self, payload):

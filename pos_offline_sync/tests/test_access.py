@@ -14,7 +14,7 @@ class TestOfflineAccess(OfflineSyncCommon):
         cls.cashier = new_test_user(
             cls.env,
             login="offline_cashier",
-            groups="point_of_sale.group_pos_user",
+            groups="base.group_user,point_of_sale.group_pos_user",
             company_id=cls.config.company_id.id,
             company_ids=[Command.set(cls.config.company_id.ids)],
         )
@@ -22,7 +22,7 @@ class TestOfflineAccess(OfflineSyncCommon):
         cls.foreign_cashier = new_test_user(
             cls.env,
             login="foreign_cashier",
-            groups="point_of_sale.group_pos_user",
+            groups="base.group_user,point_of_sale.group_pos_user",
             company_id=other_company.id,
             company_ids=[Command.set(other_company.ids)],
         )

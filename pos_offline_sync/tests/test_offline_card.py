@@ -64,7 +64,7 @@ class TestOfflineCard(OfflineSyncCommon):
     def test_processed_card_syncs_paid_once(self):
         order = self.card_order()
         outcome = self.process(order)
-        self.assertEqual(outcome["status"], "succeeded")
+        self.assertEqual(outcome["status"], "succeeded", outcome)
         self.assertEqual((outcome["brand"], outcome["last4"]), ("visa", "4242"))
         # A second click, or a retry after a lost answer: the same outcome, no new charge.
         self.assertEqual(self.process(order)["payment_intent_id"], outcome["payment_intent_id"])
@@ -86,7 +86,7 @@ class TestOfflineCard(OfflineSyncCommon):
     def test_declined_card_syncs_unpaid_then_new_card_pays(self):
         order = self.card_order(VISA_DECLINED)
         outcome = self.process(order)
-        self.assertEqual(outcome["status"], "failed")
+        self.assertEqual(outcome["status"], "failed", outcome)
         self.assertTrue(outcome["message"])
 
         [result] = self.sync(order)

@@ -42,7 +42,7 @@ class TestOfflineSync(OfflineSyncCommon):
         results = self.sync(good1, unknown_product, malformed, good2)
         self.assertEqual([r["ok"] for r in results], [True, False, False, True])
         self.assertEqual(results[1]["status"], "error")
-        self.assertTrue(results[1]["reason"])
+        self.assertIn("line 1: product 999999999 does not exist", results[1]["reason"])
         self.assertIn("line 1", results[2]["reason"])
         self.assertTrue(self.find(good1) and self.find(good2))
         self.assertFalse(self.find(unknown_product) or self.find(malformed))

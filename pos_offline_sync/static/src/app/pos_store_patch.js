@@ -62,14 +62,20 @@ patch(PosStore.prototype, {
             }
         }
         this.offlineCapturedUuids = captured;
+        if (captured.has(this.router.state.params?.orderUuid)) {
+            // The reload happened on the receipt of an order that now lives in our store only.
+            const next = this.defaultPage;
+            this.router.navigate(next.page, next.params);
+        }
     },
 
-    get offlineCaptureActive() {
+    // A method, not a getter: PosStore caches its getters (WithLazyGetterTrap).
+    shouldCaptureOffline() {
         return Boolean(this.offlineSync && this.offlineSync.shouldCaptureOffline());
     },
 
     async syncAllOrders(options = {}) {
-        if (!this.offlineCaptureActive) {
+        if (!this.shouldCaptureOffline()) {
             return await super.syncAllOrders(...arguments);
         }
         const { orderToCreate, orderToUpdate } = this.getPendingOrder();
@@ -85,6 +91,7 @@ patch(PosStore.prototype, {
             }
         } catch (error) {
             // Could not keep it offline: Odoo's own path keeps it pending, nothing is lost.
+            console.warn("pos_offline_sync: order not captured offline", error);
             this.notification.add(`Order kept for Odoo's own sync: ${error.message || error}`, {
                 type: "warning",
             });
