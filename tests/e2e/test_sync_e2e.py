@@ -2,7 +2,9 @@
 same batch sent again creates nothing; a response lost after the server committed, then a
 retry, creates no duplicate and the order leaves the browser only after the confirmed retry."""
 
+import copy
 import json
+import uuid as uuidlib
 
 from e2e_pos import (
     DIALOG,
@@ -11,17 +13,21 @@ from e2e_pos import (
     check_rows,
     go_offline,
     go_online,
+    login,
     open_register,
     open_sync_dialog,
     pos_data,
+    put_raw_records,
     row,
     sell,
     set_settings,
+    stored_orders,
     stored_uuids,
 )
 from playwright.sync_api import expect
 
 SYNC_RPC = "**/rpc/offline_sync_orders"
+PAGE_SIZE = 200  # rows the dialog renders before "Show more" (sync_dialog.js PAGE_SIZE)
 
 
 def _three_offline_orders(sandbox, page):
@@ -102,3 +108,54 @@ def test_lost_response_then_retry_creates_no_duplicate(sandbox, page):
     assert stored_uuids(page, data) == {b, c}
     expect(page.locator(SYNC)).to_have_attribute("data-count", "2")
     expect(page.locator(DIALOG).locator("[data-test=sync-row]")).to_have_count(3)
+
+
+def test_many_orders_paged_select_all_selects_every_order(sandbox, page):
+    """250 waiting orders: the dialog renders a first page, "Select all" still means all 250,
+    and one sync sends them in bounded batches, all reaching the back office once."""
+    set_settings(page, sandbox.url, offline=True)
+    data = pos_data(page, sandbox.url)
+    open_register(page, sandbox.url)
+    go_offline(page)
+    sell(page, [0, 1], expect_status="offline")
+    (record,) = stored_orders(page, data)
+    copies = []
+    for i in range(249):
+        rec = copy.deepcopy(record)
+        rec["uuid"] = rec["order"]["uuid"] = str(uuidlib.uuid4())
+        rec["order"]["reference"] = f"Order bulk-{i:04d}"
+        copies.append(rec)
+    put_raw_records(page, data, copies)
+    page.reload()
+    login(page)
+    go_online(page)
+    expect(page.locator(SYNC)).to_have_attribute("data-count", "250")
+
+    dialog = open_sync_dialog(page)
+    rows = dialog.locator("[data-test=sync-row]")
+    expect(rows).to_have_count(PAGE_SIZE)
+    expect(dialog.locator("[data-test=show-more]")).to_contain_text("50 more")
+    dialog.locator("[data-test=select-all]").check()
+    expect(dialog.locator("[data-test=selection-count]")).to_have_text("250 of 250 selected")
+    dialog.locator("[data-test=show-more]").click()
+    expect(rows).to_have_count(250)
+    expect(dialog.locator("[data-test=show-more]")).to_have_count(0)
+    checks = dialog.locator("[data-test=row-check]")
+    assert checks.evaluate_all("boxes => boxes.filter((b) => b.checked).length") == 250
+
+    batches = []
+    page.on(
+        "request",
+        lambda r: (
+            batches.append(len(json.loads(r.post_data)["orders"]))
+            if r.url.endswith("/rpc/offline_sync_orders")
+            else None
+        ),
+    )
+    dialog.locator("[data-test=sync-submit]").click()
+    expect(dialog.locator("[data-test=sync-message]")).to_have_text("250 orders synced.")
+    assert sum(batches) == 250 and len(batches) > 1 and max(batches) <= 500
+    assert len(set(backoffice_uuids(page, sandbox.url))) == 250
+    assert len(backoffice_uuids(page, sandbox.url)) == 250
+    assert stored_orders(page, data) == []
+    expect(page.locator(SYNC)).to_have_attribute("data-count", "0")
