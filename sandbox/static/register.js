@@ -63,7 +63,9 @@ function currencyCode(config) {
 
 function formatMoney(amount, code) {
     try {
-        return new Intl.NumberFormat(undefined, { style: "currency", currency: code }).format(amount);
+        return new Intl.NumberFormat(undefined, { style: "currency", currency: code }).format(
+            amount,
+        );
     } catch {
         return amount.toFixed(2);
     }
@@ -120,7 +122,8 @@ class SandboxPos extends Component {
             starting: false,
             cardForm: null, // {amount} while the offline card form is open (cards issue)
         });
-        const cash = this.data.payment_methods.find((m) => m.is_cash) || this.data.payment_methods[0];
+        const cash =
+            this.data.payment_methods.find((m) => m.is_cash) || this.data.payment_methods[0];
         this.state.paymentMethodId = cash ? cash.id : null;
         onWillDestroy(() => this.stopController());
     }
@@ -312,7 +315,8 @@ class SandboxPos extends Component {
         const method = this.data.payment_methods.find((m) => m.id === this.state.paymentMethodId);
         if (this.cards?.isCardMethod(method)) {
             if (!this.controller.shouldCaptureOffline()) {
-                this.state.error = "This card method takes cards only while the register is offline.";
+                this.state.error =
+                    "This card method takes cards only while the register is offline.";
                 return;
             }
             // The card form encrypts the card; the order is captured on its confirm.
@@ -385,11 +389,11 @@ async function loadTemplates() {
                 throw new Error(`${url}: HTTP ${response.status}`);
             }
             return response.text();
-        })
+        }),
     );
     // One <templates> document: strip each file's XML declaration and root element.
     const inner = parts.map((xml) =>
-        xml.replace(/<\?xml[^>]*\?>/, "").replace(/<\/?templates[^>]*>/g, "")
+        xml.replace(/<\?xml[^>]*\?>/, "").replace(/<\/?templates[^>]*>/g, ""),
     );
     return `<templates>${inner.join("\n")}</templates>`;
 }
