@@ -9,12 +9,15 @@ on this host is gone (a crash); a live owner's row makes a second caller "busy".
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from pos_offline_sync.core.card_charge import (
@@ -110,25 +113,40 @@ class SqliteAttemptLedger:
         self.db_path = str(db_path)
         self.lease_seconds = lease_seconds
         self.origin = origin
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
+        self._local = threading.local()  # one connection per thread, reused
+        conn = self._conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
 
     def with_origin(self, origin):
-        """The same ledger, marking the rows it creates (e.g. "backoffice")."""
-        other = SqliteAttemptLedger.__new__(SqliteAttemptLedger)
-        other.db_path, other.lease_seconds, other.origin = self.db_path, self.lease_seconds, origin
+        """The same ledger (and connections), marking the rows it creates ("backoffice")."""
+        other = copy.copy(self)
+        other.origin = origin
         return other
 
-    def _connect(self):
-        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # The "processing" row must be on disk before Stripe is called.
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.row_factory = sqlite3.Row
+    def _conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
         return conn
 
-    def _tx(self):
-        return _Tx(self._connect())
+    @contextmanager
+    def _tx(self, durable=False):
+        """One short BEGIN IMMEDIATE ... COMMIT. Only the claim must survive a power cut (it
+        precedes the Stripe call): FULL syncs its commit to disk. A later write lost to a power
+        cut does no harm (the next claim finds the payment at Stripe), and a process crash
+        loses no committed write in WAL mode."""
+        conn = self._conn()
+        conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @staticmethod
     def _attempt(row) -> Attempt:
@@ -154,7 +172,7 @@ class SqliteAttemptLedger:
         owner = _owner_token()
         now = time.time()
         lease = now + self.lease_seconds
-        with self._tx() as conn:
+        with self._tx(durable=True) as conn:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? AND payment_uuid = ?",  # noqa: S608
                 (request.order_uuid, request.payment_uuid),
@@ -237,46 +255,24 @@ class SqliteAttemptLedger:
             )
 
     def get(self, order_uuid, payment_uuid) -> Attempt | None:
-        with self._tx() as conn:
-            row = conn.execute(
+        row = (
+            self._conn()
+            .execute(
                 f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? AND payment_uuid = ?",  # noqa: S608
                 (order_uuid, payment_uuid),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         return self._attempt(row) if row else None
 
     def for_order(self, order_uuid) -> list[dict]:
         """Every attempt of an order, oldest first, for the back office (no envelope)."""
-        with self._tx() as conn:
-            rows = conn.execute(
+        rows = (
+            self._conn()
+            .execute(
                 f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? ORDER BY id",  # noqa: S608
                 (order_uuid,),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [{k: r[k] for k in r.keys() if k not in ("envelope", "owner")} for r in rows]
-
-    def unprocessed_total(self, config_id) -> int:
-        """Sum (minor units) of attempts of a POS still without outcome."""
-        with self._tx() as conn:
-            (total,) = conn.execute(
-                "SELECT COALESCE(SUM(amount_minor), 0) FROM card_attempts "
-                "WHERE config_id = ? AND status IN ('processing', 'retryable')",
-                (config_id,),
-            ).fetchone()
-        return total
-
-
-class _Tx:
-    """`with` block = one BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), then close."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.conn.close()
-        return False

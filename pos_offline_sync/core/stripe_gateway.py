@@ -38,6 +38,7 @@ class _NoRequestBodies(logging.Filter):
 
 
 logging.getLogger("stripe").addFilter(_NoRequestBodies())
+_logger = logging.getLogger(__name__)
 
 
 def _console_debug_on():
@@ -167,5 +168,5 @@ class StripeGateway:
         # A PaymentIntent waiting for 3-D Secure must not be completed later by anyone.
         try:
             self.client.v1.payment_intents.cancel(pi_id)
-        except stripe.StripeError:
-            pass
+        except stripe.StripeError as exc:
+            _logger.warning("could not cancel PaymentIntent %s: %s", pi_id, type(exc).__name__)
