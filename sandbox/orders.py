@@ -185,7 +185,13 @@ def check_config(conn, config_id) -> int:
     """The register must exist: anything else is a refused caller (403)."""
     if isinstance(config_id, bool) or not isinstance(config_id, int):
         return config_id  # sync_batch reports the malformed payload with a 400
-    if conn.execute("SELECT 1 FROM pos_config WHERE id = ?", (config_id,)).fetchone() is None:
+    if config_id <= 0:
+        return config_id  # same: not a record id at all
+    # Beyond SQLite's 64-bit range no register can exist (and sqlite3 would raise).
+    if (
+        config_id >= 2**63
+        or conn.execute("SELECT 1 FROM pos_config WHERE id = ?", (config_id,)).fetchone() is None
+    ):
         raise RpcError(403, "forbidden", "You have no access to this Point of Sale.")
     return config_id
 

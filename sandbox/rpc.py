@@ -64,6 +64,9 @@ def parse_json(body: bytes):
         ) from None
     except ValueError as exc:
         raise PayloadError(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # json recurses per nesting level: "[[[[...". A client error, never a 500.
+        raise PayloadError("the request body is nested too deeply to be an order batch") from None
 
 
 def _error(status: int, code: str, message: str):

@@ -16,6 +16,10 @@ MAX_TEXT_LENGTH = 1000
 MAX_LINES = 1000
 MAX_PAYMENTS = 100
 CARD_STATUSES = ("unprocessed", "processing", "succeeded", "failed")
+# Odoo ids are PostgreSQL integers; anything above cannot name a record (and overflows SQLite).
+MAX_ID = 2**31 - 1
+# Far above any till's amount, below where float arithmetic loses cents.
+MAX_MAGNITUDE = 1e12
 
 
 class OrderValidationError(ValueError):
@@ -40,6 +44,8 @@ def _number(value, what: str, *, minimum=None, maximum=None, allow_zero=True) ->
     if not math.isfinite(value):
         raise OrderValidationError(f"{what} is not a finite number")
     value = float(value)
+    if abs(value) > MAX_MAGNITUDE:
+        raise OrderValidationError(f"{what} is too large: {value:g}")
     if minimum is not None and value < minimum:
         raise OrderValidationError(f"{what} must not be below {minimum:g}: {value:g}")
     if maximum is not None and value > maximum:
@@ -56,8 +62,8 @@ def _id(value, what: str, *, required=True):
         if value is None:
             raise OrderValidationError(f"{what} is missing")
         raise OrderValidationError(f"{what} is not a record id: {_short(value)}")
-    if value <= 0:
-        raise OrderValidationError(f"{what} is not a record id: {value}")
+    if value <= 0 or value > MAX_ID:
+        raise OrderValidationError(f"{what} is not a record id: {_short(value)}")
     return value
 
 
@@ -70,6 +76,11 @@ def _text(value, what: str, *, required=False, max_length=MAX_TEXT_LENGTH):
         raise OrderValidationError(f"{what} is not text: {_short(value)}")
     if len(value) > max_length:
         raise OrderValidationError(f"{what} is longer than {max_length} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800") is valid JSON but no database can store it.
+        raise OrderValidationError(f"{what} is not valid Unicode text") from None
     return value
 
 
@@ -125,6 +136,9 @@ def _card(raw, where: str):
         raise OrderValidationError(
             f"{where}: card status must be one of {', '.join(CARD_STATUSES)}"
         )
+    brand = raw.get("brand")
+    if brand is not None and not (isinstance(brand, str) and len(brand) <= 32):
+        raise OrderValidationError(f"{where}: card brand is not text")
     last4 = raw.get("last4")
     if last4 is not None and not (isinstance(last4, str) and len(last4) == 4 and last4.isdigit()):
         raise OrderValidationError(f"{where}: card last4 must be 4 digits")

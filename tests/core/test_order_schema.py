@@ -98,6 +98,25 @@ def test_negative_total_is_a_return(order_factory):
             "two payments share the same uuid",
         ),
         (lambda o: o.update(cashier="Mitchell"), "cashier is not an object"),
+        (
+            lambda o: o.update(customer={"id": 2**70, "name": "x"}),
+            "customer id is not a record id: 1180591620717411303424",
+        ),
+        (
+            lambda o: o["lines"][0].update(product_id=2**31),
+            "line 1: product_id is not a record id: 2147483648",
+        ),
+        (lambda o: o["lines"][0].update(qty=1e300), "line 1: quantity is too large: 1e+300"),
+        (lambda o: o.update(amount_total=-2e12), "amount_total is too large: -2e+12"),
+        (
+            lambda o: o.update(customer={"id": None, "name": "\ud800"}),
+            "customer name is not valid Unicode text",
+        ),
+        (
+            lambda o: o["lines"][0].update(product_name="a\udfffb"),
+            "line 1: product_name is not valid Unicode text",
+        ),
+        (lambda o: o.update(uuid="\ud800"), "uuid is not valid Unicode text"),
         (lambda o: o.update(customer={"id": "7", "name": "x"}), "customer id is not a record id"),
     ],
 )
@@ -138,6 +157,7 @@ def test_card_reasons_never_quote_card_values(order_factory):
     [
         ("visa", "payment 1: card is not an object"),
         ({"status": "charged"}, "payment 1: card status must be one of"),
+        ({"status": "failed", "brand": {"x": 1}}, "payment 1: card brand is not text"),
         ({"status": "unprocessed", "envelope": "x"}, "payment 1: card envelope is not an object"),
     ],
 )

@@ -221,6 +221,43 @@ def test_malformed_requests_get_a_clear_400(client, db_path, body):
     assert _rows(db_path) == []
 
 
+def test_hostile_input_never_gets_a_500(client, db_path, order_factory):
+    """Input a client should never send still gets an answer that says what is wrong."""
+    deep = "[" * 100_000 + "]" * 100_000
+    for body in (deep, '{"v": 1, "config_id": 1, "orders": [' + deep + "]}"):
+        response = client.post("/rpc/offline_sync_orders", data=body, headers=JSON)
+        assert response.status_code == 400
+        assert "nested too deeply" in response.get_json()["error"]["message"]
+    huge = client.post(
+        "/rpc/offline_sync_orders",
+        data='{"v": 1, "config_id": 99999999999999999999999, "orders": []}',
+        headers=JSON,
+    )
+    assert huge.status_code == 403
+    mutations = [
+        lambda o: o.update(customer={"id": None, "name": "\ud800x"}),
+        lambda o: o.update(customer={"id": 2**70, "name": "x"}),
+        lambda o: o.update(session_id=2**70),
+        lambda o: o["lines"][0].update(product_id=10**25),
+        lambda o: o["lines"][0].update(qty=1e308, price_unit=1e308),
+        lambda o: o["payments"][0].update(uuid="\udfff"),
+        lambda o: o["payments"][0].update(card={"status": "failed", "brand": {"x": 1}}),
+        lambda o: o.update(currency="\ud800"),
+    ]
+    orders = []
+    for mutate in mutations:
+        order = order_factory()
+        mutate(order)
+        orders.append(order)
+    response = _sync(client, orders)
+    assert response.status_code == 200
+    results = response.get_json()["result"]["results"]
+    assert [r["ok"] for r in results] == [False] * len(mutations)
+    # each one a reason naming the field, not the catch-all "internal error"
+    assert all("internal error" not in r["reason"] for r in results), results
+    assert _rows(db_path) == []
+
+
 def test_not_utf8_and_no_content_type(client, order_factory):
     bad = client.post("/rpc/offline_sync_orders", data=b"\xff\xfe{", headers=JSON)
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad_request"
