@@ -208,6 +208,7 @@ def parse_offline_csv(text: str) -> ParsedCsv:
     orders: dict[str, dict] = {}
     first_line: dict[str, int] = {}
     bad: dict[str, str] = {}
+    orphans: dict[str, int] = {}  # reference -> line of a row without order_uuid
     for line, row, problem in _read_rows(text, parsed):
         if problem:
             parsed.errors.append(CsvLineError(line, problem))
@@ -215,6 +216,10 @@ def parse_offline_csv(text: str) -> ParsedCsv:
         uuid = row["order_uuid"].strip()
         if not uuid:
             parsed.errors.append(CsvLineError(line, "order_uuid is empty"))
+            # The row most likely belongs to the order of the same reference: keep that order
+            # out too rather than import it without this line or payment.
+            if row["order_reference"]:
+                orphans.setdefault(row["order_reference"], line)
             continue
         row["order_uuid"] = uuid
         label = row["order_reference"] or uuid
@@ -239,6 +244,15 @@ def parse_offline_csv(text: str) -> ParsedCsv:
             parsed.errors.append(CsvLineError(line, f"{exc} (order {label} not imported)"))
     for uuid, order in orders.items():
         if uuid in bad:
+            continue
+        if order["reference"] in orphans:
+            parsed.errors.append(
+                CsvLineError(
+                    first_line[uuid],
+                    f"order {order['reference']}: line {orphans[order['reference']]} of it has "
+                    "no order_uuid; not imported",
+                )
+            )
             continue
         order["amount_paid"] = sum(p["amount"] for p in order["payments"])
         order["is_return"] = order["amount_total"] < 0

@@ -257,11 +257,16 @@ def test_row_reasons(index, mutate, reason):
     assert "Order 1 not imported" in parsed.errors[0].reason
 
 
-def test_row_without_uuid_is_named():
+def test_row_without_uuid_keeps_its_order_out():
     rows = _order_rows("u-1") + _order_rows("u-2", "Order 2")
-    rows[3]["order_uuid"] = ""
+    rows[3]["order_uuid"] = ""  # Order 2's payment row, line 5
     parsed = parse_offline_csv(_csv(rows))
-    assert [(e.line, e.reason) for e in parsed.errors] == [(5, "order_uuid is empty")]
+    # Order 2 is not imported without its payment (it would wrongly show as unpaid).
+    assert [o["uuid"] for o in parsed.orders] == ["u-1"]
+    assert [(e.line, e.reason) for e in parsed.errors] == [
+        (4, "order Order 2: line 5 of it has no order_uuid; not imported"),
+        (5, "order_uuid is empty"),
+    ]
 
 
 def test_wrong_number_of_cells():
