@@ -29,6 +29,13 @@
             "pos_offline_sync/static/src/core/**/*",
             "pos_offline_sync/static/src/app/**/*",
         ],
+        "web.assets_backend": [
+            "pos_offline_sync/static/src/core/card_vault.js",
+            "pos_offline_sync/static/src/core/risk_limits.js",
+            "pos_offline_sync/static/src/core/components/card_form.*",
+            "pos_offline_sync/static/src/core/components/offline_sync.css",
+            "pos_offline_sync/static/src/backend/**/*",
+        ],
         "web.assets_tests": [
             "pos_offline_sync/static/tests/tours/**/*",
         ],

@@ -2,7 +2,7 @@
 import json
 
 import psycopg2.errors
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -71,7 +71,7 @@ class PosOfflineCardAttempt(models.Model):
         try:
             return self._offline_service(config).process(payload)
         except card_charge.CardRequestError as exc:
-            raise UserError(_("Malformed card request: %s", exc)) from None
+            raise UserError(self.env._("Malformed card request: %s", exc)) from None
 
     @api.model
     def _offline_service(self, config):
@@ -99,7 +99,7 @@ class PosOfflineCardAttempt(models.Model):
         if "payment.provider" not in self.env or (
             "stripe_secret_key" not in self.env["payment.provider"]._fields
         ):
-            return None, _("install the Stripe payment provider (payment_stripe).")
+            return None, self.env._("install the Stripe payment provider (payment_stripe).")
         providers = (
             self.env["payment.provider"]
             .sudo()
@@ -109,7 +109,7 @@ class PosOfflineCardAttempt(models.Model):
         # Prefer a provider in use; Odoo copies disabled providers into every company.
         provider = providers.filtered(lambda p: p.state != "disabled")[:1] or providers[:1]
         if not provider:
-            return None, _("set the secret key of the Stripe payment provider.")
+            return None, self.env._("set the secret key of the Stripe payment provider.")
         return provider.stripe_secret_key, None
 
     @api.model

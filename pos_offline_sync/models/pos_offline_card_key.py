@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import base64
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 from ..core import card_keys
@@ -58,7 +58,7 @@ class PosOfflineCardKey(models.Model):
     def _check_key_access(self):
         # Keys are handled only by sudo'ed server code or by administrators.
         if not (self.env.su or self.env.user.has_group("base.group_system")):
-            raise AccessError(_("Card keys are handled by the server only."))
+            raise AccessError(self.env._("Card keys are handled by the server only."))
 
     def action_rotate(self):
         """Make a new current key; this one stays to open envelopes sealed with it."""

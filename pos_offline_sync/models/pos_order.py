@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from markupsafe import Markup
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..core import sync_service
@@ -45,7 +45,7 @@ class PosOrder(models.Model):
         try:
             return sync_service.sync_batch(payload, sink)
         except sync_service.PayloadError as exc:
-            raise UserError(_("Malformed offline payload: %s", exc)) from None
+            raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
 
     @api.model
     def offline_process_card(self, payload):
@@ -57,7 +57,9 @@ class PosOrder(models.Model):
         config = self._offline_check_access(payload)
         key = config._offline_card_public_key()
         if not key:
-            raise UserError(_("No payment method of this register captures cards offline."))
+            raise UserError(
+                self.env._("No payment method of this register captures cards offline.")
+            )
         return key
 
     @api.model
@@ -65,15 +67,17 @@ class PosOrder(models.Model):
         """The caller must be a POS user allowed in the register's company; returns the
         register. Every method the POS calls goes through here first."""
         if not self.env.user.has_group("point_of_sale.group_pos_user"):
-            raise AccessError(_("Only Point of Sale users can sync offline orders."))
+            raise AccessError(self.env._("Only Point of Sale users can sync offline orders."))
         if not isinstance(payload, dict) or payload.get("v") != 1:
-            raise UserError(_("Malformed offline payload: expected a version 1 object."))
+            raise UserError(self.env._("Malformed offline payload: expected a version 1 object."))
         config_id = payload.get("config_id")
         if not isinstance(config_id, int) or isinstance(config_id, bool):
-            raise UserError(_("Malformed offline payload: config_id must be a register id."))
+            raise UserError(
+                self.env._("Malformed offline payload: config_id must be a register id.")
+            )
         config = self.env["pos.config"].sudo().browse(config_id).exists()
         if not config or config.company_id not in self.env.user.company_ids:
-            raise AccessError(_("You have no access to this Point of Sale."))
+            raise AccessError(self.env._("You have no access to this Point of Sale."))
         return config.sudo(False).with_company(config.company_id)
 
     # -- after Odoo stored an offline order --------------------------------------------------
@@ -81,7 +85,7 @@ class PosOrder(models.Model):
         self.ensure_one()
         vals = {"offline_synced": True}
         if card_failures:
-            text = _("Card payment failed: %s", "; ".join(card_failures))
+            text = self.env._("Card payment failed: %s", "; ".join(card_failures))
             vals["offline_card_failed"] = True
             vals["internal_note"] = "\n".join(filter(None, [self.internal_note, text]))
             self.message_post(body=Markup("<p>%s</p>") % text)
@@ -107,7 +111,7 @@ class PosOrder(models.Model):
             self.write({"offline_card_failed": False})
             self._process_saved_order(False)
         self.message_post(
-            body=_(
+            body=self.env._(
                 "New card %(brand)s **** %(last4)s charged: %(pi)s",
                 brand=(attempt.card_brand or "").upper(),
                 last4=attempt.card_last4 or "",
@@ -119,14 +123,14 @@ class PosOrder(models.Model):
         methods = self.session_id.payment_method_ids or self.config_id.payment_method_ids
         method = methods.filtered("offline_card_capture")[:1]
         if not method:
-            raise UserError(_("This register has no payment method that captures cards."))
+            raise UserError(self.env._("This register has no payment method that captures cards."))
         return method
 
     def action_offline_charge_new_card(self):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Charge New Card"),
+            "name": self.env._("Charge New Card"),
             "res_model": "pos.offline.charge.card",
             "view_mode": "form",
             "target": "new",

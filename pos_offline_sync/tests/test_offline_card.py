@@ -108,7 +108,7 @@ class TestOfflineCard(OfflineSyncCommon):
         # Back office: "Charge new card" with a good card.
         action = pos_order.action_offline_charge_new_card()
         wizard_form = Form(
-            self.env["pos.offline.charge.card"].with_context(action["context"]),
+            self.env["pos.offline.charge.card"].with_context(**action["context"]),
             view="pos_offline_sync.pos_offline_charge_card_view_form",
         )
         self.assertAlmostEqual(wizard_form.amount, 7.0)

@@ -2,7 +2,7 @@
 import json
 import uuid
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 
@@ -48,22 +48,26 @@ class PosOfflineChargeCard(models.TransientModel):
             user.has_group("point_of_sale.group_pos_manager")
             or user.has_group("account.group_account_manager")
         ):
-            raise AccessError(_("Only Point of Sale managers or accountants can charge a card."))
+            raise AccessError(
+                self.env._("Only Point of Sale managers or accountants can charge a card.")
+            )
 
     def action_charge(self):
         self.ensure_one()
         self._check_charge_access()
         order = self.order_id
         if order.state != "draft":
-            raise UserError(_("Order %s is not waiting for a payment.", order.display_name))
+            raise UserError(
+                self.env._("Order %s is not waiting for a payment.", order.display_name)
+            )
         if self.amount <= 0:
-            raise UserError(_("The amount to charge must be positive."))
+            raise UserError(self.env._("The amount to charge must be positive."))
         try:
             envelope = json.loads(self.envelope or "")
         except ValueError:
             envelope = None
         if not isinstance(envelope, dict):
-            raise UserError(_("Enter the new card's details first."))
+            raise UserError(self.env._("Enter the new card's details first."))
         payload = {
             "v": 1,
             "config_id": order.config_id.id,
@@ -85,13 +89,13 @@ class PosOfflineChargeCard(models.TransientModel):
                 "tag": "display_notification",
                 "params": {
                     "type": "success",
-                    "message": _("Card charged: order %s is paid.", order.display_name),
+                    "message": self.env._("Card charged: order %s is paid.", order.display_name),
                     "next": {"type": "ir.actions.act_window_close"},
                 },
             }
         message = outcome.get("message") or outcome["status"]
         if outcome["status"] == "failed":
-            order.message_post(body=_("New card declined: %s", message))
+            order.message_post(body=self.env._("New card declined: %s", message))
             # The next card is a new payment (a new ledger row); this one is settled.
             self.payment_uuid = str(uuid.uuid4())
         self.write({"state": "failed", "result_message": message, "envelope": False})
@@ -101,5 +105,5 @@ class PosOfflineChargeCard(models.TransientModel):
             "res_id": self.id,
             "view_mode": "form",
             "target": "new",
-            "name": _("Charge New Card"),
+            "name": self.env._("Charge New Card"),
         }

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import base64
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..core import csv_schema, sync_service
@@ -51,9 +51,9 @@ class PosOfflineCsvImport(models.TransientModel):
         try:
             text = base64.b64decode(self.csv_file or b"").decode("utf-8-sig")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise UserError(_("The file is not a UTF-8 CSV file.")) from exc
+            raise UserError(self.env._("The file is not a UTF-8 CSV file.")) from exc
         if not text.strip():
-            raise UserError(_("The file is empty."))
+            raise UserError(self.env._("The file is empty."))
         return csv_schema.parse_offline_csv(text)
 
     def _order_status(self, order):
@@ -84,7 +84,7 @@ class PosOfflineCsvImport(models.TransientModel):
         ]
         self.line_ids = [fields.Command.clear()] + lines
         self.state = "preview"
-        self.summary = _(
+        self.summary = self.env._(
             "%(orders)s order(s) read, %(new)s new, %(errors)s line error(s).",
             orders=len(parsed.orders),
             new=len(self.line_ids.filtered(lambda line: line.status == "new")),
@@ -112,7 +112,7 @@ class PosOfflineCsvImport(models.TransientModel):
                     "amount_total": order.get("amount_total") or 0.0,
                     "status": result["status"] if result["ok"] else "error",
                     "message": result.get("reason")
-                    or (_("Paid") if result.get("paid") else _("Unpaid")),
+                    or (self.env._("Paid") if result.get("paid") else self.env._("Unpaid")),
                 }
             )
             for order, result in zip(parsed.orders, results, strict=True)
@@ -126,7 +126,7 @@ class PosOfflineCsvImport(models.TransientModel):
         self.line_ids = [fields.Command.clear()] + lines
         created = sum(1 for r in results if r["ok"] and r["status"] == "created")
         self.state = "done"
-        self.summary = _(
+        self.summary = self.env._(
             "%(created)s order(s) created, %(exists)s already in the back office, "
             "%(errors)s error(s).",
             created=created,
@@ -142,7 +142,7 @@ class PosOfflineCsvImport(models.TransientModel):
             "res_id": self.id,
             "view_mode": "form",
             "target": "new",
-            "name": _("Import Offline Orders"),
+            "name": self.env._("Import Offline Orders"),
         }
 
 

@@ -8,6 +8,9 @@ import { patch } from "@web/core/utils/patch";
 import { rpc } from "@web/core/network/rpc";
 import { PosStore } from "@point_of_sale/app/services/pos_store";
 import { OfflineController } from "@pos_offline_sync/core/offline_controller";
+import { CardVault } from "@pos_offline_sync/core/card_vault";
+import { cardProcessorOf } from "@pos_offline_sync/core/card_processing";
+import { limitsFromConfig } from "@pos_offline_sync/core/risk_limits";
 import { toOfflineOrder } from "./offline_order_serializer";
 
 /* global odoo */
@@ -62,11 +65,28 @@ patch(PosStore.prototype, {
             }
         }
         this.offlineCapturedUuids = captured;
+        await this.setupOfflineCards();
         if (captured.has(this.router.state.params?.orderUuid)) {
             // The reload happened on the receipt of an order that now lives in our store only.
             const next = this.defaultPage;
             this.router.navigate(next.page, next.params);
         }
+    },
+
+    async setupOfflineCards() {
+        // The Process column of the sync dialog and the sync's "process first" hook.
+        cardProcessorOf(this.offlineSync);
+        if (!this.config.payment_method_ids.some((m) => m.offline_card_capture)) {
+            return;
+        }
+        const vault = new CardVault({
+            transport: this.offlineSync.transport,
+            configId: this.config.id,
+            dbName: odoo.info?.db || "",
+        });
+        // The key comes with the POS data and is cached for a register opened offline.
+        await vault.remember(this.config._offline_card_public_key).catch(() => vault.cachedKey());
+        this.offlineCards = markRaw({ vault, limits: limitsFromConfig(this.config) });
     },
 
     // A method, not a getter: PosStore caches its getters (WithLazyGetterTrap).

@@ -1,0 +1,38 @@
+/** @odoo-module */
+// While the register captures offline, a payment method flagged "Capture card offline" asks for
+// the card first (the core's CardForm, encrypted at once); the sealed card rides on the payment
+// line's uiState until the order is captured. Online, the method behaves as Odoo's own.
+import { patch } from "@web/core/utils/patch";
+import { PaymentScreen } from "@point_of_sale/app/screens/payment_screen/payment_screen";
+import { makeAwaitable } from "@point_of_sale/app/utils/make_awaitable_dialog";
+import { OfflineCardDialog } from "./offline_card_dialog";
+
+patch(PaymentScreen.prototype, {
+    async addNewPaymentLine(paymentMethod) {
+        const pos = this.pos;
+        if (!(paymentMethod.offline_card_capture && pos.shouldCaptureOffline() && pos.offlineCards)) {
+            return await super.addNewPaymentLine(...arguments);
+        }
+        const amount = this.currentOrder.getDefaultAmountDueToPayIn(paymentMethod);
+        if (!(amount > 0)) {
+            return false;
+        }
+        const card = await makeAwaitable(this.dialog, OfflineCardDialog, {
+            amount,
+            currency: pos.currency.name,
+            vault: pos.offlineCards.vault,
+            limits: pos.offlineCards.limits,
+            controller: pos.offlineSync,
+        });
+        if (!card) {
+            return false;
+        }
+        const added = await super.addNewPaymentLine(...arguments);
+        if (added) {
+            const line = this.paymentLines.at(-1);
+            line.setAmount(amount);
+            line.uiState.offlineCard = card;
+        }
+        return added;
+    },
+});
