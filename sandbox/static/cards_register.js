@@ -3,7 +3,7 @@
 // Odoo glue does from its PosStore patch; the logic itself is the addon's core.
 import { cardProcessorOf } from "/core/card_processing.js";
 import { CardVault } from "/core/card_vault.js";
-import { limitsFromConfig } from "/core/risk_limits.js";
+import { limitsFromConfig, watchCardAge } from "/core/risk_limits.js";
 
 /**
  * Card support of one logged-in register.
@@ -18,10 +18,23 @@ export function setupCards({ data, transport, controller }) {
     // online load; a page opened offline uses the cached copy.
     const ready = vault.remember(data.card_public_key).catch(() => vault.cachedKey());
     cardProcessorOf(controller);
+    const limits = limitsFromConfig(data.config);
+    // The Sync icon's count down towards the age limit, refreshed with the waiting orders.
+    const ageWatch = watchCardAge({ controller, limits });
+    const refresh = controller.refresh.bind(controller);
+    controller.refresh = async () => {
+        await refresh();
+        await ageWatch.update();
+    };
+    const destroy = controller.destroy.bind(controller);
+    controller.destroy = () => {
+        ageWatch.stop();
+        destroy();
+    };
     return {
         vault,
         ready,
-        limits: limitsFromConfig(data.config),
+        limits,
         /** Card methods are offered only while the register is capturing offline. */
         paymentMethods(methods) {
             const offline = controller.shouldCaptureOffline();

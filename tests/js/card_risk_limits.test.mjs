@@ -8,6 +8,7 @@ import {
     limitsFromConfig,
     riskRefusal,
     unprocessedCards,
+    watchCardAge,
 } from "../../pos_offline_sync/static/src/core/risk_limits.js";
 
 const NOW = Date.parse("2026-11-27T12:00:00Z");
@@ -71,5 +72,18 @@ describe("offline card risk limits", () => {
             { created_at: "2026-11-27T08:00:00Z", order: { payments: [{ amount: 2.5, card: card("unprocessed") }, { amount: 3, card: null }] } },
         ];
         assert.deepEqual(unprocessedCards(records), { count: 2, total: 12.5, oldestAt: "2026-11-27T08:00:00Z" });
+    });
+
+    it("watchCardAge writes the Sync icon's count down into the controller state", async () => {
+        let records = [];
+        const controller = { state: {}, listPending: async () => records };
+        const watch = watchCardAge({ controller, limits: LIMITS, now: () => NOW });
+        await watch.update();
+        assert.deepEqual(controller.state.cardAge, { level: "none", hoursLeft: null, text: "" });
+        records = [{ created_at: "2026-11-26T14:30:00Z", order: { payments: [{ amount: 7, card: { status: "unprocessed" } }] } }];
+        await watch.update();
+        assert.equal(controller.state.cardAge.level, "warn");
+        assert.equal(controller.state.cardAge.text, "Process offline cards within 2 h 30 min.");
+        watch.stop();
     });
 });

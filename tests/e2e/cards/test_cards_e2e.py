@@ -288,6 +288,10 @@ def test_risk_limits_refuse_with_their_message(
     if takes_first:
         take_card(page)  # 7.00 waiting unprocessed
         page.wait_for_timeout(1000)  # the age limit above is 0.72 s
+    if "hours" in limits:
+        age = page.locator("[data-test=sync-card-age]")
+        expect(age).to_have_attribute("data-level", "overdue")
+        expect(age).to_have_text("Offline cards are overdue: sync and process them now.")
     form = open_card_form(page)
     expect(form.locator("[data-test=card-refusal]")).to_contain_text(message)
     expect(form.locator("[data-test=card-confirm]")).to_be_disabled()
@@ -311,3 +315,17 @@ def test_card_form_checks_fields_inline(page: Page, card_sandbox):
     expect(form.locator("[data-test=error-name]")).to_have_text("Enter the cardholder's name.")
     form.locator("[data-test=card-cancel]").click()
     expect(form).to_have_count(0)
+
+
+def test_sync_icon_counts_down_to_the_age_limit(page: Page, card_sandbox):
+    set_limits(page, card_sandbox.url, hours=24)
+    open_register(page, card_sandbox.url)
+    go_offline(page)
+    age = page.locator("[data-test=sync-card-age]")
+    expect(age).to_have_count(0)
+    take_card(page)
+    expect(age).to_have_attribute("data-level", "ok")
+    expect(age).to_have_text(re.compile(r"^Process offline cards within 23 h 5\d min\.$"))
+    expect(page.locator("[data-test=sync-button]")).to_have_attribute(
+        "aria-label", re.compile(r"1 offline order waiting\. Process offline cards within")
+    )

@@ -142,3 +142,48 @@ export function ageCountdownText(state) {
     const m = minutes % 60;
     return `Process offline cards within ${h} h ${String(m).padStart(2, "0")} min.`;
 }
+
+/**
+ * Keeps `controller.state.cardAge` ({level, hoursLeft, text}) up to date for the Sync icon's
+ * count down: at once, every `intervalMs`, right when the level changes (warn, overdue), and
+ * whenever `update()` is called.
+ * @param {object} options
+ * @param {object} options.controller OfflineController (state, listPending)
+ * @param {object} options.limits limitsFromConfig()
+ * @returns {{update: () => Promise<void>, stop: () => void}}
+ */
+export function watchCardAge({ controller, limits, intervalMs = 30000, now = () => Date.now() }) {
+    let stopped = false;
+    let timer = null;
+    const update = async () => {
+        if (stopped) {
+            return;
+        }
+        clearTimeout(timer);
+        let waiting = { oldestAt: null };
+        try {
+            waiting = unprocessedCards((await controller.listPending()) || []);
+        } catch {
+            // Unreadable store: no count down rather than a wrong one.
+        }
+        const state = ageState(limits, waiting.oldestAt, now());
+        controller.state.cardAge = { ...state, text: ageCountdownText(state) };
+        let next = intervalMs;
+        if (state.level === "ok" || state.level === "warn") {
+            const warnAt = limits.maxAgeHours * WARN_FRACTION;
+            const untilChange = state.level === "ok" ? state.hoursLeft - warnAt : state.hoursLeft;
+            next = Math.min(next, Math.max(0, untilChange * 3600000) + 20);
+        }
+        if (!stopped) {
+            timer = setTimeout(update, next);
+        }
+    };
+    update();
+    return {
+        update,
+        stop() {
+            stopped = true;
+            clearTimeout(timer);
+        },
+    };
+}
