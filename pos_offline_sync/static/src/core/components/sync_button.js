@@ -20,7 +20,9 @@ export class SyncButton extends Component {
 
     get ariaLabel() {
         const n = this.count;
-        return `Sync to Server: ${n} offline order${n === 1 ? "" : "s"} waiting`;
+        const age = this.state.cardAge && this.state.cardAge.text;
+        const base = `Sync to Server: ${n} offline order${n === 1 ? "" : "s"} waiting`;
+        return age ? `${base}. ${age}` : base;
     }
 
     onClick() {
