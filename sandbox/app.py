@@ -108,6 +108,8 @@ class SandboxApp:
             self.extra_views[f"x_{endpoint}"] = view
         # No slash merging: "/core//etc/passwd" must be refused, not redirected somewhere.
         self.url_map = Map(rules, merge_slashes=False)
+        for init in hooks.APP_INIT:
+            init(self.ctx)
 
     # -- WSGI ---------------------------------------------------------------------------------
     def __call__(self, environ, start_response):

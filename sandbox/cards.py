@@ -473,6 +473,7 @@ def _add_card_payment(conn, order, payment_uuid, amount, outcome):
         )
 
 
+hooks.APP_INIT.append(runtime)  # migrates pos_config before the first request
 hooks.POS_DATA.append(_pos_data)
 hooks.SETTINGS_SECTIONS.append((_settings_render, _settings_save))
 hooks.ORDER_SECTIONS.append(_order_section)

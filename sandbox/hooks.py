@@ -9,9 +9,12 @@ escaped again and shows as text.
   fields on /settings; `save` returns an error message to show, or None.
 - ORDER_SECTIONS: `fn(ctx, conn, order_row) -> Markup`: extra HTML on /backoffice/order/<uuid>.
 - ROUTES: `(rule, endpoint, view(ctx, request, **values) -> Response, methods)`: extra pages.
+- APP_INIT: `fn(ctx) -> None`, called once by `create_app` after the database is created, so a
+  module migrates its tables before any request (whatever the first request is).
 """
 
 POS_DATA: list = []
 SETTINGS_SECTIONS: list = []
 ORDER_SECTIONS: list = []
 ROUTES: list = []
+APP_INIT: list = []

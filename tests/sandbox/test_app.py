@@ -476,6 +476,53 @@ def test_csv_import_lists_bad_lines_and_imports_the_rest(client, db_path, order_
     assert "1 order(s) imported" in html
 
 
+def test_csv_card_payments_first_request_on_a_fresh_database(client, db_path):
+    """Card rows in a CSV, as the very first request of a fresh database (the cards module's
+    tables must exist by then): answered with reasons, never the internal-error catch-all, and a
+    card the CSV calls succeeded is not believed without the server's ledger."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for uuid, status in (("card-1", "unprocessed"), ("card-2", "succeeded")):
+        head = {
+            "order_uuid": uuid,
+            "order_reference": f"Order {uuid}",
+            "created_at": "2026-11-27T12:00:00Z",
+            "cashier": "Mitchell Admin",
+            "currency": "USD",
+            "order_total": "7",
+        }
+        writer.writerow(
+            {
+                **head,
+                "record_type": "line",
+                "product_id": 1,
+                "product_name": "Desk Pad",
+                "quantity": 2,
+                "unit_price": 3.5,
+                "line_total": 7,
+            }
+        )
+        writer.writerow(
+            {
+                **head,
+                "record_type": "payment",
+                "payment_uuid": f"pay-{uuid}",
+                "payment_method_id": 2,
+                "payment_method": "Card (offline)",
+                "payment_amount": 7,
+                "card_brand": "visa",
+                "card_last4": "4242",
+                "card_status": status,
+            }
+        )
+    html = _upload(client, out.getvalue()).get_data(as_text=True)
+    assert "internal error" not in html
+    assert re.search(r'<tr data-uuid="card-1" data-status="(created|error)">', html)
+    assert re.search(r'<tr data-uuid="card-2" data-status="error">', html)
+    assert _rows(db_path, "SELECT uuid FROM orders WHERE state = 'paid'") == []
+
+
 def test_csv_import_refuses_bad_files_clearly(client, db_path):
     not_utf8 = _upload(client, b"\xff\xfe\x00bad")
     assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.get_data(as_text=True)
