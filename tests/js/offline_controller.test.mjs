@@ -178,6 +178,23 @@ describe("OfflineController", () => {
         }
     });
 
+    it("keeps the count of another tab of the same register in step", async () => {
+        const store = new MemoryStore();
+        const first = await create({ store });
+        const second = await create({ store });
+        try {
+            first.controller.toggleManualOffline();
+            await first.controller.captureOrder(makeOrder());
+            for (let i = 0; i < 50 && second.controller.state.pendingCount !== 1; i++) {
+                await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+            assert.equal(second.controller.state.pendingCount, 1);
+        } finally {
+            first.controller.destroy();
+            second.controller.destroy();
+        }
+    });
+
     it("auto-detect: two failed pings take the state offline by themselves", async () => {
         const answers = [false, false, true];
         const clock = new FakeClock();

@@ -84,6 +84,11 @@ export class OfflineController {
                         dbName,
                         configId,
                         indexedDB,
+                        onBlocked: () => {
+                            state.error =
+                                "Another tab of this register keeps an older offline store open: " +
+                                "close or reload it.";
+                        },
                         onVersionChange: () => {
                             state.error =
                                 "The offline store was upgraded in another tab: reload this page.";
