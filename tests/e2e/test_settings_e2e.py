@@ -46,6 +46,8 @@ def test_settings_on_shows_both_icons_after_reload(sandbox, page):
     sync = page.locator(SYNC)
     expect(sync).to_be_visible()
     expect(sync).to_have_attribute("aria-label", "Sync to Server: 0 offline orders waiting")
+    expect(sync).to_have_class(re.compile("o_pos_offline_no_pending"))
+    expect(page.locator("[data-test=sync-count]")).to_have_count(0)
     expect(page.locator("[data-test=storage]")).to_have_text(
         re.compile(r"storage: (persisted|best-effort|unsupported)")
     )

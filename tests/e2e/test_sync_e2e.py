@@ -4,6 +4,7 @@ retry, creates no duplicate and the order leaves the browser only after the conf
 
 import copy
 import json
+import re
 import uuid as uuidlib
 
 from e2e_pos import (
@@ -159,3 +160,5 @@ def test_many_orders_paged_select_all_selects_every_order(sandbox, page):
     assert len(backoffice_uuids(page, sandbox.url)) == 250
     assert stored_orders(page, data) == []
     expect(page.locator(SYNC)).to_have_attribute("data-count", "0")
+    # Nothing waits any more: the icon is neutral again.
+    expect(page.locator(SYNC)).not_to_have_class(re.compile("o_pos_offline_has_pending"))
