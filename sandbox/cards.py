@@ -28,7 +28,11 @@ from decimal import Decimal
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from pos_offline_sync.core.card_charge import CardChargeService, CardRequestError
+from pos_offline_sync.core.card_charge import (
+    CardChargeService,
+    CardRequestError,
+    to_minor_units,
+)
 from pos_offline_sync.core.card_gateway import GatewayFailure
 from pos_offline_sync.core.order_schema import OrderValidationError
 from pos_offline_sync.core.risk_limits import FIELDS as RISK_FIELDS
@@ -165,12 +169,18 @@ class CardOrderSink(orders.SqliteOrderSink):
         config = _config(self.conn, self.config_id)
         charge = service(self.ctx, config)
         kept, notes, tx_ids, failed = [], [], {}, False
+        currency = order.get("currency") or "USD"
         for index, payment in enumerate(order["payments"], start=1):
             card = payment.get("card")
             if not card:
                 kept.append(payment)
                 continue
-            outcome = charge.outcome(order["uuid"], payment["uuid"])
+            attempt = charge.ledger.get(order["uuid"], payment["uuid"])
+            outcome = attempt.outcome() if attempt else None
+            if attempt and attempt.amount_minor != to_minor_units(payment["amount"], currency):
+                raise OrderValidationError(
+                    f"payment {index}: the amount differs from the card payment processed"
+                )
             if outcome is None:
                 if not card.get("envelope"):
                     raise OrderValidationError(

@@ -242,6 +242,8 @@ class CardChargeService:
         if claim.state == "busy":
             return card_errors.in_progress()
         if claim.state == "done":
+            if claim.attempt.amount_minor != request.amount_minor:
+                raise CardRequestError("amount differs from this payment's processed amount")
             return claim.attempt.outcome()
         if claim.attempt.amount_minor != request.amount_minor:
             self.ledger.release(claim.attempt, "amount differs from the first attempt")

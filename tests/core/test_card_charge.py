@@ -273,6 +273,14 @@ def test_per_payment_limit_is_checked_at_processing(env):
     assert env.pis(p) == []
 
 
+def test_amount_of_a_processed_payment_cannot_change(env):
+    p = env.payload()
+    assert env.service.process(p)["status"] == "succeeded"
+    with pytest.raises(CardRequestError, match="amount differs"):
+        env.service.process(dict(p, amount=70.0))
+    assert len(env.pis(p)) == 1
+
+
 def test_amount_cannot_change_between_attempts(env):
     p = env.payload()
     down = StripeGateway(SECRET_KEY, api_base="http://127.0.0.1:9", timeout=2)

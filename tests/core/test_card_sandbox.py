@@ -239,6 +239,16 @@ def test_browser_claims_are_not_trusted(sb):
     assert sb.row("SELECT * FROM orders WHERE uuid = ?", order["uuid"]) == []
 
 
+def test_order_amount_must_match_the_processed_card(sb):
+    order = sb.card_order()
+    sb.process(order)
+    order["payments"][0]["amount"] = 70.0
+    order["amount_total"] = order["amount_paid"] = 70.0
+    order["lines"][0].update(price_unit=70.0, price_subtotal_incl=70.0)
+    (result,) = sb.sync(order)
+    assert not result["ok"] and "amount differs" in result["reason"]
+
+
 def test_unknown_card_state_keeps_the_order_in_the_browser(tmp_path, stripe_url):
     down = Sandbox(tmp_path / "down.sqlite3", "http://127.0.0.1:9")
     order = down.card_order()
