@@ -198,6 +198,8 @@ class SandboxPos extends Component {
 
     closeSyncDialog() {
         this.state.dialogOpen = false;
+        // Keyboard users land back on the icon that opened the dialog.
+        requestAnimationFrame(() => document.querySelector("[data-test=sync-button]")?.focus());
     }
 
     // ----- cart -------------------------------------------------------------------------------

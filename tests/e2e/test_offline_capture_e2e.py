@@ -78,3 +78,4 @@ def test_icons_work_from_the_keyboard(sandbox, page):
     expect(dialog.locator("[data-test=no-orders]")).to_be_visible()
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
+    expect(page.locator(SYNC)).to_be_focused()
