@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from e2e_pos import launch_options
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30
+# Generous waits (not timings under test): `make test` may run on a busy 2-core machine.
+expect.set_options(timeout=15_000)
 
 
 def pytest_collection_modifyitems(items):
@@ -109,7 +111,7 @@ def browser(playwright_session):
 def context(browser):
     # A fresh context is a fresh profile: its own, empty IndexedDB.
     ctx = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(15_000)
     yield ctx
     ctx.close()
 
