@@ -55,6 +55,15 @@ def test_manual_offline_captures_sales_and_refuses_sync(sandbox, page):
     )
     dialog.locator("[data-test=select-all]").check()
     expect(dialog.locator("[data-test=sync-submit]")).to_be_disabled()
+    # Even a call that goes around the disabled button is refused while offline.
+    refused = page.evaluate(
+        """async (uuids) => {
+            const controller = window.__posSandbox.app.root.component.state.controller;
+            try { await controller.sync(uuids); return "synced"; } catch (e) { return e.message; }
+        }""",
+        [first, second],
+    )
+    assert "only when the POS is online" in refused
     assert backoffice_uuids(page, sandbox.url) == []
     assert {r["uuid"] for r in stored_orders(page, data)} == {first, second}
 
