@@ -30,6 +30,17 @@ from pos_offline_sync.core.card_charge import (
     Claim,
 )
 
+# Writers of one database file in this process queue on a Python lock: SQLite's own busy
+# handler sleeps in growing steps (up to 100 ms) and would stall concurrent charges.
+_WRITE_LOCKS: dict = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path):
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
+
+
 # Longer than the Stripe client's timeout (30 s), so a live call always ends before its lease.
 LEASE_SECONDS = 120
 
@@ -114,6 +125,7 @@ class SqliteAttemptLedger:
         self.lease_seconds = lease_seconds
         self.origin = origin
         self._local = threading.local()  # one connection per thread, reused
+        self._lock = _write_lock(self.db_path)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
@@ -140,13 +152,14 @@ class SqliteAttemptLedger:
         loses no committed write in WAL mode."""
         conn = self._conn()
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @staticmethod
     def _attempt(row) -> Attempt:
