@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .server import is_loopback, make_sandbox_server, serve, url_of
+from .server import install_stop_handlers, is_loopback, make_sandbox_server, serve, url_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "var" / "demo.sqlite3"
@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     if not is_loopback(args.host):
         parser.error(f"--host must be a loopback address (127.0.0.1), not {args.host!r}")
 
+    # From here on Ctrl-C / SIGTERM raise SystemExit, so the `finally` below stops localstripe.
+    install_stop_handlers()
     stripe_process, stripe_url = start_localstripe(args.host)
     try:
         stripe = {"api_base": stripe_url, "secret_key": DEMO_SECRET_KEY}

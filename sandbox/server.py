@@ -36,14 +36,20 @@ def url_of(server) -> str:
     return f"http://{host}:{server.server_port}"
 
 
+def _stop(signum, frame):
+    raise SystemExit(0)
+
+
+def install_stop_handlers() -> None:
+    """SIGTERM/SIGINT end the process cleanly. Installed before the URL is printed: a caller
+    that stops us as soon as it reads the URL must not meet Python's default handlers."""
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
 def serve(server) -> None:
     """Serves until SIGTERM/SIGINT, then closes the socket cleanly."""
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    install_stop_handlers()
     try:
         server.serve_forever()
     except SystemExit:
@@ -78,6 +84,7 @@ def main(argv=None) -> int:
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_sandbox_server(args.host, args.port, args.db, stripe=stripe_from_env())
+    install_stop_handlers()
     print(f"SANDBOX_URL={url_of(server)}", flush=True)
     serve(server)
     return 0
