@@ -379,3 +379,15 @@ def test_no_card_data_in_logs_or_database(env, caplog, capfd):
     for text in (logs, env.db.read_bytes().decode("latin-1")):
         assert VISA_OK not in text and VISA_DECLINED not in text
         assert not cvc.search(text)
+
+
+def test_envelope_of_a_rotated_key_still_charges(env):
+    waiting = env.payload()  # sealed with the current key
+    old = env.keys.current_public().kid
+    new = env.keys.rotate()
+    assert new.kid != old and env.keys.current_public().kid == new.kid
+    assert env.keys.kids() == [old, new.kid]
+    # A fresh store on the same file (another process) reads both keys back.
+    assert SqliteKeyStore(env.db, bits=2048).get_private(old) is not None
+    assert env.service.process(waiting)["status"] == "succeeded"
+    assert env.service.process(env.payload())["status"] == "succeeded"
