@@ -8,21 +8,13 @@ import json
 import os
 import subprocess
 import sys
-import types
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The addon's __init__ imports its Odoo models. Without Odoo, load the package as a bare
-# namespace so its framework-free `core` can be imported (what the sandbox does too).
-if "pos_offline_sync" not in sys.modules:
-    try:
-        import odoo  # noqa: F401
-    except ImportError:
-        _pkg = types.ModuleType("pos_offline_sync")
-        _pkg.__path__ = [str(ROOT / "pos_offline_sync")]
-        sys.modules["pos_offline_sync"] = _pkg
+import sandbox  # noqa: E402, F401 - first: makes the core importable without Odoo
+
 SECRET_KEY = "sk_test_pos_offline_sync"
 VISA_OK = "4242424242424242"
 VISA_DECLINED = "4000000000000341"  # localstripe declines it at confirmation
