@@ -16,6 +16,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench.card_bench import card_figures
 from bench.launcher import ROOT, start_sandbox
 
 CHROMIUM_ARGS = [
@@ -184,6 +185,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pos-offline-bench-") as tmp, sync_playwright() as pw:
         bench_register(pw, args.runs, Path(tmp))
+    for name, value, unit, note in card_figures():
+        report(name, value, unit, note)
     return 0
 
 
