@@ -60,7 +60,7 @@ export function toOfflineOrder(order, pos) {
         }));
     const odoo = order.serializeForORM();
     const total = round(order.amount_total);
-    return {
+    const plain = {
         v: 1,
         uuid: order.uuid,
         reference: order.pos_reference || order.name || order.uuid,
@@ -79,4 +79,7 @@ export function toOfflineOrder(order, pos) {
         is_return: total < 0 || Boolean(order.isRefund),
         odoo,
     };
+    // Plain JSON for IndexedDB: the POS models hand out reactive proxies, which the browser
+    // cannot structured-clone (DataCloneError).
+    return JSON.parse(JSON.stringify(plain));
 }

@@ -31,7 +31,8 @@ patch(PaymentScreen.prototype, {
         if (added) {
             const line = this.paymentLines.at(-1);
             line.setAmount(amount);
-            line.uiState.offlineCard = card;
+            // uiState is kept in Odoo's IndexedDB with the order (the card is sealed already).
+            line.uiState = { ...(line.uiState || {}), offlineCard: card };
         }
         return added;
     },
