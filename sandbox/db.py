@@ -2,7 +2,9 @@
 
 One connection per request (SQLite connections are cheap and must not cross threads), in
 autocommit mode so every write transaction is an explicit, short `BEGIN IMMEDIATE ... COMMIT`.
-WAL lets the back-office pages read while the register writes.
+WAL lets the back-office pages read while the register writes; `synchronous = FULL` makes each
+COMMIT durable (synced to disk) before it returns, which the sync answer relies on. A batch of
+orders is one such transaction with a SAVEPOINT per order (see `savepoint`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def connect(db_path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
+    # The browser deletes an order once we answer: the COMMIT before that must be on disk.
+    conn.execute("PRAGMA synchronous = FULL")
     return conn
 
 
@@ -113,10 +117,26 @@ def write_transaction(conn: sqlite3.Connection):
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # Also when COMMIT itself failed (disk full, I/O error): nothing stays half-open.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+@contextmanager
+def savepoint(conn: sqlite3.Connection, name: str = "one_order"):
+    """A nested unit inside an open transaction: on error only its own writes are undone
+    (ROLLBACK TO), the transaction and the other units' writes stay."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
 
 
 def init_db(db_path) -> None:

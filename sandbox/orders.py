@@ -2,23 +2,29 @@
 
 Idempotency rests on the UNIQUE uuid: `INSERT ... ON CONFLICT(uuid) DO NOTHING` and the
 rowcount tell "created" from "exists" in one statement, so two concurrent sends of the same
-order can never both create it (no check-then-insert race). Each order is its own short
-transaction: a bad order rolls back alone.
+order can never both create it (no check-then-insert race).
+
+A batch (`sync_batch` through `prepare` + `batch`) is ONE write transaction, committed durably
+once before the RPC answers, with a SAVEPOINT per order: a bad order rolls back alone. Every
+order's payment state (cards: ledger outcome, process first) is decided in `prepare`, before
+that transaction opens, so no SQLite write lock is held across a call to Stripe.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pos_offline_sync.core.order_schema import OrderValidationError
 from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
 
-from .db import write_transaction
+from .db import savepoint, write_transaction
 from .rpc import RpcError, rpc_method
 
 MAX_BATCH = 500
+_EXISTS = object()  # prepare() found the order already stored
 
 
 @dataclass
@@ -56,52 +62,92 @@ class SqliteOrderSink:
         self.conn = conn
         self.config_id = config_id
         self.origin = origin
+        self._prepared: dict = {}  # uuid -> PaymentState (or _EXISTS), between prepare and store
+        self._in_batch = False
         self._products = {r["id"] for r in conn.execute("SELECT id FROM products")}
         self._methods = {r["id"] for r in conn.execute("SELECT id FROM payment_methods")}
 
-    # -- protocol -----------------------------------------------------------------------------
+    # -- protocol (BatchOrderSink, see pos_offline_sync/core/sync_service.py) ----------------
+    def prepare(self, order: dict) -> None:
+        """Host checks and the payment state, before any write transaction is open."""
+        uuid = order["uuid"]
+        if uuid in self._prepared:
+            return  # the same uuid twice in a batch: the second store() answers "exists"
+        if self._existing(uuid) is not None:
+            # A fast path only: the UNIQUE insert is what guarantees "once".
+            self._prepared[uuid] = _EXISTS
+            return
+        self._check_references(order)
+        # Card processing may call Stripe: decided here, with no SQLite lock held.
+        self._prepared[uuid] = self._payment_state(order)
+
+    @contextmanager
+    def batch(self):
+        """One write transaction for the batch's store() calls, committed once (durably:
+        synchronous FULL) on leaving; the RPC answers only after that."""
+        self._in_batch = True
+        try:
+            with write_transaction(self.conn):
+                yield self
+        finally:
+            self._in_batch = False
+            self._prepared.clear()
+
     def store(self, order: dict) -> StoredOrder:
-        existing = self._existing(order["uuid"])
+        uuid = order["uuid"]
+        if self._in_batch:
+            if uuid not in self._prepared:
+                # Processing a card here would hold the write lock across a network call.
+                raise RuntimeError("store() inside a batch needs prepare() first")
+            pay = self._prepared[uuid]  # kept: the uuid may come twice in a batch
+            if pay is _EXISTS:
+                existing = self._existing(uuid)
+                if existing is None:  # orders are never deleted: a bug, not bad input
+                    raise RuntimeError("an order seen stored is gone")
+                return existing
+            with savepoint(self.conn):
+                return self._insert(order, pay)
+        existing = self._existing(uuid)
         if existing is not None:
-            # A fast path only: the UNIQUE insert below is what guarantees "once".
             return existing
         self._check_references(order)
-        # Decided before the write transaction: card processing may call Stripe, and no
-        # SQLite lock is held across a network call.
         pay = self._payment_state(order)
-        reference = order.get("reference") or order["uuid"]
         with write_transaction(self.conn):
-            cur = self.conn.execute(
-                """INSERT INTO orders (uuid, config_id, reference, created_at, cashier, customer,
-                       currency, amount_total, amount_paid, state, is_return, note, card_failed,
-                       origin, payload, synced_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (uuid) DO NOTHING""",
-                (
-                    order["uuid"],
-                    self.config_id,
-                    reference,
-                    order["created_at"],
-                    (order.get("cashier") or {}).get("name"),
-                    (order.get("customer") or {}).get("name"),
-                    order.get("currency"),
-                    order["amount_total"],
-                    sum(p["amount"] for p in pay.payments),
-                    pay.state,
-                    int(order["is_return"]),
-                    pay.note,
-                    int(pay.card_failed),
-                    self.origin,
-                    json.dumps(_without_envelopes(order)),
-                    _now(),
-                ),
-            )
-            if cur.rowcount == 0:
-                stored = None  # a concurrent request stored it first: answered below
-            else:
-                self._insert_children(cur.lastrowid, order, pay)
-                stored = StoredOrder("created", reference, pay.state == "paid")
-        return stored or self._existing(order["uuid"])
+            return self._insert(order, pay)
+
+    def _insert(self, order: dict, pay: PaymentState) -> StoredOrder:
+        """INSERT ... ON CONFLICT DO NOTHING and its children, in the caller's transaction."""
+        reference = order.get("reference") or order["uuid"]
+        cur = self.conn.execute(
+            """INSERT INTO orders (uuid, config_id, reference, created_at, cashier, customer,
+                   currency, amount_total, amount_paid, state, is_return, note, card_failed,
+                   origin, payload, synced_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (uuid) DO NOTHING""",
+            (
+                order["uuid"],
+                self.config_id,
+                reference,
+                order["created_at"],
+                (order.get("cashier") or {}).get("name"),
+                (order.get("customer") or {}).get("name"),
+                order.get("currency"),
+                order["amount_total"],
+                sum(p["amount"] for p in pay.payments),
+                pay.state,
+                int(order["is_return"]),
+                pay.note,
+                int(pay.card_failed),
+                self.origin,
+                json.dumps(_without_envelopes(order)),
+                _now(),
+            ),
+        )
+        if cur.rowcount == 0:
+            # Stored before (another request, or the same uuid earlier in this batch).
+            return self._existing(order["uuid"])
+        self._insert_children(cur.lastrowid, order, pay)
+        return StoredOrder("created", reference, pay.state == "paid")
 
     # -- the card-outcome step (extended by sandbox/cards.py) ---------------------------------
     def _payment_state(self, order: dict) -> PaymentState:

@@ -4,11 +4,17 @@ The host (Odoo models, the sandbox) supplies an `OrderSink` that stores one vali
 `sync_batch` checks the envelope of the payload, then handles each order on its own: one bad
 order gets its own error result and never stops the others; results come back in the order of
 the input so the browser can match them by position.
+
+A sink may also be a `BatchOrderSink`: `prepare(order)` for every order first (slow work such
+as card processing, with no write transaction open), then every `store()` inside one
+`batch()` that commits once, so a batch costs one durable commit instead of one per order.
+The browser deletes what we confirm, so the answer is built only after that commit.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +46,20 @@ class OrderSink(Protocol):
         Raises `OrderValidationError` for host-level rejections (unknown product, ...)."""
 
 
+class BatchOrderSink(OrderSink, Protocol):
+    """Optional batch steps; `sync_batch` uses them when a sink has both (duck typing)."""
+
+    def prepare(self, order: dict) -> None:
+        """Called for each valid order before `batch()` opens: host checks and the payment
+        state (which may call Stripe) are decided here, never under a write lock. Raises
+        `OrderValidationError` to refuse that order."""
+
+    def batch(self) -> AbstractContextManager:
+        """The write transaction around the batch's `store()` calls. `store` undoes a failing
+        order alone (a savepoint); leaving the block commits durably, or raises when the
+        commit failed (then nothing of the batch was stored)."""
+
+
 def check_payload(payload, max_batch: int = MAX_BATCH) -> list:
     """Returns the orders of a version 1 payload or raises `PayloadError` saying what is wrong."""
     if not isinstance(payload, dict):
@@ -65,8 +85,18 @@ def _uuid_of(raw):
     return uuid if isinstance(uuid, str) and uuid else None
 
 
-def sync_one(raw, sink: OrderSink, config_id: int) -> dict:
-    """Validates and stores one order; always returns a result, never raises."""
+def _error(uuid, reason: str) -> dict:
+    return {"uuid": uuid, "ok": False, "status": "error", "reason": reason}
+
+
+def _internal_error(uuid, what: str) -> dict:
+    # Type and traceback only: the order's uuid is safe to log, its content is not needed.
+    _logger.exception("offline order %s could not be %s", uuid, what)
+    return _error(uuid, INTERNAL_ERROR_REASON)
+
+
+def _check_one(raw, config_id: int, prepare=None) -> tuple[dict | None, dict | None]:
+    """(validated order, None) or (None, error result); never raises."""
     uuid = _uuid_of(raw)
     try:
         order = validate_order(raw)
@@ -74,13 +104,23 @@ def sync_one(raw, sink: OrderSink, config_id: int) -> dict:
             raise OrderValidationError(
                 f"the order belongs to register {order['config_id']}, not {config_id}"
             )
+        if prepare is not None:
+            prepare(order)
+    except OrderValidationError as exc:
+        return None, _error(uuid, exc.reason)
+    except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
+        return None, _internal_error(uuid, "prepared")
+    return order, None
+
+
+def _store_one(order: dict, sink: OrderSink) -> dict:
+    """Stores one validated order; always returns a result, never raises."""
+    try:
         stored = sink.store(order)
     except OrderValidationError as exc:
-        return {"uuid": uuid, "ok": False, "status": "error", "reason": exc.reason}
+        return _error(order["uuid"], exc.reason)
     except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
-        # Type and traceback only: the order's uuid is safe to log, its content is not needed.
-        _logger.exception("offline order %s could not be stored", uuid)
-        return {"uuid": uuid, "ok": False, "status": "error", "reason": INTERNAL_ERROR_REASON}
+        return _internal_error(order["uuid"], "stored")
     return {
         "uuid": order["uuid"],
         "ok": True,
@@ -90,10 +130,34 @@ def sync_one(raw, sink: OrderSink, config_id: int) -> dict:
     }
 
 
+def sync_one(raw, sink: OrderSink, config_id: int) -> dict:
+    """Validates and stores one order; always returns a result, never raises."""
+    order, error = _check_one(raw, config_id)
+    return error if order is None else _store_one(order, sink)
+
+
 def sync_batch(payload, sink: OrderSink, max_batch: int = MAX_BATCH) -> dict:
     """Stores each order of a version 1 payload through `sink`; one result per order, in order.
 
     Raises `PayloadError` only when the payload itself is malformed."""
     orders = check_payload(payload, max_batch)
     config_id = payload["config_id"]
-    return {"v": 1, "results": [sync_one(raw, sink, config_id) for raw in orders]}
+    prepare, batch = getattr(sink, "prepare", None), getattr(sink, "batch", None)
+    if prepare is None or batch is None:
+        return {"v": 1, "results": [sync_one(raw, sink, config_id) for raw in orders]}
+    checked = [_check_one(raw, config_id, prepare) for raw in orders]
+    results = [error for _, error in checked]
+    if not any(order is not None for order, _ in checked):
+        return {"v": 1, "results": results}  # nothing to write: no transaction at all
+    try:
+        with batch():
+            for index, (order, _) in enumerate(checked):
+                if order is not None:
+                    results[index] = _store_one(order, sink)
+    except Exception:  # noqa: BLE001 - no commit: nothing of this batch is stored
+        _logger.exception("a batch of %d offline orders could not be committed", len(orders))
+        for index, (order, _) in enumerate(checked):
+            # Nothing confirmed: the browser keeps these orders, and sending them again is safe.
+            if order is not None and (results[index] is None or results[index]["ok"]):
+                results[index] = _error(order["uuid"], INTERNAL_ERROR_REASON)
+    return {"v": 1, "results": results}

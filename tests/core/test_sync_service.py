@@ -1,8 +1,10 @@
 """sync_batch: one result per order in input order, one bad order never blocks the others,
-idempotent on uuid through the sandbox's real SQLite sink, malformed payloads refused whole."""
+idempotent on uuid through the sandbox's real SQLite sink, malformed payloads refused whole; a
+batch is one write transaction (a savepoint per order) committed before the answer."""
 
 import json
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -236,3 +238,107 @@ def test_concurrent_sends_of_one_order_create_it_once(db_path, order_factory):
         assert check.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 20
     finally:
         check.close()
+
+
+# -- one write transaction per batch, a savepoint per order -----------------------------------
+
+
+def _fail_lines_named(conn, name):
+    """A real SQLite failure in the middle of an order's writes (after its orders row)."""
+    conn.execute(
+        f"""CREATE TRIGGER refuse_line BEFORE INSERT ON order_lines
+            WHEN NEW.product_name = '{name}' BEGIN SELECT RAISE(ABORT, 'line refused'); END"""
+    )
+
+
+def test_failing_order_mid_batch_rolls_back_alone(db_path, conn, sink, order_factory):
+    orders = [order_factory() for _ in range(5)]
+    orders[2]["lines"][0]["product_name"] = "BOOM"
+    _fail_lines_named(conn, "BOOM")
+
+    results = sync_batch(_batch(*orders), sink)["results"]
+
+    assert [r["ok"] for r in results] == [True, True, False, True, True]
+    assert results[2]["reason"] == INTERNAL_ERROR_REASON
+    assert not conn.in_transaction  # committed, before the answer was returned
+    # Seen from another connection as soon as the answer exists: the batch is committed, and
+    # the failed order left no orders row (its savepoint undid what it had written).
+    other = db.connect(db_path)
+    try:
+        assert _uuids_in_db(other) == [o["uuid"] for i, o in enumerate(orders) if i != 2]
+        assert other.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 4
+        assert other.execute("SELECT count(*) FROM order_payments").fetchone()[0] == 4
+    finally:
+        other.close()
+    # Sent again, the failed order alone is created; the others are "exists".
+    conn.execute("DROP TRIGGER refuse_line")
+    again = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["status"] for r in again] == ["exists", "exists", "created", "exists", "exists"]
+
+
+class _CommitFailingSink(SqliteOrderSink):
+    """Foreign keys checked at COMMIT (SQLite's defer_foreign_keys): a product deleted after
+    the sink's checks makes the batch's real COMMIT fail."""
+
+    @contextmanager
+    def batch(self):
+        with super().batch():
+            self.conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by the COMMIT
+            yield self
+
+
+def test_failed_commit_confirms_nothing(db_path, conn, order_factory):
+    failing = _CommitFailingSink(None, conn, 1)
+    conn.execute("DELETE FROM products WHERE id = 2")  # after the sink read its product list
+    orders = [order_factory() for _ in range(3)]
+    orders[1]["lines"][0]["product_id"] = 2
+    bad_qty = order_factory()
+    bad_qty["lines"][0]["qty"] = "x"
+
+    results = sync_batch(_batch(*orders, bad_qty), failing)["results"]
+
+    # No order is confirmed (the browser keeps them all); the invalid one keeps its own reason.
+    assert [r["ok"] for r in results] == [False] * 4
+    assert [r["reason"] for r in results[:3]] == [INTERNAL_ERROR_REASON] * 3
+    assert results[3]["reason"].startswith("line 1: quantity is not a number")
+    assert _uuids_in_db(conn) == [] and not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 0
+    # The connection is usable again: the good orders go through on the next send.
+    good = [orders[0], orders[2]]
+    assert [r["status"] for r in sync_batch(_batch(*good), failing)["results"]] == ["created"] * 2
+
+
+def test_same_uuid_twice_in_one_batch_is_created_once(sink, conn, order_factory):
+    order = order_factory()
+    results = sync_batch(_batch(order, dict(order)), sink)["results"]
+    assert [(r["ok"], r["status"]) for r in results] == [(True, "created"), (True, "exists")]
+    assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1
+
+
+def test_store_in_a_batch_without_prepare_is_refused(sink, conn, order_factory):
+    """Preparing decides card outcomes (Stripe) outside the write lock; skipping it is a bug."""
+    with sink.batch():
+        with pytest.raises(RuntimeError, match="prepare"):
+            sink.store(order_factory())
+    assert _uuids_in_db(conn) == []
+
+
+def test_batches_write_in_one_transaction(db_path, sink, order_factory):
+    """While a batch stores its orders, another connection sees none of them; afterwards all."""
+    orders = [order_factory() for _ in range(4)]
+    seen_during = []
+    other = db.connect(db_path)
+
+    class _Watching(SqliteOrderSink):
+        def store(self, order):
+            seen_during.append(other.execute("SELECT count(*) FROM orders").fetchone()[0])
+            return super().store(order)
+
+    try:
+        watching = _Watching(None, sink.conn, 1)
+        results = sync_batch(_batch(*orders), watching)["results"]
+        assert all(r["status"] == "created" for r in results)
+        assert seen_during == [0, 0, 0, 0]
+        assert other.execute("SELECT count(*) FROM orders").fetchone()[0] == 4
+    finally:
+        other.close()
