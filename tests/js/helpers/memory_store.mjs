@@ -49,8 +49,10 @@ export class MemoryStore {
             .map(clone);
     }
 
-    async listSummaries() {
-        return (await this.getAll()).map((record) => expandSummary(makeSummary(record)));
+    async listSummaries({ limit } = {}) {
+        const all = await this.getAll();
+        const listed = limit === undefined || limit === null ? all : all.slice(0, limit);
+        return listed.map((record) => expandSummary(makeSummary(record)));
     }
 
     async getAllUuids() {

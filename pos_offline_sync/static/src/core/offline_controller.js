@@ -204,11 +204,35 @@ export class OfflineController {
      * The waiting offline orders, oldest first, as light records (OfflineStore.listSummaries):
      * `{uuid, created_at, is_return, last_result, summary: true, order}` where `order` has the
      * listing fields and card brand/last 4/status, but no lines and no card envelope. Use
-     * getRecord(uuid) for the full order (card processing).
+     * getRecord(uuid) for the full order (card processing). With `limit`, only the `limit`
+     * oldest: a bounded read for a first page (the dialog paints it before reading the rest).
+     * @param {{limit?: number}} [options]
      * @returns {Promise<object[]>}
      */
-    async listPending() {
-        return this.store ? this.store.listSummaries() : [];
+    async listPending({ limit } = {}) {
+        if (!this.store) {
+            return [];
+        }
+        return limit === undefined || limit === null
+            ? this.store.listSummaries()
+            : this.store.listSummaries({ limit });
+    }
+
+    /**
+     * Number of waiting orders, read now (state.pendingCount may lag behind another tab).
+     * @returns {Promise<number>}
+     */
+    async countPending() {
+        return this.store ? this.store.count() : 0;
+    }
+
+    /**
+     * Uuids of every waiting order (keys only: cheap even over 10,000), for "select all"
+     * before the whole list is loaded.
+     * @returns {Promise<string[]>}
+     */
+    async listPendingUuids() {
+        return this.store ? this.store.getAllUuids() : [];
     }
 
     /**

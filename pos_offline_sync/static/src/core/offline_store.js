@@ -453,9 +453,18 @@ export class OfflineStore {
      * Light copies of all records, oldest first: `{uuid, created_at, is_return, last_result,
      * summary: true, order}` where `order` has no lines, no `odoo` payload and no card envelope
      * (see lightOrder). What a listing needs, several times faster than getAll().
+     *
+     * With `limit`, only the `limit` oldest (a first page): a bounded read through the
+     * summaries' created_at index, so its cost does not grow with the queue. A page may miss an
+     * order whose summary is missing, and is one shorter per stray summary (order gone) it
+     * skips; the full listing (no limit) never misses an order.
+     * @param {{limit?: number}} [options]
      * @returns {Promise<object[]>}
      */
-    listSummaries() {
+    listSummaries({ limit } = {}) {
+        if (limit !== undefined && limit !== null) {
+            return this._summaryPage(limit);
+        }
         let repaired = [];
         return this._transaction(
             BOTH_STORES,
@@ -498,6 +507,39 @@ export class OfflineStore {
             rows.sort(byCreatedAt);
             return rows.map(expandSummary);
         });
+    }
+
+    _summaryPage(limit) {
+        if (!Number.isInteger(limit) || limit < 1) {
+            return Promise.reject(
+                new OfflineStoreError("listSummaries(): limit must be a positive integer.")
+            );
+        }
+        return this._transaction(
+            BOTH_STORES,
+            "readonly",
+            "The orders could not be read",
+            (tx, set) => {
+                const orders = tx.objectStore(ORDERS_STORE);
+                const index = tx.objectStore(SUMMARIES_STORE).index(CREATED_AT_INDEX);
+                // The index keeps created_at order, ties by uuid: the same order as byCreatedAt.
+                const request = index.getAll(null, limit);
+                // Plain callbacks (not promises): the next requests must run while the
+                // transaction is still active.
+                request.onsuccess = () => {
+                    const rows = request.result;
+                    const present = new Array(rows.length).fill(false);
+                    set({ rows, present });
+                    // A summary is written with its order; this only guards against a stray one.
+                    rows.forEach((row, i) => {
+                        const keyRequest = orders.getKey(row.uuid);
+                        keyRequest.onsuccess = () => {
+                            present[i] = keyRequest.result !== undefined;
+                        };
+                    });
+                };
+            }
+        ).then(({ rows, present }) => rows.filter((_, i) => present[i]).map(expandSummary));
     }
 
     _repairSummaries(rows) {

@@ -1,5 +1,6 @@
 /** @odoo-module */
 import { Component, markRaw, onMounted, status, useRef, useState } from "@odoo/owl";
+import { cardProcessorOf } from "../card_processing.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -27,6 +28,17 @@ function formatMoney(amount, currency) {
         moneyFormats.set(code, fmt);
     }
     return moneyFormats.get(code).format(n);
+}
+
+/** Resolves after the browser painted the current DOM (the frame after the next one). */
+function afterPaint() {
+    return new Promise((resolve) => {
+        if (typeof requestAnimationFrame === "function") {
+            requestAnimationFrame(() => setTimeout(resolve, 0));
+        } else {
+            setTimeout(resolve, 0);
+        }
+    });
 }
 
 function formatDate(value) {
@@ -62,6 +74,8 @@ export class SyncDialog extends Component {
         this.offlineState = useState(this.props.controller.state);
         this.rootRef = useRef("root");
         this.pageSize = this.props.pageSize || PAGE_SIZE;
+        // The card processor (and the sync's beforeSend) exists even if no row shows a card.
+        cardProcessorOf(this.props.controller);
         // Selection and results live in raw Set/Map (cheap with 10,000 orders); the counters in
         // the reactive state tell OWL when to re-render.
         this.selected = new Set();
@@ -72,6 +86,9 @@ export class SyncDialog extends Component {
             loading: true,
             loadError: "",
             records: markRaw([]),
+            // Waiting orders: counted at open, then the length of the whole list once loaded.
+            total: 0,
+            complete: false,
             visible: this.pageSize,
             selectionVersion: 0,
             resultsVersion: 0,
@@ -81,47 +98,111 @@ export class SyncDialog extends Component {
             messageKind: "",
             csvMessage: "",
         });
-        // Loaded after the first paint: the dialog shows at once, even over 10,000 orders.
+        // Resolves once the whole list is in (or could not be read): sync and export wait for
+        // it so their results always land on a complete list.
+        this.fullLoad = null;
+        // The first page is read (bounded) and painted at once, the rest after that paint: the
+        // dialog opens fast even over 10,000 waiting orders.
         onMounted(() => {
             const el = this.rootRef.el;
             if (el) {
                 el.focus();
             }
-            this.load();
+            this.fullLoad = this.load();
         });
     }
 
     async load() {
+        const firstPainted = await this.loadFirstPage();
+        if (status(this) === "destroyed") {
+            return false;
+        }
+        if (firstPainted) {
+            await afterPaint();
+            if (status(this) === "destroyed") {
+                return false;
+            }
+        }
+        return this.loadAll(firstPainted);
+    }
+
+    /** The oldest page and the count; true when painted (false: the full read says why). */
+    async loadFirstPage() {
+        const controller = this.props.controller;
+        try {
+            const [page, total] = await Promise.all([
+                controller.listPending({ limit: this.pageSize }),
+                typeof controller.countPending === "function" ? controller.countPending() : null,
+            ]);
+            if (status(this) === "destroyed") {
+                return false;
+            }
+            const records = this.keep(page || []);
+            this.ui.records = markRaw(records);
+            this.ui.total = Math.max(Number(total) || 0, records.length);
+            this.ui.loading = false;
+            return true;
+        } catch {
+            // The full read below tries again and reports the error.
+            return false;
+        }
+    }
+
+    async loadAll(firstPainted) {
         let records;
         try {
             records = (await this.props.controller.listPending()) || [];
         } catch (error) {
-            records = null;
             if (status(this) !== "destroyed") {
-                this.ui.loadError = `The offline orders could not be read: ${error && error.message}`;
+                const text = `The offline orders could not be read: ${error && error.message}`;
+                if (firstPainted) {
+                    // The first page stays usable; say that the rest is missing.
+                    this.ui.message = text;
+                    this.ui.messageKind = "error";
+                } else {
+                    this.ui.loadError = text;
+                    this.ui.loading = false;
+                }
             }
+            return false;
         }
         if (status(this) === "destroyed") {
-            return; // closed while loading
+            return false; // closed while loading
         }
-        if (records) {
-            const when = (r) => String(r.created_at || orderOf(r).created_at || "");
-            // ISO dates: plain string order is chronological (and much cheaper than localeCompare).
-            const sorted = records.filter((r) => r && (r.uuid || orderOf(r).uuid));
-            // The store lists oldest first already; sort only if a host gave another order.
-            let ordered = true;
-            for (let i = 1; i < sorted.length && ordered; i++) {
-                ordered = when(sorted[i - 1]) <= when(sorted[i]);
-            }
-            if (!ordered) {
-                sorted.sort((a, b) => (when(a) < when(b) ? -1 : when(a) > when(b) ? 1 : 0));
-            }
-            for (const rec of sorted) {
-                this.byUuid.set(rec.uuid || orderOf(rec).uuid, rec);
-            }
-            this.ui.records = markRaw(sorted);
+        const sorted = this.keep(records);
+        // The store lists oldest first already; sort only if a host gave another order.
+        const when = (r) => String(r.created_at || orderOf(r).created_at || "");
+        let ordered = true;
+        for (let i = 1; i < sorted.length && ordered; i++) {
+            ordered = when(sorted[i - 1]) <= when(sorted[i]);
         }
+        if (!ordered) {
+            // ISO dates: plain string order is chronological (and cheaper than localeCompare).
+            sorted.sort((a, b) => (when(a) < when(b) ? -1 : when(a) > when(b) ? 1 : 0));
+        }
+        this.byUuid = new Map(sorted.map((rec) => [rec.uuid || orderOf(rec).uuid, rec]));
+        // "Select all" may have taken the store's keys before the list was in: keep only the
+        // orders still listed (another tab may have synced some meanwhile).
+        for (const uuid of this.selected) {
+            if (!this.byUuid.has(uuid)) {
+                this.selected.delete(uuid);
+            }
+        }
+        this.ui.records = markRaw(sorted);
+        this.ui.total = sorted.length;
+        this.ui.complete = true;
         this.ui.loading = false;
+        this.ui.selectionVersion++;
+        return true;
+    }
+
+    /** Drops unusable entries and indexes the rest by uuid. */
+    keep(records) {
+        const kept = records.filter((r) => r && (r.uuid || orderOf(r).uuid));
+        for (const rec of kept) {
+            this.byUuid.set(rec.uuid || orderOf(rec).uuid, rec);
+        }
+        return kept;
     }
 
     // ----- rows -------------------------------------------------------------------------------
@@ -147,14 +228,21 @@ export class SyncDialog extends Component {
             customer,
             total: formatMoney(order.amount_total, order.currency),
             isReturn: Boolean(rec.is_return ?? order.is_return),
+            // A cell component only where there is a card: 200 cash rows render much faster.
+            hasCard: payments.some((p) => p && p.card),
             methods: [
                 ...new Set(payments.map((p) => p && p.payment_method_name).filter(Boolean)),
             ].join(", "),
         };
     }
 
+    /** Waiting orders listed by the dialog (known from the count until the list is in). */
+    get totalCount() {
+        return this.ui.complete ? this.ui.records.length : this.ui.total;
+    }
+
     get hiddenCount() {
-        return Math.max(0, this.ui.records.length - this.ui.visible);
+        return Math.max(0, this.totalCount - this.ui.visible);
     }
 
     showMore() {
@@ -189,7 +277,8 @@ export class SyncDialog extends Component {
     /** Cheap count for every render: no walk over 10,000 orders. */
     get selectableCount() {
         void this.ui.resultsVersion;
-        return this.byUuid.size - this.doneCount;
+        // Before the list is in, nothing has been synced from this dialog yet.
+        return this.ui.complete ? this.byUuid.size - this.doneCount : this.ui.total;
     }
 
     get selectedCount() {
@@ -226,16 +315,47 @@ export class SyncDialog extends Component {
         this.ui.selectionVersion++;
     }
 
-    toggleAll() {
+    async toggleAll() {
         if (this.ui.running) {
             return;
         }
         if (this.allChecked) {
             this.selected.clear();
-        } else {
+        } else if (this.ui.complete) {
             this.selected = new Set(this.selectableUuids);
+        } else {
+            // The list is still loading: every waiting order is selected from the store's keys
+            // (cheap), so orders not loaded yet are selected too.
+            let uuids;
+            try {
+                uuids = await this.props.controller.listPendingUuids();
+            } catch (error) {
+                this.ui.message = `Select all failed: ${(error && error.message) || error}`;
+                this.ui.messageKind = "error";
+                this.ui.selectionVersion++;
+                return;
+            }
+            if (status(this) === "destroyed" || this.ui.running) {
+                return;
+            }
+            // The list may have landed meanwhile: then it decides what is selectable.
+            this.selected = new Set(
+                this.ui.complete ? uuids.filter((uuid) => this.byUuid.has(uuid)) : uuids
+            );
+            for (const uuid of this.selected) {
+                if (this.isDone(uuid)) {
+                    this.selected.delete(uuid);
+                }
+            }
         }
         this.ui.selectionVersion++;
+    }
+
+    /** Waits for the whole list (sync and export results must land on a complete list). */
+    async whenLoaded() {
+        if (this.fullLoad && !this.ui.complete) {
+            await this.fullLoad;
+        }
     }
 
     // ----- results ----------------------------------------------------------------------------
@@ -272,9 +392,10 @@ export class SyncDialog extends Component {
         if (!this.canSync) {
             return;
         }
-        const uuids = [...this.selected];
         this.ui.running = true;
         this.ui.message = "";
+        await this.whenLoaded();
+        const uuids = [...this.selected];
         this.ui.progress = { done: 0, total: uuids.length };
         let answered = new Set();
         try {
@@ -341,6 +462,7 @@ export class SyncDialog extends Component {
         if (!this.selectedCount || this.ui.running) {
             return;
         }
+        await this.whenLoaded();
         const uuids = [...this.selected];
         try {
             // The controller builds the file (returns left out) and offers it as a download.
