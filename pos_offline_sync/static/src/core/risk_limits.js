@@ -162,7 +162,10 @@ export function watchCardAge({ controller, limits, intervalMs = 30000, now = () 
         clearTimeout(timer);
         let waiting = { oldestAt: null };
         try {
-            waiting = unprocessedCards((await controller.listPending()) || []);
+            // No age limit, nothing to count down: skip reading every waiting order.
+            if (limits.maxAgeHours !== null) {
+                waiting = unprocessedCards((await controller.listPending()) || []);
+            }
         } catch {
             // Unreadable store: no count down rather than a wrong one.
         }
