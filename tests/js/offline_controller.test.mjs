@@ -124,10 +124,10 @@ describe("OfflineController", () => {
             );
             assert.equal(controller.state.pendingCount, 2);
             assert.equal(controller.state.syncing, false);
-            assert.deepEqual(controller.state.progress, { done: 2, total: 2 });
+            assert.deepEqual(controller.state.progress, { phase: "send", done: 2, total: 2 });
             assert.equal(controller.state.lastResults[orders[1].uuid].reason, "unknown product 12");
             assert.equal(controller.state.lastResults[orders[0].uuid].ok, true);
-            assert.deepEqual(progress.at(-1), { done: 2, total: 2 });
+            assert.deepEqual(progress.at(-1), { phase: "send", done: 2, total: 2 });
             assert.deepEqual(
                 (await store.getAll()).map((r) => r.uuid),
                 [orders[1].uuid, orders[2].uuid]

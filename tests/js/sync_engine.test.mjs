@@ -127,7 +127,7 @@ describe("SyncEngine", () => {
         assert.equal(results.length, 250);
         assert.ok(results.every((r) => r.ok));
         assert.equal(await store.count(), 0);
-        assert.deepEqual(progress.at(-1), { done: 250, total: 250 });
+        assert.deepEqual(progress.at(-1), { phase: "send", done: 250, total: 250 });
         assert.deepEqual(
             progress.slice(-3).map((p) => p.done),
             [100, 200, 250]

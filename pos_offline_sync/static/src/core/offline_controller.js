@@ -9,7 +9,7 @@ import { OfflineStore } from "./offline_store.js";
 import { databaseName } from "./offline_store_schema.js";
 import { createOfflineState } from "./offline_state.js";
 import { validateOfflineOrder } from "./order_model.js";
-import { SyncEngine } from "./sync_engine.js";
+import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
 
 /** Refusal of sync() while offline (the help page: sync only once back online). */
 export const SYNC_OFFLINE_MESSAGE =
@@ -53,6 +53,7 @@ export class OfflineController {
      * @param {StorageManager} [options.storage=navigator.storage] for persist()
      * @param {number} [options.batchSize=100]
      * @param {Function} [options.beforeSend] see SyncEngine (card processing)
+     * @param {number} [options.concurrency=4] see SyncEngine: card orders processed at once
      * @param {object} [options.monitorOptions] extra ConnectivityMonitor options (timers, ...)
      * @returns {Promise<OfflineController>}
      */
@@ -68,6 +69,7 @@ export class OfflineController {
         storage = globalThis.navigator?.storage,
         batchSize = 100,
         beforeSend = null,
+        concurrency = DEFAULT_CONCURRENCY,
         monitorOptions = {},
     } = {}) {
         const enabled = Boolean(settings.allowOfflineMode);
@@ -123,6 +125,7 @@ export class OfflineController {
             monitor,
             batchSize,
             beforeSend,
+            concurrency,
         });
         monitor.start();
         await controller.refresh();
@@ -130,7 +133,17 @@ export class OfflineController {
     }
 
     /** Use OfflineController.create(). */
-    constructor({ dbName, configId, state, store, transport, monitor, batchSize, beforeSend }) {
+    constructor({
+        dbName,
+        configId,
+        state,
+        store,
+        transport,
+        monitor,
+        batchSize,
+        beforeSend,
+        concurrency = DEFAULT_CONCURRENCY,
+    }) {
         this.dbName = dbName;
         this.configId = configId;
         this.state = state;
@@ -138,7 +151,7 @@ export class OfflineController {
         this.transport = transport;
         this.monitor = monitor;
         this.engine = store
-            ? new SyncEngine({ store, transport, batchSize, configId, beforeSend })
+            ? new SyncEngine({ store, transport, batchSize, configId, beforeSend, concurrency })
             : null;
         this._applyMonitor(monitor.snapshot());
         this._unsubscribe = monitor.subscribe((snapshot) => {

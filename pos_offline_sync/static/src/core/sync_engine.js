@@ -10,6 +10,13 @@ export const SYNC_METHOD = "offline_sync_orders";
 /** Largest batch the server accepts. */
 export const MAX_BATCH_SIZE = 500;
 
+/** beforeSend calls (card processing) run at once by default: the server answers each card in
+ * a few hundred ms, mostly waiting on Stripe, so a few in flight divide the wait. */
+export const DEFAULT_CONCURRENCY = 4;
+
+/** Upper bound of `concurrency`: more would only queue at the server. */
+export const MAX_CONCURRENCY = 16;
+
 /** Reasons given to the cashier; stable so hosts and tests can rely on them. */
 export const SYNC_REASONS = {
     NO_ANSWER: "no answer from the server; nothing was removed",
@@ -25,6 +32,30 @@ export class SyncError extends Error {
         this.name = "SyncError";
         this.code = code;
     }
+}
+
+function checkConcurrency(value) {
+    if (!Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
+        throw new SyncError(`concurrency must be an integer from 1 to ${MAX_CONCURRENCY}.`, "input");
+    }
+    return value;
+}
+
+/**
+ * Runs `worker(item, index)` over `items` with at most `limit` calls in flight; resolves with
+ * the results in the items' order. `worker` must not reject (each result carries its error).
+ */
+export async function mapBounded(items, limit, worker) {
+    const results = new Array(items.length);
+    let next = 0;
+    const lane = async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await worker(items[index], index);
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+    return results;
 }
 
 function errorText(error) {
@@ -51,8 +82,17 @@ export class SyncEngine {
      * @param {(record: object) => Promise<object|void>} [options.beforeSend] runs per order
      *   before it is sent (card processing); may return an updated order (saved to the store
      *   before sending) or throw to skip that order with the error's message as the reason
+     * @param {number} [options.concurrency=4] beforeSend calls in flight at most (1 = one order
+     *   at a time); never two for the same order
      */
-    constructor({ store, transport, batchSize = 100, configId = null, beforeSend = null } = {}) {
+    constructor({
+        store,
+        transport,
+        batchSize = 100,
+        configId = null,
+        beforeSend = null,
+        concurrency = DEFAULT_CONCURRENCY,
+    } = {}) {
         if (!store || !transport || typeof transport.call !== "function") {
             throw new Error("SyncEngine needs a store and a transport with call(method, payload).");
         }
@@ -64,80 +104,96 @@ export class SyncEngine {
         this.batchSize = batchSize;
         this.configId = configId;
         this.beforeSend = beforeSend;
+        this.concurrency = checkConcurrency(concurrency);
         this.running = false;
     }
 
     /**
      * Syncs the given orders.
+     *
+     * Progress: `{phase: "cards", done, total}` while beforeSend runs (total = orders found),
+     * then `{phase: "send", done, total}` (total = orders asked for; done counts those with a
+     * result).
      * @param {string[]} uuids the checked orders
-     * @param {{onProgress?: (p: {done: number, total: number}) => void}} [options]
+     * @param {{onProgress?: (p: {phase: string, done: number, total: number}) => void,
+     *   concurrency?: number}} [options] concurrency overrides the engine's for this sync
      * @returns {Promise<Array<{uuid: string, ok: boolean, status: string, reason: string}>>}
      *   one result per requested uuid, in the requested order
      */
-    async sync(uuids, { onProgress } = {}) {
+    async sync(uuids, { onProgress, concurrency } = {}) {
         if (!Array.isArray(uuids)) {
             throw new SyncError("sync() needs the list of order uuids to send.", "input");
         }
+        const lanes = concurrency === undefined ? this.concurrency : checkConcurrency(concurrency);
         if (this.running) {
             throw new SyncError("A sync is already running; wait for it to finish.", "busy");
         }
         this.running = true;
         try {
-            return await this._run([...new Set(uuids)], onProgress);
+            // Unique uuids: the same order is never prepared (charged) twice at once.
+            return await this._run([...new Set(uuids)], onProgress, lanes);
         } finally {
             this.running = false;
         }
     }
 
-    async _run(uuids, onProgress) {
+    async _run(uuids, onProgress, lanes) {
         const total = uuids.length;
         const results = new Map();
         let done = 0;
-        const progress = () => {
+        const report = (progress) => {
             try {
-                onProgress?.({ done, total });
+                onProgress?.(progress);
             } catch (error) {
                 console.error("pos_offline_sync: onProgress failed", error);
             }
         };
+        const progress = () => report({ phase: "send", done, total });
         progress();
 
         const records = await this.store.getMany(uuids);
-        const ready = [];
-        const skipped = [];
+        const found = [];
         for (let i = 0; i < uuids.length; i++) {
             const record = records[i];
-            if (!record) {
-                results.set(uuids[i], {
-                    uuid: uuids[i],
-                    ok: false,
-                    status: "missing",
-                    reason: SYNC_REASONS.MISSING,
-                });
-                done++;
+            if (record) {
+                found.push(record);
                 continue;
             }
-            if (!this.beforeSend) {
-                ready.push(record);
-                continue;
-            }
-            const prepared = await this._prepare(record);
-            if (prepared.error) {
-                const result = {
-                    uuid: record.uuid,
-                    ok: false,
-                    status: "skipped",
-                    reason: prepared.error,
-                };
-                results.set(record.uuid, result);
-                skipped.push(result);
-                done++;
-            } else {
-                ready.push(prepared.record);
-            }
+            results.set(uuids[i], {
+                uuid: uuids[i],
+                ok: false,
+                status: "missing",
+                reason: SYNC_REASONS.MISSING,
+            });
+            done++;
         }
-        if (skipped.length) {
-            await this._remember(skipped);
+        let ready = found;
+        if (this.beforeSend && found.length) {
+            ready = [];
+            const skipped = [];
+            let prepared = 0;
+            report({ phase: "cards", done: 0, total: found.length });
+            const outcomes = await mapBounded(found, lanes, async (record) => {
+                const outcome = await this._prepare(record);
+                prepared++;
+                report({ phase: "cards", done: prepared, total: found.length });
+                return outcome;
+            });
+            // Kept in the requested order, whatever order the calls finished in.
+            outcomes.forEach((outcome, index) => {
+                const uuid = found[index].uuid;
+                if (outcome.error) {
+                    const result = { uuid, ok: false, status: "skipped", reason: outcome.error };
+                    results.set(uuid, result);
+                    skipped.push(result);
+                    done++;
+                } else {
+                    ready.push(outcome.record);
+                }
+            });
+            if (skipped.length) {
+                await this._remember(skipped);
+            }
         }
         progress();
 
@@ -167,6 +223,7 @@ export class SyncEngine {
         return uuids.map((uuid) => results.get(uuid));
     }
 
+    /** beforeSend of one order, never rejecting: `{record}` to send or `{error}` to skip. */
     async _prepare(record) {
         let returned;
         try {

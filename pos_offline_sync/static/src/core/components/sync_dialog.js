@@ -430,7 +430,12 @@ export class SyncDialog extends Component {
         if (typeof p === "number") {
             this.ui.progress = { done: p, total };
         } else if (p && typeof p === "object") {
-            this.ui.progress = { done: Number(p.done) || 0, total: Number(p.total) || total };
+            this.ui.progress = {
+                // "cards": card orders being processed before the send (SyncEngine phases).
+                phase: p.phase === "cards" ? "cards" : "send",
+                done: Number(p.done) || 0,
+                total: Number(p.total) || total,
+            };
         }
     }
 
