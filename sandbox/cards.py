@@ -4,6 +4,8 @@
 - the sync sink's card-outcome step: outcomes come from the ledger, never from the browser;
   a card never processed is processed first (same ledger), a failed one leaves the order
   unpaid (draft) without that payment, with the decline text in its note and `card_failed`;
+  a CSV import's card still `unprocessed` (no card data in a CSV, no attempt in the ledger) is
+  handled like a failed one (CONTRACTS §5: imported as unpaid);
 - POS settings: the three offline card risk limits (columns added to pos_config here);
 - back office: every attempt of an order, and "Charge new card" on a failed unpaid order.
 
@@ -47,6 +49,11 @@ from .db import write_transaction
 from .rpc import RpcError, rpc_method
 
 MANAGER_ONLY = "Only accounting or POS managers can charge a new card."
+CSV_ORIGIN = "csv"  # the origin sandbox.orders.import_orders gives its sink
+UNPROCESSED = "unprocessed"
+CSV_UNPROCESSED_NOTE = (
+    "Card payment not processed at the register (imported from CSV): take the payment again."
+)
 RISK_LABELS = {
     "offline_card_max_amount": "Maximum per offline card payment",
     "offline_card_max_total": "Maximum total of unprocessed offline card payments",
@@ -182,6 +189,18 @@ class CardOrderSink(orders.SqliteOrderSink):
                     f"payment {index}: the amount differs from the card payment processed"
                 )
             if outcome is None:
+                if (
+                    self.origin == CSV_ORIGIN
+                    and attempt is None
+                    and card.get("status") == UNPROCESSED
+                ):
+                    # A CSV carries no card data: this payment can never be charged from
+                    # here, so the order comes in unpaid without it, for "Charge new card".
+                    if CSV_UNPROCESSED_NOTE not in notes:
+                        notes.append(CSV_UNPROCESSED_NOTE)
+                    failed = True
+                    card.pop("envelope", None)
+                    continue
                 if not card.get("envelope"):
                     raise OrderValidationError(
                         f"payment {index}: this card payment was never processed and its card "

@@ -2,6 +2,7 @@
 contract (idempotent on uuid, one result per order, 4xx never 5xx for bad input), static files
 without traversal, settings, back office and the CSV import."""
 
+import base64
 import csv
 import io
 import json
@@ -12,8 +13,13 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
+# isort: off
+from tests.card_support import SECRET_KEY, VISA_OK, card, localstripe, succeeded_for_order
+from pos_offline_sync.core.card_envelope import seal_card
+from pos_offline_sync.core.card_keys import PublicKeyInfo
 from pos_offline_sync.core.csv_schema import CSV_COLUMNS
 from sandbox.app import create_app
+# isort: on
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "pos_offline_sync/static/src/core"
@@ -476,14 +482,12 @@ def test_csv_import_lists_bad_lines_and_imports_the_rest(client, db_path, order_
     assert "1 order(s) imported" in html
 
 
-def test_csv_card_payments_first_request_on_a_fresh_database(client, db_path):
-    """Card rows in a CSV, as the very first request of a fresh database (the cards module's
-    tables must exist by then): answered with reasons, never the internal-error catch-all, and a
-    card the CSV calls succeeded is not believed without the server's ledger."""
+def _card_csv(orders) -> str:
+    """A CSV of one-line orders, each paid by the given payments: (method id, amount, status)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    for uuid, status in (("card-1", "unprocessed"), ("card-2", "succeeded")):
+    for uuid, payments in orders:
         head = {
             "order_uuid": uuid,
             "order_reference": f"Order {uuid}",
@@ -492,35 +496,121 @@ def test_csv_card_payments_first_request_on_a_fresh_database(client, db_path):
             "currency": "USD",
             "order_total": "7",
         }
-        writer.writerow(
-            {
-                **head,
-                "record_type": "line",
-                "product_id": 1,
-                "product_name": "Desk Pad",
-                "quantity": 2,
-                "unit_price": 3.5,
-                "line_total": 7,
-            }
-        )
-        writer.writerow(
-            {
-                **head,
-                "record_type": "payment",
-                "payment_uuid": f"pay-{uuid}",
-                "payment_method_id": 2,
-                "payment_method": "Card (offline)",
-                "payment_amount": 7,
-                "card_brand": "visa",
-                "card_last4": "4242",
-                "card_status": status,
-            }
-        )
-    html = _upload(client, out.getvalue()).get_data(as_text=True)
+        line = {"product_id": 1, "product_name": "Desk Pad", "quantity": 2, "unit_price": 3.5}
+        writer.writerow({**head, **line, "record_type": "line", "line_total": 7})
+        for index, (method, amount, status) in enumerate(payments, start=1):
+            card = {"card_brand": "visa", "card_last4": "4242", "card_status": status}
+            writer.writerow(
+                {
+                    **head,
+                    "record_type": "payment",
+                    "payment_uuid": f"pay-{uuid}-{index}",
+                    "payment_method_id": method,
+                    "payment_method": "Card (offline)" if status else "Cash",
+                    "payment_amount": amount,
+                    **(card if status else {}),
+                }
+            )
+    return out.getvalue()
+
+
+UNPROCESSED_NOTE = (
+    "Card payment not processed at the register (imported from CSV): take the payment again."
+)
+
+
+def test_csv_unprocessed_card_is_imported_unpaid_without_that_payment(client, db_path):
+    """CONTRACTS §5, as the very first request of a fresh database (the cards module's tables
+    must exist by then): a card still unprocessed in the CSV can never be charged from there
+    (no card data), so its order comes in unpaid, without that payment, listed with the failed
+    cards, with "Charge new card" for the amount due. Nothing is charged."""
+    text = _card_csv(
+        [
+            ("card-1", [(2, 7, "unprocessed")]),
+            ("card-2", [(1, 2, ""), (2, 5, "unprocessed")]),
+        ]
+    )
+    html = _upload(client, text).get_data(as_text=True)
     assert "internal error" not in html
-    assert re.search(r'<tr data-uuid="card-1" data-status="(created|error)">', html)
-    assert re.search(r'<tr data-uuid="card-2" data-status="error">', html)
-    assert _rows(db_path, "SELECT uuid FROM orders WHERE state = 'paid'") == []
+    assert re.search(r'<tr data-uuid="card-1" data-status="created">', html)
+    assert re.search(r'<tr data-uuid="card-2" data-status="created">', html)
+    assert "2 order(s) imported" in html
+    assert _rows(
+        db_path,
+        "SELECT uuid, state, amount_paid, card_failed, note, origin FROM orders ORDER BY id",
+    ) == [
+        ("card-1", "draft", 0.0, 1, UNPROCESSED_NOTE, "csv"),
+        ("card-2", "draft", 2.0, 1, UNPROCESSED_NOTE, "csv"),
+    ]
+    # Only the cash payment is stored; the unprocessed card payment line is dropped.
+    assert _rows(
+        db_path,
+        "SELECT o.uuid, p.payment_method_name, p.amount, p.card_status FROM order_payments p "
+        "JOIN orders o ON o.id = p.order_id ORDER BY p.id",
+    ) == [("card-2", "Cash", 2.0, None)]
+    # Nothing was sent for processing: no attempt in the ledger.
+    assert _rows(db_path, "SELECT count(*) FROM card_attempts") == [0]
+    # The back office lists them as unpaid with the note, and offers "Charge new card".
+    for uuid, due in (("card-1", "7.00"), ("card-2", "5.00")):
+        page = client.get(f"/backoffice/order/{uuid}").get_data(as_text=True)
+        assert UNPROCESSED_NOTE in page
+        form = re.search(r'<form id="charge-new-card"[^>]*data-amount="([^"]+)"', page)
+        assert form and form.group(1) == due
+    # Imported again: nothing twice.
+    again = _upload(client, text).get_data(as_text=True)
+    assert "0 order(s) imported, 2 already in the back office" in again
+    assert _rows(db_path, "SELECT count(*) FROM orders") == [2]
+
+
+def test_charge_new_card_pays_an_imported_unprocessed_card(db_path):
+    """The manager's "Charge new card" on such an order, against a real localstripe."""
+    with localstripe() as stripe_url:
+        stripe = {"api_base": stripe_url, "secret_key": SECRET_KEY}
+        client = Client(create_app(db_path, stripe=stripe))
+        _upload(client, _card_csv([("card-4", [(2, 7, "unprocessed")])]))
+        page = client.get("/backoffice/order/card-4").get_data(as_text=True)
+        form = dict(
+            re.findall(
+                r'data-(\w+)="([^"]*)"',
+                re.search(r'<form id="charge-new-card"(.*?)>', page, re.S).group(1),
+            )
+        )
+        key = client.post("/rpc/offline_card_public_key", json={"v": 1, "config_id": 1})
+        key = key.get_json()["result"]
+        info = PublicKeyInfo(key["kid"], base64.b64decode(key["spki"]))
+        body = {
+            "payment_uuid": form["payment"],
+            "token": form["token"],
+            "envelope": seal_card(card(VISA_OK), info.kid, info.load()),
+        }
+        answer = client.post("/backoffice/order/card-4/charge", json=body).get_json()
+        assert answer["result"]["status"] == "succeeded"
+        assert _rows(db_path, "SELECT state, amount_paid FROM orders") == [("paid", 7.0)]
+        assert len(succeeded_for_order(stripe_url, "card-4")) == 1
+
+
+def test_csv_card_claimed_succeeded_without_the_ledger_is_refused(client, db_path):
+    """A CSV's "succeeded" is not believed without the server's ledger: refused with its
+    reason (the order stays in the register's file), never stored as paid."""
+    html = _upload(client, _card_csv([("card-3", [(2, 7, "succeeded")])])).get_data(as_text=True)
+    assert re.search(r'<tr data-uuid="card-3" data-status="error">', html)
+    assert "never processed" in html and "internal error" not in html
+    assert _rows(db_path) == []
+
+
+def test_rpc_sync_of_an_unprocessed_card_without_its_data_is_refused(
+    client, db_path, order_factory
+):
+    """Only the CSV import takes the unpaid path: the register's sync has the envelope, and a
+    sync without it is refused so the order stays in the browser."""
+    order = order_factory()
+    order["payments"][0].update(
+        payment_method_id=2,
+        card={"brand": "visa", "last4": "4242", "status": "unprocessed", "envelope": None},
+    )
+    (result,) = _sync(client, [order]).get_json()["result"]["results"]
+    assert not result["ok"] and "never processed" in result["reason"]
+    assert _rows(db_path) == []
 
 
 def test_csv_import_refuses_bad_files_clearly(client, db_path):
