@@ -91,19 +91,24 @@ class PosOrder(models.Model):
             self.message_post(body=Markup("<p>%s</p>") % text)
         self.write(vals)
 
-    def _offline_mark_paid_by_card(self, attempt):
-        """A new card paid the order from the back office: add the payment, finish the order."""
+    def _offline_mark_paid_by_card(self, outcome, amount):
+        """A new card paid the order from the back office: add the payment, finish the order.
+
+        Takes the charge's outcome, not the ledger row: the row was committed by the ledger's
+        own cursor after this transaction's snapshot was taken, so it is not visible here."""
         self.ensure_one()
+        if outcome["payment_intent_id"] in self.payment_ids.mapped("transaction_id"):
+            return  # a second click on the same wizard: already recorded
         method = self._offline_card_payment_method()
         self.add_payment(
             {
                 "pos_order_id": self.id,
-                "amount": attempt.amount,
+                "amount": amount,
                 "payment_date": fields.Datetime.now(),
                 "payment_method_id": method.id,
-                "transaction_id": attempt.payment_intent_id,
-                "card_brand": attempt.card_brand,
-                "card_no": attempt.card_last4,
+                "transaction_id": outcome["payment_intent_id"],
+                "card_brand": outcome.get("brand"),
+                "card_no": outcome.get("last4"),
                 "payment_status": "done",
             }
         )
@@ -113,9 +118,9 @@ class PosOrder(models.Model):
         self.message_post(
             body=self.env._(
                 "New card %(brand)s **** %(last4)s charged: %(pi)s",
-                brand=(attempt.card_brand or "").upper(),
-                last4=attempt.card_last4 or "",
-                pi=attempt.payment_intent_id,
+                brand=(outcome.get("brand") or "").upper(),
+                last4=outcome.get("last4") or "",
+                pi=outcome["payment_intent_id"],
             )
         )
 

@@ -78,12 +78,11 @@ class PosOfflineChargeCard(models.TransientModel):
             "reference": order.pos_reference or order.name,
             "envelope": envelope,
         }
-        Attempt = self.env["pos.offline.card.attempt"]
-        outcome = Attempt.sudo()._offline_process(order.config_id, payload)
+        outcome = (
+            self.env["pos.offline.card.attempt"].sudo()._offline_process(order.config_id, payload)
+        )
         if outcome["status"] == "succeeded":
-            attempt = Attempt.sudo()._offline_find(order.uuid, self.payment_uuid)
-            if attempt.payment_intent_id not in order.payment_ids.mapped("transaction_id"):
-                order.sudo()._offline_mark_paid_by_card(attempt)
+            order.sudo()._offline_mark_paid_by_card(outcome, self.amount)
             return {
                 "type": "ir.actions.client",
                 "tag": "display_notification",
