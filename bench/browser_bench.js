@@ -171,3 +171,101 @@ export function dialogOpenTime({ buttonSelector, rowSelector }) {
         document.querySelector(buttonSelector).click();
     });
 }
+
+/**
+ * Card orders processed through the real product path: SyncEngine + CardProcessor (beforeSend)
+ * -> sandbox RPC offline_process_card -> ledger -> localstripe, then the sync of the charged
+ * orders. The sandbox must run with SANDBOX_STRIPE_API_BASE (a localstripe) and
+ * SANDBOX_STRIPE_SECRET_KEY. Cards (4242 4242 4242 4242) are sealed in the page with the real
+ * CardVault and the sandbox's public key before the clock starts.
+ *
+ * Returns `{cardsMs, syncMs, rpcMedianMs, count, concurrency}`: cardsMs from the sync's start
+ * to its last card outcome (the "cards" phase), syncMs the whole sync, rpcMedianMs the median
+ * offline_process_card round trip. Throws unless every card succeeded and every order synced.
+ * Use a fresh dbName per call.
+ */
+export async function cardProcessTime({ dbName, count, concurrency }) {
+    const { CardVault, validateCard } = await import(CORE + "card_vault.js");
+    const { CardProcessor } = await import(CORE + "card_processing.js");
+    const { SyncEngine } = await import(CORE + "sync_engine.js");
+    const data = await (await fetch("/api/pos_data")).json();
+    const configId = data.config.id;
+    const method = (data.payment_methods || []).find((m) => m.offline_card);
+    if (!method) {
+        throw new Error("card bench: the sandbox has no offline card payment method");
+    }
+    // Times each card RPC too: when the ratio is low, rpcMedianMs shows whether the server
+    // (not the page) is the limit.
+    const rpc = rpcTransport();
+    const rpcTimes = [];
+    const transport = {
+        async call(method, payload) {
+            const start = performance.now();
+            try {
+                return await rpc.call(method, payload);
+            } finally {
+                if (method === "offline_process_card") {
+                    rpcTimes.push(performance.now() - start);
+                }
+            }
+        },
+    };
+    // storage: null keeps the bench's key out of the register's Web Storage.
+    const vault = new CardVault({ transport, configId, dbName, storage: null });
+    if (!(await vault.refresh())) {
+        throw new Error("card bench: no card public key from the sandbox");
+    }
+    const checked = validateCard({
+        number: "4242424242424242",
+        exp_month: 12,
+        exp_year: new Date().getUTCFullYear() + 3,
+        cvc: "123",
+        name: "Bench Customer",
+    });
+    const orders = [];
+    for (let i = 0; i < count; i++) {
+        const order = typicalOrder(i);
+        order.config_id = configId;
+        const payment = order.payments[0];
+        payment.payment_method_id = method.id;
+        payment.payment_method_name = method.name;
+        payment.card = await vault.capture(checked.card);
+        orders.push(order);
+    }
+    const store = await openStore(dbName, configId);
+    await store.putMany(orders);
+    const processor = new CardProcessor({ transport, store });
+    const engine = new SyncEngine({
+        store,
+        transport,
+        configId,
+        beforeSend: processor.beforeSend,
+        concurrency,
+    });
+    let cardsMs = null;
+    const t0 = performance.now();
+    const results = await engine.sync(
+        orders.map((o) => o.uuid),
+        {
+            onProgress: ({ phase, done, total }) => {
+                if (phase === "cards" && done === total) {
+                    cardsMs = performance.now() - t0;
+                }
+            },
+        }
+    );
+    const syncMs = performance.now() - t0;
+    const failed = results.filter((r) => !r.ok);
+    const charged = Object.values(processor.outcomes).filter((o) => o.status === "succeeded");
+    const left = await store.count();
+    store.close();
+    if (failed.length || left || charged.length !== count) {
+        throw new Error(
+            `card bench: ${failed.length} failed, ${left} left, ${charged.length} charged: ` +
+                `${failed[0]?.reason}`
+        );
+    }
+    rpcTimes.sort((a, b) => a - b);
+    const rpcMedianMs = rpcTimes[Math.floor(rpcTimes.length / 2)];
+    return { cardsMs, syncMs, rpcMedianMs, count, concurrency };
+}
