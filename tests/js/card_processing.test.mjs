@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { CardProcessor, NO_ANSWER_MESSAGE, processPayload } from "../../pos_offline_sync/static/src/core/card_processing.js";
+import { CardProcessor, NO_ANSWER_MESSAGE, coalesced, processPayload } from "../../pos_offline_sync/static/src/core/card_processing.js";
 import { SyncEngine } from "../../pos_offline_sync/static/src/core/sync_engine.js";
 import { MemoryStore } from "./helpers/memory_store.mjs";
 import { makeOrder } from "./helpers/orders.mjs";
@@ -118,5 +118,49 @@ describe("CardProcessor", () => {
         assert.equal(sent[0].payments[0].card.status, "succeeded");
         assert.equal(sent[0].payments[0].card.envelope, null);
         assert.deepEqual((await store.getAll()).map((r) => r.uuid), [b.uuid]);
+    });
+});
+
+describe("coalesced refresh", () => {
+    it("collapses calls made during a run into one more run, and every caller sees a later run", async () => {
+        let runs = 0;
+        let release;
+        const refresh = coalesced(async () => {
+            runs++;
+            await new Promise((resolve) => {
+                release = resolve;
+            });
+        });
+        const first = refresh();
+        const during = Array.from({ length: 10 }, () => refresh());
+        assert.equal(runs, 1);
+        release();
+        await first;
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(runs, 2); // the ten callers share one run, started after the first
+        release();
+        await Promise.all(during);
+        assert.equal(runs, 2);
+        const later = refresh();
+        assert.equal(runs, 3);
+        release();
+        await later;
+    });
+
+    it("a failing refresh neither rejects nor blocks the next one", async () => {
+        let runs = 0;
+        const original = console.error;
+        console.error = () => {};
+        try {
+            const refresh = coalesced(async () => {
+                runs++;
+                throw new Error("store closed");
+            });
+            await refresh();
+            await refresh();
+        } finally {
+            console.error = original;
+        }
+        assert.equal(runs, 2);
     });
 });

@@ -167,6 +167,39 @@ export class CardProcessor {
 }
 
 /**
+ * Wraps an async `fn` so that calls made while it runs collapse into one more run after it:
+ * cards processed 4 at a time would otherwise each start their own refresh of the register.
+ * @param {() => Promise<*>|*} fn
+ * @returns {() => Promise<void>} resolves once a run that started after the call has finished
+ */
+export function coalesced(fn) {
+    let running = null;
+    let again = null;
+    const run = async () => {
+        try {
+            await fn();
+        } catch (error) {
+            console.error("pos_offline_sync: refresh failed", error);
+        }
+    };
+    return function schedule() {
+        if (!running) {
+            running = run().finally(() => {
+                running = null;
+            });
+            return running;
+        }
+        if (!again) {
+            again = running.then(() => {
+                again = null;
+                return schedule();
+            });
+        }
+        return again;
+    };
+}
+
+/**
  * The controller's card processor, created on first use: the Process cells and the sync
  * engine's beforeSend share it (one in-flight request per payment, one outcome map).
  * @param {object} controller an OfflineController (transport, store, engine, refresh)
@@ -180,7 +213,8 @@ export function cardProcessorOf(controller) {
         const processor = new CardProcessor({
             transport: controller.transport,
             store: controller.store,
-            onChange: () => controller.refresh?.(),
+            // Looked up at each call: hosts wrap controller.refresh after this point.
+            onChange: coalesced(() => controller.refresh?.()),
         });
         controller.cardProcessor = processor;
         if (controller.engine && !controller.engine.beforeSend) {
