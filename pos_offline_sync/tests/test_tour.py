@@ -2,6 +2,8 @@
 from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
 from odoo.tests import Form, tagged
 
+from .localstripe import SECRET_KEY, LocalStripe
+
 
 @tagged("post_install", "-at_install")
 class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
@@ -14,16 +16,39 @@ class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
         self.assertTrue(self.main_pos_config.allow_offline_mode)
         self.assertFalse(self.main_pos_config.allow_offline_auto_detect)
 
+        # Cards taken offline on the "Bank" method, charged through localstripe.
+        self.bank_payment_method.offline_card_capture = True
+        stripe = LocalStripe()
+        self.addCleanup(stripe.stop)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "pos_offline_sync.stripe_api_base", stripe.url
+        )
+        self.env["payment.provider"].create(
+            {
+                "name": "Stripe (tour)",
+                "code": "stripe",
+                "state": "test",
+                "company_id": self.main_pos_config.company_id.id,
+                "stripe_secret_key": SECRET_KEY,
+                "stripe_publishable_key": "pk_test_pos_offline_sync",
+            }
+        )
+
         self.main_pos_config.with_user(self.pos_user).open_ui()
         before = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)])
         self.start_pos_tour("pos_offline_sync_tour", login="pos_user")
 
-        # The back office has the offline sale, once, paid, marked as synced from offline.
+        # The back office has both offline sales, once each, paid, marked as synced from offline.
         orders = (
             self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)]) - before
         )
-        self.assertEqual(len(orders), 1)
-        self.assertTrue(orders.offline_synced)
-        self.assertEqual(orders.state, "paid")
-        self.assertEqual(orders.lines.product_id.name, "Desk Pad")
-        self.assertEqual(orders.lines.qty, 2)
+        self.assertEqual(len(orders), 2)
+        self.assertTrue(all(orders.mapped("offline_synced")))
+        self.assertEqual(set(orders.mapped("state")), {"paid"})
+        cash = orders.filtered(lambda o: o.lines.product_id.name == "Desk Pad")
+        self.assertEqual(cash.lines.qty, 2)
+        card = orders - cash
+        payment = card.payment_ids
+        self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
+        self.assertTrue(payment.transaction_id.startswith("pi_"))
+        self.assertEqual(len(stripe.succeeded_intents(card.uuid)), 1)

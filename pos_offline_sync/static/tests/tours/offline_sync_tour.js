@@ -1,7 +1,7 @@
 /** @odoo-module */
-// Offline mode in the real POS: go offline with the icon, sell, reload (the order survives in
-// the browser), go back online, sync the order from the dialog. The Python side then finds it
-// in the back office.
+// Offline mode in the real POS: go offline with the icon, sell (cash, then a card taken offline),
+// reload (the orders survive in the browser), go back online, process the card, sync from the
+// dialog. The Python side then finds both orders in the back office.
 import * as Chrome from "@point_of_sale/../tests/pos/tours/utils/chrome_util";
 import * as Dialog from "@point_of_sale/../tests/generic_helpers/dialog_util";
 import * as PaymentScreen from "@point_of_sale/../tests/pos/tours/utils/payment_screen_util";
@@ -38,10 +38,28 @@ registry.category("web_tour.tours").add("pos_offline_sync_tour", {
                 content: "the sale waits in the browser: the Sync icon counts it",
                 trigger: `${SYNC}[data-count='1']`,
             },
+            ReceiptScreen.clickNextOrder(),
+            // A second sale, by card: the flagged method asks for the card while offline.
+            ProductScreen.addOrderline("Whiteboard Pen", "1"),
+            ProductScreen.clickPayButton(),
+            {
+                content: "pay with the card method flagged for offline capture",
+                trigger: ".paymentmethods .button.paymentmethod .payment-name:contains('Bank')",
+                run: "click",
+            },
+            { trigger: ".modal [data-test='card-number']", run: "edit 4242 4242 4242 4242" },
+            { trigger: ".modal [data-test='card-expiry']", run: "edit 12/30" },
+            { trigger: ".modal [data-test='card-cvc']", run: "edit 123" },
+            { trigger: ".modal [data-test='card-name']", run: "edit Ada Lovelace" },
+            { trigger: ".modal [data-test='card-confirm']", run: "click" },
+            { trigger: "body:not(:has(.modal [data-test='card-form']))" },
+            PaymentScreen.clickValidate(),
+            ReceiptScreen.isShown(),
+            { trigger: `${SYNC}[data-count='2']` },
             refresh(),
             {
-                content: "after a reload the order is still waiting, and the register still offline",
-                trigger: `${SYNC}[data-count='1']`,
+                content: "after a reload both orders are still waiting, and the register still offline",
+                trigger: `${SYNC}[data-count='2']`,
             },
             { trigger: `${STATUS}[data-offline='true']` },
             {
@@ -52,6 +70,12 @@ registry.category("web_tour.tours").add("pos_offline_sync_tour", {
             { trigger: `${STATUS}[data-offline='false']` },
             { content: "open the sync dialog", trigger: SYNC, run: "click" },
             { trigger: ".modal [data-test='sync-row']" },
+            {
+                content: "process the card: it turns green",
+                trigger: ".modal [data-test='process-card-button']",
+                run: "click",
+            },
+            { trigger: ".modal [data-test='process-card-button'][data-status='succeeded']" },
             { content: "select every waiting order", trigger: ".modal [data-test='select-all']", run: "click" },
             { content: "sync to the back office", trigger: ".modal [data-test='sync-submit']", run: "click" },
             {
