@@ -3,6 +3,7 @@ idempotent on uuid through the sandbox's real SQLite sink, malformed payloads re
 batch is one write transaction (a savepoint per order) committed before the answer."""
 
 import json
+import sqlite3
 import threading
 from contextlib import contextmanager
 
@@ -342,3 +343,29 @@ def test_batches_write_in_one_transaction(db_path, sink, order_factory):
         assert other.execute("SELECT count(*) FROM orders").fetchone()[0] == 4
     finally:
         other.close()
+
+
+def test_payment_state_is_decided_with_no_write_lock_held(db_path, conn, order_factory):
+    """Card outcomes (which may call Stripe) are decided before the batch's write transaction:
+    another connection can take SQLite's write lock at that moment."""
+    probe = db.connect(db_path)
+    probe.execute("PRAGMA busy_timeout = 0")  # fail at once instead of waiting for the lock
+    lock_free = []
+
+    class _Probing(SqliteOrderSink):
+        def _payment_state(self, order):
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                lock_free.append(False)
+            else:
+                probe.execute("ROLLBACK")
+                lock_free.append(True)
+            return super()._payment_state(order)
+
+    try:
+        results = sync_batch(_batch(*[order_factory() for _ in range(3)]), _Probing(None, conn, 1))
+        assert [r["status"] for r in results["results"]] == ["created"] * 3
+        assert lock_free == [True, True, True]
+    finally:
+        probe.close()
