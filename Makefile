@@ -65,7 +65,7 @@ ODOO_MODULES := $(ADDON),payment_stripe
 define odoo_fresh_run
 	@command -v $(ODOO_PYTHON) >/dev/null && [ -e "$(ODOO_BIN)" ] || { echo "Set ODOO_BIN and ODOO_PYTHON to an installed Odoo 19 (this target never installs Odoo)"; exit 2; }
 	@mkdir -p var
-	@$(ODOO_CMD) db drop $(ODOO_DB) >/dev/null 2>&1 || true  # a fresh database each run
+	@$(ODOO_PYTHON) $(ODOO_BIN) db $(if $(ODOO_CONFIG),-c $(ODOO_CONFIG)) drop $(ODOO_DB) >/dev/null 2>&1 || true  # fresh each run
 	LOCALSTRIPE_PYTHON=$(abspath $(PY)) $(ODOO_CMD) -d $(ODOO_DB) -i $(ODOO_MODULES) --with-demo \
 	  --http-port=$(ODOO_HTTP_PORT) --test-tags $(1) --stop-after-init --log-level=test \
 	  --logfile= 2>&1 | tee var/$(2).log | grep -E '(bench |odoo.tests.result|FAIL|ERROR)'; \
