@@ -9,7 +9,6 @@ numbers move between runs while ratios hold better.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -17,16 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.launcher import ROOT, start_sandbox
+from sandbox.launcher import ROOT, chromium_options, start_sandbox
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BENCH_MODULE = (ROOT / "bench" / "browser_bench.js").read_text()
 
 
@@ -50,9 +41,7 @@ class BrowserBench:
 
     def __init__(self, pw, url: str, profile: Path):
         self.url = url
-        self.context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
+        self.context = pw.chromium.launch_persistent_context(str(profile), **chromium_options())
         self.context.set_default_timeout(120_000)
         self.page = self.context.new_page()
         self.open(f"{url}/pos")
@@ -186,9 +175,9 @@ def bench_cards(pw, rounds: int, tmp: Path) -> None:
     from tests.card_support import SECRET_KEY, localstripe
 
     with localstripe() as stripe_url:
-        os.environ["SANDBOX_STRIPE_API_BASE"] = stripe_url
-        os.environ["SANDBOX_STRIPE_SECRET_KEY"] = SECRET_KEY
-        sandbox = start_sandbox(tmp / "cards.sqlite3", ["--quiet"])
+        sandbox = start_sandbox(
+            tmp / "cards.sqlite3", ["--quiet"], stripe_url=stripe_url, stripe_key=SECRET_KEY
+        )
         try:
             bench = BrowserBench(pw, sandbox.url, tmp / "cards-profile")
             try:

@@ -4,23 +4,15 @@ the browser (IndexedDB) and the back office really hold."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from sandbox.launcher import chromium_options
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 STATUS = "[data-test=offline-status]"
 SYNC = "[data-test=sync-button]"
@@ -29,9 +21,10 @@ DIALOG = "[data-test=sync-dialog]"
 
 def launch_options() -> dict:
     """Debian's Chromium, headless, with the project's fixed flags (never a downloaded browser)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium")
-    return {"executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_ARGS}
+    try:
+        return chromium_options()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def csv_columns() -> list[str]:
