@@ -270,7 +270,9 @@ class OdooAttemptLedger:
                         SQL(self._COLUMNS),
                         order_uuid,
                         payment_uuid,
-                    )
+                    ),
+                    # A held lock is an expected answer ("in progress"), not a bad query.
+                    log_exceptions=False,
                 )
                 return cr.fetchone()
         except psycopg2.errors.LockNotAvailable:
@@ -280,7 +282,7 @@ class OdooAttemptLedger:
         (rid, order_uuid, payment_uuid, attempt_no, state, amount, currency, reference,
          envelope, pi, decline_code, message, brand, last4) = row  # fmt: skip
         envelope = json.loads(envelope) if envelope else None
-        if envelope is None and request is not None:
+        if envelope is None and request is not None and state not in card_charge.FINAL:
             envelope = request.envelope
         return card_charge.Attempt(
             id=rid,

@@ -2,6 +2,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_access,
     test_bench,
     test_csv_import,
+    test_ledger_lock,
     test_offline_card,
     test_offline_sync,
     test_tour,
