@@ -68,7 +68,7 @@ define odoo_fresh_run
 	@$(ODOO_PYTHON) $(ODOO_BIN) db $(if $(ODOO_CONFIG),-c $(ODOO_CONFIG)) drop $(ODOO_DB) >/dev/null 2>&1 || true  # fresh each run
 	LOCALSTRIPE_PYTHON=$(abspath $(PY)) $(ODOO_CMD) -d $(ODOO_DB) -i $(ODOO_MODULES) --with-demo \
 	  --http-port=$(ODOO_HTTP_PORT) --test-tags $(1) --stop-after-init --log-level=test \
-	  --logfile= 2>&1 | tee var/$(2).log | grep -E '(bench |odoo.tests.result|FAIL|ERROR)'; \
+	  --logfile= 2>&1 | tee var/$(2).log | grep -E '( bench [a-z0-9_]+: |odoo.tests.result|FAIL: | ERROR )'; \
 	  test $${PIPESTATUS[0]} -eq 0
 endef
 
