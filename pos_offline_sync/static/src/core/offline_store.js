@@ -392,22 +392,22 @@ export class OfflineStore {
         );
     }
 
+    /** One request in its own readonly transaction; resolves with its result once done. */
+    _read(storeName, action, makeRequest) {
+        return this._transaction(storeName, "readonly", action, (tx, set) => {
+            requestResult(makeRequest(tx.objectStore(storeName))).then(set);
+        });
+    }
+
     /**
      * One record, or null.
      * @param {string} uuid
      * @returns {Promise<object|null>}
      */
     get(uuid) {
-        return this._transaction(
-            ORDERS_STORE,
-            "readonly",
-            "The order could not be read",
-            (tx, set) => {
-                requestResult(tx.objectStore(ORDERS_STORE).get(uuid)).then((value) =>
-                    set(value ?? null)
-                );
-            }
-        );
+        return this._read(ORDERS_STORE, "The order could not be read", (store) =>
+            store.get(uuid)
+        ).then((value) => value ?? null);
     }
 
     /**
@@ -438,14 +438,8 @@ export class OfflineStore {
      * @returns {Promise<object[]>}
      */
     getAll() {
-        return this._transaction(
-            ORDERS_STORE,
-            "readonly",
-            "The orders could not be read",
-            (tx, set) => {
-                const index = tx.objectStore(ORDERS_STORE).index(CREATED_AT_INDEX);
-                requestResult(index.getAll()).then(set);
-            }
+        return this._read(ORDERS_STORE, "The orders could not be read", (store) =>
+            store.index(CREATED_AT_INDEX).getAll()
         );
     }
 
@@ -564,13 +558,8 @@ export class OfflineStore {
      * @returns {Promise<string[]>}
      */
     getAllUuids() {
-        return this._transaction(
-            ORDERS_STORE,
-            "readonly",
-            "The orders could not be read",
-            (tx, set) => {
-                requestResult(tx.objectStore(ORDERS_STORE).getAllKeys()).then(set);
-            }
+        return this._read(ORDERS_STORE, "The orders could not be read", (store) =>
+            store.getAllKeys()
         );
     }
 
@@ -579,13 +568,8 @@ export class OfflineStore {
      * @returns {Promise<number>}
      */
     count() {
-        return this._transaction(
-            ORDERS_STORE,
-            "readonly",
-            "The orders could not be counted",
-            (tx, set) => {
-                requestResult(tx.objectStore(ORDERS_STORE).count()).then(set);
-            }
+        return this._read(ORDERS_STORE, "The orders could not be counted", (store) =>
+            store.count()
         );
     }
 
