@@ -174,7 +174,6 @@ class OdooOrderSink:
         card_payments = {p["uuid"]: p for p in order.get("payments", []) if p.get("card")}
         if not card_payments:
             return failures
-        Attempt = self.env["pos.offline.card.attempt"].sudo()
         kept = []
         for command in ui_order.get("payment_ids") or []:
             vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
@@ -182,28 +181,71 @@ class OdooOrderSink:
             if not payment:
                 kept.append(command)
                 continue
-            attempt = Attempt._offline_find(order["uuid"], payment["uuid"])
-            if attempt and attempt.state == "succeeded":
+            outcome = self._card_outcome(order, payment)
+            card = payment["card"]
+            if outcome["status"] == "succeeded":
                 vals.update(
                     {
-                        "transaction_id": attempt.payment_intent_id,
-                        "card_brand": attempt.card_brand or payment["card"].get("brand"),
-                        "card_no": attempt.card_last4 or payment["card"].get("last4"),
+                        "transaction_id": outcome.get("payment_intent_id"),
+                        "card_brand": outcome.get("brand") or card.get("brand"),
+                        "card_no": outcome.get("last4") or card.get("last4"),
                         "payment_status": "done",
                     }
                 )
                 kept.append(command)
                 continue
-            card = payment["card"]
             label = f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
-            if attempt and attempt.state == "failed":
-                failures.append(f"{label}: {attempt.message or attempt.decline_code}")
-            else:
+            if outcome["status"] == "failed":
+                failures.append(f"{label}: {outcome.get('message') or outcome.get('decline_code')}")
+            elif outcome["status"] == "unprocessed":
                 failures.append(f"{label}: the card was not processed before the sync")
+            else:
+                # in_progress, retry, config_error: the card's fate is unknown, so the order
+                # stays in the browser rather than reach the back office half-known.
+                raise OrderValidationError(
+                    f"card {label} could not be processed now ({outcome.get('message')}); "
+                    "the order was kept, sync it again"
+                )
         if failures:
             ui_order["payment_ids"] = kept
             ui_order["state"] = "draft"
         return failures
+
+    def _card_outcome(self, order, payment):
+        """The ledger's outcome of one card payment. A card never processed but still sealed is
+        processed now, through the same ledger (so never charged twice). Read from the service's
+        answer, not the ledger row: that row is committed by the ledger's own cursor, after this
+        transaction's snapshot."""
+        Attempt = self.env["pos.offline.card.attempt"]
+        attempt = Attempt.sudo()._offline_find(order["uuid"], payment["uuid"])
+        if attempt and attempt.state in ("succeeded", "failed"):
+            return {
+                "status": attempt.state,
+                "payment_intent_id": attempt.payment_intent_id,
+                "brand": attempt.card_brand,
+                "last4": attempt.card_last4,
+                "message": attempt.message,
+                "decline_code": attempt.decline_code,
+            }
+        envelope = payment["card"].get("envelope")
+        if not envelope:
+            return {"status": "unprocessed"}
+        try:
+            return Attempt._offline_process(
+                self.config,
+                {
+                    "v": 1,
+                    "config_id": self.config.id,
+                    "order_uuid": order["uuid"],
+                    "payment_uuid": payment["uuid"],
+                    "amount": payment["amount"],
+                    "currency": order.get("currency") or self.config.currency_id.name,
+                    "reference": order.get("reference") or order["uuid"],
+                    "envelope": envelope,
+                },
+            )
+        except UserError as exc:
+            raise OrderValidationError(str(exc.args[0] if exc.args else exc)) from exc
 
 
 def _odoo_datetime(value):

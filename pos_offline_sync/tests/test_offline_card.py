@@ -145,8 +145,33 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
 
-    def test_unprocessed_card_syncs_unpaid(self):
+    def test_unprocessed_card_is_processed_at_sync(self):
+        # Never processed from the dialog: the sync processes it first, through the ledger.
         order = self.card_order()
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and result["paid"], result)
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "paid")
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        self.assertEqual(pos_order.payment_ids.card_no, "4242")
+        # Sent again (a lost answer): nothing new, no second charge.
+        [again] = self.sync(order)
+        self.assertEqual(again["status"], "exists")
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
+    def test_unprocessed_declined_card_syncs_unpaid_with_the_reason(self):
+        order = self.card_order(VISA_DECLINED)
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and not result["paid"], result)
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "draft")
+        self.assertTrue(pos_order.offline_card_failed)
+        self.assertIn("VISA **** 0341", pos_order.internal_note)
+
+    def test_card_without_its_sealed_data_syncs_unpaid(self):
+        # E.g. an order rebuilt from a CSV export: nothing left to charge.
+        order = self.card_order()
+        del order["payments"][0]["card"]["envelope"]
         [result] = self.sync(order)
         self.assertTrue(result["ok"])
         pos_order = self.find(order)
