@@ -98,17 +98,6 @@ def _int(row: dict, column: str, *, required=True):
     return int(value)
 
 
-ORDER_COLUMNS = (
-    "order_reference",
-    "created_at",
-    "cashier",
-    "customer_id",
-    "customer",
-    "currency",
-    "order_total",
-)
-
-
 def _read_rows(text: str, parsed: ParsedCsv):
     """Yields (line number where the record starts, {column: unneutralised cell})."""
     reader = csv.reader(io.StringIO(text, newline=""))

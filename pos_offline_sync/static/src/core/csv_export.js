@@ -4,7 +4,12 @@
 // quoting, CRLF line ends, UTF-8 without BOM. Text a spreadsheet would run as a formula is
 // neutralised. Of a card only brand, last 4 and status are written, never the envelope.
 
-import { CSV_COLUMNS } from "./csv_schema.js";
+import {
+    CSV_COLUMNS,
+    CSV_LINE_COLUMNS,
+    CSV_ORDER_COLUMNS,
+    CSV_PAYMENT_COLUMNS,
+} from "./csv_schema.js";
 import { isReturnOrder } from "./order_model.js";
 
 // OWASP CSV injection: a cell starting with one of these is a formula for a spreadsheet. A
@@ -61,40 +66,9 @@ export function csvCell(value) {
 
 // Column positions, resolved once: rows are filled by index, not by building objects per row.
 const COLUMN_INDEX = Object.fromEntries(CSV_COLUMNS.map((name, index) => [name, index]));
-const ORDER_COLUMNS = [
-    "order_uuid",
-    "order_reference",
-    "created_at",
-    "cashier",
-    "customer_id",
-    "customer",
-    "currency",
-    "order_total",
-];
-const LINE_COLUMNS = [
-    "product_id",
-    "product_name",
-    "quantity",
-    "unit_price",
-    "discount_percent",
-    "line_total",
-];
-const PAYMENT_COLUMNS = [
-    "payment_uuid",
-    "payment_method_id",
-    "payment_method",
-    "payment_amount",
-    "card_brand",
-    "card_last4",
-    "card_status",
-];
-
 function fill(row, names, values) {
     for (let i = 0; i < names.length; i++) {
-        const index = COLUMN_INDEX[names[i]];
-        if (index !== undefined) {
-            row[index] = csvCell(values[i]);
-        }
+        row[COLUMN_INDEX[names[i]]] = csvCell(values[i]);
     }
 }
 
@@ -119,7 +93,7 @@ export function ordersToCsv(orders) {
         exported++;
         // The order's cells are computed once and copied into each of its rows.
         const base = new Array(width).fill("");
-        fill(base, ORDER_COLUMNS, [
+        fill(base, CSV_ORDER_COLUMNS, [
             order.uuid,
             order.reference,
             order.created_at,
@@ -132,7 +106,7 @@ export function ordersToCsv(orders) {
         for (const line of order.lines || []) {
             const row = base.slice();
             row[typeIndex] = "line";
-            fill(row, LINE_COLUMNS, [
+            fill(row, CSV_LINE_COLUMNS, [
                 line.product_id,
                 line.product_name,
                 line.qty,
@@ -147,7 +121,7 @@ export function ordersToCsv(orders) {
             const row = base.slice();
             row[typeIndex] = "payment";
             // Brand, last 4 and status only: the envelope never leaves the browser here.
-            fill(row, PAYMENT_COLUMNS, [
+            fill(row, CSV_PAYMENT_COLUMNS, [
                 payment.uuid,
                 payment.payment_method_id,
                 payment.payment_method_name,
