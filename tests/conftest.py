@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sandbox  # noqa: E402, F401 - first: makes the core importable without Odoo
+from tests.order_support import plain_order  # noqa: E402
 
 
 @pytest.fixture
@@ -26,17 +27,10 @@ def order_factory():
 
     def make(**overrides):
         n = next(counter)
-        order = {
-            "v": 1,
-            "uuid": f"00000000-0000-4000-8000-{n:012d}",
-            "reference": f"Order 00001-{n:04d}",
-            "created_at": "2026-11-27T12:00:00.000Z",
-            "config_id": 1,
-            "session_id": None,
-            "cashier": {"id": 1, "name": "Mitchell Admin"},
-            "customer": None,
-            "currency": "USD",
-            "lines": [
+        order = plain_order(
+            f"00000000-0000-4000-8000-{n:012d}",
+            reference=f"Order 00001-{n:04d}",
+            lines=[
                 {
                     "product_id": 1,
                     "product_name": "Desk Pad",
@@ -46,7 +40,7 @@ def order_factory():
                     "price_subtotal_incl": 7.0,
                 }
             ],
-            "payments": [
+            payments=[
                 {
                     "uuid": f"10000000-0000-4000-8000-{n:012d}",
                     "payment_method_id": 1,
@@ -55,12 +49,7 @@ def order_factory():
                     "card": None,
                 }
             ],
-            "amount_total": 7.0,
-            "amount_tax": 0.0,
-            "amount_paid": 7.0,
-            "amount_return": 0.0,
-            "is_return": False,
-        }
+        )
         order.update(overrides)
         return order
 

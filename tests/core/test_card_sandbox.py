@@ -10,6 +10,7 @@ import pytest
 from werkzeug.test import Client
 
 # isort: off
+from tests.order_support import plain_order
 from tests.card_support import (
     SECRET_KEY,
     VISA_DECLINED,
@@ -79,34 +80,9 @@ class Sandbox:
                     "card": None,
                 }
             )
-        total = amount + cash
-        return {
-            "v": 1,
-            "uuid": order_uuid,
-            "reference": f"Order {order_uuid[:8]}",
-            "created_at": "2026-11-27T12:00:00.000Z",
-            "config_id": 1,
-            "session_id": None,
-            "cashier": {"id": 1, "name": "Mitchell Admin"},
-            "customer": None,
-            "currency": "USD",
-            "lines": [
-                {
-                    "product_id": 1,
-                    "product_name": "Desk Pad",
-                    "qty": 1,
-                    "price_unit": total,
-                    "discount": 0,
-                    "price_subtotal_incl": total,
-                }
-            ],
-            "payments": payments,
-            "amount_total": total,
-            "amount_tax": 0.0,
-            "amount_paid": total,
-            "amount_return": 0.0,
-            "is_return": False,
-        }
+        return plain_order(
+            order_uuid, reference=f"Order {order_uuid[:8]}", total=amount + cash, payments=payments
+        )
 
     def process(self, order, index=0):
         p = order["payments"][index]
