@@ -82,7 +82,9 @@ def main(argv=None) -> int:
         parser.error(f"--host must be a loopback address (127.0.0.1), not {args.host!r}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.quiet:
+        # No request lines: werkzeug logs one per request, stripe-python one per Stripe call.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("stripe").setLevel(logging.WARNING)
     server = make_sandbox_server(args.host, args.port, args.db, stripe=stripe_from_env())
     install_stop_handlers()
     print(f"SANDBOX_URL={url_of(server)}", flush=True)
