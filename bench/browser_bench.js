@@ -172,22 +172,18 @@ export function dialogOpenTime({ buttonSelector, rowSelector }) {
     });
 }
 
+/** Card orders sealed by prepareCardOrders, by dbName, waiting for cardProcessTime. */
+const preparedCards = new Map();
+
 /**
- * Card orders processed through the real product path: SyncEngine + CardProcessor (beforeSend)
- * -> sandbox RPC offline_process_card -> ledger -> localstripe, then the sync of the charged
- * orders. The sandbox must run with SANDBOX_STRIPE_API_BASE (a localstripe) and
- * SANDBOX_STRIPE_SECRET_KEY. Cards (4242 4242 4242 4242) are sealed in the page with the real
- * CardVault and the sandbox's public key before the clock starts.
- *
- * Returns `{cardsMs, syncMs, rpcMedianMs, count, concurrency}`: cardsMs from the sync's start
- * to its last card outcome (the "cards" phase), syncMs the whole sync, rpcMedianMs the median
- * offline_process_card round trip. Throws unless every card succeeded and every order synced.
- * Use a fresh dbName per call.
+ * Card orders for cardProcessTime, kept out of its clock (and out of its CPU accounting in
+ * bench/run.py): `count` orders each paid by card 4242 4242 4242 4242, sealed in the page with
+ * the real CardVault and the sandbox's public key, stored in a fresh OfflineStore `dbName`.
+ * The sandbox must run with SANDBOX_STRIPE_API_BASE (a localstripe) and
+ * SANDBOX_STRIPE_SECRET_KEY.
  */
-export async function cardProcessTime({ dbName, count, concurrency }) {
+export async function prepareCardOrders({ dbName, count }) {
     const { CardVault, validateCard } = await import(CORE + "card_vault.js");
-    const { CardProcessor } = await import(CORE + "card_processing.js");
-    const { SyncEngine } = await import(CORE + "sync_engine.js");
     const data = await (await fetch("/api/pos_data")).json();
     const configId = data.config.id;
     const method = (data.payment_methods || []).find((m) => m.offline_card);
@@ -234,6 +230,29 @@ export async function cardProcessTime({ dbName, count, concurrency }) {
     }
     const store = await openStore(dbName, configId);
     await store.putMany(orders);
+    preparedCards.set(dbName, { store, orders, configId, transport, rpcTimes });
+    return count;
+}
+
+/**
+ * The card orders of prepareCardOrders(dbName) processed through the real product path:
+ * SyncEngine + CardProcessor (beforeSend) -> sandbox RPC offline_process_card -> ledger ->
+ * localstripe, then the sync of the charged orders, at `concurrency` cards at a time.
+ *
+ * Returns `{cardsMs, syncMs, rpcMedianMs, count, concurrency}`: cardsMs from the sync's start
+ * to its last card outcome (the "cards" phase), syncMs the whole sync, rpcMedianMs the median
+ * offline_process_card round trip. Throws unless every card succeeded and every order synced.
+ */
+export async function cardProcessTime({ dbName, concurrency }) {
+    const prepared = preparedCards.get(dbName);
+    if (!prepared) {
+        throw new Error(`card bench: no prepared orders for ${dbName}`);
+    }
+    preparedCards.delete(dbName);
+    const { store, orders, configId, transport, rpcTimes } = prepared;
+    const count = orders.length;
+    const { CardProcessor } = await import(CORE + "card_processing.js");
+    const { SyncEngine } = await import(CORE + "sync_engine.js");
     const processor = new CardProcessor({ transport, store });
     const engine = new SyncEngine({
         store,

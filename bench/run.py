@@ -9,14 +9,20 @@ numbers move between runs while ratios hold better.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 from sandbox.launcher import ROOT, chromium_options, start_sandbox
+
+# Added to each localstripe answer for card_100_speedup_<N>ms_stripe: Stripe's API answers in
+# hundreds of milliseconds, localstripe in about one.
+STRIPE_LATENCY_MS = 50
 
 BENCH_MODULE = (ROOT / "bench" / "browser_bench.js").read_text()
 
@@ -176,50 +182,132 @@ def bench_dialog(pw, url: str, runs: int, tmp: Path) -> None:
         bench.close()
 
 
+def process_tree_cpu_s() -> float:
+    """CPU seconds used so far by this process and every live descendant: the browser (through
+    Playwright's driver), the sandbox and localstripe."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents, cpu = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {os.getpid()}, True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    return sum(cpu[pid] for pid in tree)
+
+
+class CardBench:
+    """The register's card path, one sandbox + localstripe: the page's SyncEngine and card
+    processor, the sandbox's offline_process_card (ledger, decryption) and localstripe on
+    loopback. Each call seals `count` fresh card orders, then times their processing."""
+
+    def __init__(self, pw, sandbox, profile: Path):
+        self.bench = BrowserBench(pw, sandbox.url, profile)
+        self.runs = iter(range(1_000_000))
+
+    def cards(self, count: int, concurrency: int) -> dict:
+        db_name = f"card{next(self.runs)}"
+        self.bench.call("prepareCardOrders", {"dbName": db_name, "count": count})
+        cpu, wall = process_tree_cpu_s(), time.perf_counter()
+        result = self.bench.call("cardProcessTime", {"dbName": db_name, "concurrency": concurrency})
+        result["wallS"] = time.perf_counter() - wall
+        result["cpuS"] = process_tree_cpu_s() - cpu
+        return result
+
+    def rounds(self, rounds: int, count: int = 100) -> list[tuple[dict, dict]]:
+        """(one at a time, 4 at a time) pairs; localstripe slows as it fills up, so the side
+        that goes first alternates."""
+        pairs = []
+        for i in range(rounds):
+            if i % 2:
+                concurrent = self.cards(count, 4)
+                pairs.append((self.cards(count, 1), concurrent))
+            else:
+                sequential = self.cards(count, 1)
+                pairs.append((sequential, self.cards(count, 4)))
+        return pairs
+
+    def close(self) -> None:
+        self.bench.close()
+
+
 def bench_cards(pw, rounds: int, tmp: Path) -> None:
-    """Cards through the product's path: the page's SyncEngine and card processor, the sandbox's
-    offline_process_card (ledger, decryption) and localstripe on loopback."""
     # Imported here: it loads the core as the sandbox does (no Odoo).
     from tests.card_support import SECRET_KEY, localstripe
 
+    cores = os.cpu_count() or 1
     with localstripe() as stripe_url:
         sandbox = start_sandbox(
             tmp / "cards.sqlite3", ["--quiet"], stripe_url=stripe_url, stripe_key=SECRET_KEY
         )
         try:
-            bench = BrowserBench(pw, sandbox.url, tmp / "cards-profile")
+            bench = CardBench(pw, sandbox, tmp / "cards-profile")
             try:
-                runs = iter(range(1_000_000))
-
-                def cards(count: int, concurrency: int) -> dict:
-                    return bench.call(
-                        "cardProcessTime",
-                        {"dbName": f"card{next(runs)}", "count": count, "concurrency": concurrency},
-                    )
-
-                cards(5, 1)  # warm-up: connections, key cache, localstripe's first objects
-                single = cards(30, 1)
+                bench.cards(5, 1)  # warm-up: connections, key cache, localstripe's first objects
                 report(
                     "card_p50_ms",
-                    single["rpcMedianMs"],
+                    bench.cards(30, 1)["rpcMedianMs"],
                     "ms",
                     "one offline_process_card call (ledger, decrypt, localstripe), median",
                 )
-                ratios = []
-                for _ in range(rounds):
-                    sequential = cards(100, 1)["cardsMs"]
-                    concurrent = cards(100, 4)["cardsMs"]
-                    ratios.append(sequential / concurrent)
-                report(
-                    "card_100_speedup",
-                    statistics.median(ratios),
-                    "x",
-                    f"100 cards, concurrency 4 vs 1, median of {rounds} rounds",
-                )
+                pairs = bench.rounds(rounds)
             finally:
                 bench.close()
         finally:
             sandbox.stop()
+    report(
+        "card_100_speedup",
+        statistics.median(seq["cardsMs"] / con["cardsMs"] for seq, con in pairs),
+        "x",
+        f"100 cards, concurrency 4 vs 1, median of {rounds} rounds",
+    )
+    report(
+        "card_cpu_ms",
+        statistics.median(seq["cpuS"] * 1000 / seq["count"] for seq, _ in pairs),
+        "ms",
+        "CPU per card, one at a time: browser + sandbox + localstripe",
+    )
+    # The one-at-a-time run spread over every core at once could take no less than its CPU
+    # time / cores: the most any concurrency can give on this machine.
+    report(
+        "card_speedup_ceiling",
+        statistics.median(seq["wallS"] / (seq["cpuS"] / cores) for seq, _ in pairs),
+        "x",
+        f"one-at-a-time wall time / (its CPU time / {cores} cores)",
+    )
+
+    # The same path where the wait is the network, as with Stripe, not the CPU.
+    with localstripe(latency_ms=STRIPE_LATENCY_MS) as stripe_url:
+        sandbox = start_sandbox(
+            tmp / "cards-latency.sqlite3",
+            ["--quiet"],
+            stripe_url=stripe_url,
+            stripe_key=SECRET_KEY,
+        )
+        try:
+            bench = CardBench(pw, sandbox, tmp / "cards-latency-profile")
+            try:
+                bench.cards(5, 1)
+                pairs = bench.rounds(max(rounds // 2, 1))
+            finally:
+                bench.close()
+        finally:
+            sandbox.stop()
+    report(
+        f"card_100_speedup_{STRIPE_LATENCY_MS}ms_stripe",
+        statistics.median(seq["cardsMs"] / con["cardsMs"] for seq, con in pairs),
+        "x",
+        f"as card_100_speedup, localstripe answering after {STRIPE_LATENCY_MS} ms",
+    )
 
 
 def main(argv=None) -> int:

@@ -7,6 +7,10 @@ through this module instead:
     python -m sandbox.localstripe_server --host 127.0.0.1 --port 0
 
 prints exactly one line `LOCALSTRIPE_URL=http://127.0.0.1:<port>` once it listens.
+
+`--latency-ms N` holds every answer N ms (without blocking other requests): localstripe answers
+in about a millisecond where Stripe's API takes hundreds, and `make bench` uses it to show what
+concurrency does when the wait is the network, not the CPU.
 """
 
 import argparse
@@ -23,10 +27,24 @@ def _loopback(host):
         return host == "localhost"
 
 
+def _latency(seconds):
+    import asyncio
+
+    from aiohttp import web
+
+    @web.middleware
+    async def delay(request, handler):
+        await asyncio.sleep(seconds)
+        return await handler(request)
+
+    return delay
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every answer")
     args = parser.parse_args(argv)
     if not _loopback(args.host):
         parser.error("localstripe is a test double: bind it to a loopback address only")
@@ -44,6 +62,8 @@ def main(argv=None):
     port = sock.getsockname()[1]
     print(f"LOCALSTRIPE_URL=http://{args.host}:{port}", flush=True)
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    if args.latency_ms > 0:
+        server.app.middlewares.insert(0, _latency(args.latency_ms / 1000))
     web.run_app(server.app, sock=sock, access_log=None, print=None, handle_signals=True)
     return 0
 

@@ -22,10 +22,13 @@ VISA_3DS = "4000002500003155"  # localstripe asks for authentication
 
 
 @contextlib.contextmanager
-def localstripe():
-    """localstripe on 127.0.0.1 at a free port, in memory only; yields its base URL."""
+def localstripe(latency_ms: float = 0):
+    """localstripe on 127.0.0.1 at a free port, in memory only; yields its base URL.
+    `latency_ms` delays every answer (the bench's stand-in for Stripe's network latency)."""
+    argv = [sys.executable, "-m", "sandbox.localstripe_server", "--host", "127.0.0.1"]
+    argv += ["--port", "0"] + (["--latency-ms", str(latency_ms)] if latency_ms else [])
     proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own launcher
-        [sys.executable, "-m", "sandbox.localstripe_server", "--host", "127.0.0.1", "--port", "0"],
+        argv,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
