@@ -1,0 +1,113 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import json
+import unittest
+
+from odoo.tests import HttpCase, tagged
+
+from .common import OfflineSyncCommon
+from .localstripe import SECRET_KEY, VISA_DECLINED, VISA_OK, LocalStripe
+
+# Tables a typed card could end up in on its way from the widget to Stripe.
+SCANNED_TABLES = (
+    "pos_offline_charge_card",
+    "pos_offline_card_attempt",
+    "pos_order",
+    "pos_payment",
+    "mail_message",
+)
+
+
+@tagged("post_install", "-at_install")
+class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
+    """Decline recovery in the back office through the real browser widget: the card is sealed
+    by the page (CardForm + CardVault), not by Python as in test_offline_card."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if "stripe_secret_key" not in cls.env["payment.provider"]._fields:
+            raise unittest.SkipTest("payment_stripe is not installed in this database")
+        cls.stripe = LocalStripe()
+        cls.addClassCleanup(cls.stripe.stop)
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "pos_offline_sync.stripe_api_base", cls.stripe.url
+        )
+        cls.env["payment.provider"].create(
+            {
+                "name": "Stripe (charge new card tour)",
+                "code": "stripe",
+                "state": "test",
+                "company_id": cls.config.company_id.id,
+                "stripe_secret_key": SECRET_KEY,
+                "stripe_publishable_key": "pk_test_pos_offline_sync",
+            }
+        )
+
+    def declined_order(self):
+        """An offline card order whose card was declined, synced the way a register syncs it."""
+        order = self.plain_order(payments=[(self.card_pm, 7.0)])
+        payment = order["payments"][0]
+        payment["card"] = self.card(payment["uuid"], VISA_DECLINED)
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and not result["paid"], result)
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "draft")
+        self.assertTrue(pos_order.offline_card_failed)
+        self.assertFalse(pos_order.payment_ids)
+        return pos_order
+
+    def scan_for(self, needle):
+        """Tables (of SCANNED_TABLES) with a row whose text holds `needle`."""
+        found = []
+        for table in SCANNED_TABLES:
+            # Table names are the constants above, never input.
+            self.env.cr.execute(
+                f"SELECT 1 FROM {table} t WHERE row_to_json(t)::text LIKE %s LIMIT 1",  # noqa: S608
+                [f"%{needle}%"],
+            )
+            if self.env.cr.fetchone():
+                found.append(table)
+        return found
+
+    def test_charge_new_card_from_the_browser(self):
+        pos_order = self.declined_order()
+        self.assertEqual(self.stripe.succeeded_intents(pos_order.uuid), [])
+        user = self.env.user
+        self.assertTrue(
+            user.has_group("point_of_sale.group_pos_manager")
+            or user.has_group("account.group_account_manager")
+        )
+        self.env.flush_all()
+
+        self.start_tour(
+            f"/odoo/pos.order/{pos_order.id}",
+            "pos_offline_sync_charge_new_card_tour",
+            login=user.login,
+        )
+
+        self.env.invalidate_all()
+        self.assertEqual(pos_order.state, "paid")
+        self.assertFalse(pos_order.offline_card_failed)
+        [intent] = self.stripe.succeeded_intents(pos_order.uuid)
+        payment = pos_order.payment_ids
+        self.assertEqual(len(payment), 1)
+        self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
+        self.assertEqual(payment.transaction_id, intent["id"])
+        self.assertAlmostEqual(payment.amount, 7.0)
+        # Every attempt is listed on the order: the declined one and the browser's card.
+        attempts = pos_order.offline_card_attempt_ids
+        self.assertEqual(sorted(attempts.mapped("state")), ["failed", "succeeded"])
+        new_attempt = attempts.filtered(lambda a: a.state == "succeeded")
+        self.assertEqual(new_attempt.payment_intent_id, intent["id"])
+        self.assertFalse(new_attempt.sudo().envelope, "the envelope is purged once settled")
+
+        # The number typed in the page is nowhere in what the server kept, spaced or not.
+        self.env.flush_all()
+        self.assertEqual(self.scan_for(VISA_OK), [])
+        self.assertEqual(self.scan_for("4242 4242 4242 4242"), [])
+        # What the page sent is the sealed envelope, under the company's key: the scan above
+        # covered a row that carried the card.
+        wizard = self.env["pos.offline.charge.card"].search([("order_id", "=", pos_order.id)])
+        self.assertEqual(len(wizard), 1)
+        envelope = json.loads(wizard.envelope)
+        self.assertEqual(envelope["kid"], self.config._offline_card_public_key()["kid"])
