@@ -9,6 +9,7 @@ numbers move between runs while ratios hold better.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -240,33 +241,43 @@ class CardBench:
         self.bench.close()
 
 
-def bench_cards(pw, rounds: int, latency_rounds: int, tmp: Path) -> None:
+@contextlib.contextmanager
+def card_bench(pw, tmp: Path, name: str, latency_ms: float = 0):
+    """A CardBench on a sandbox of its own with a localstripe of its own, warmed up."""
     # Imported here: it loads the core as the sandbox does (no Odoo).
     from tests.card_support import SECRET_KEY, localstripe
 
-    cores = os.cpu_count() or 1
-    with localstripe() as stripe_url:
+    with localstripe(latency_ms=latency_ms) as stripe_url:
         sandbox = start_sandbox(
-            tmp / "cards.sqlite3", ["--quiet"], stripe_url=stripe_url, stripe_key=SECRET_KEY
+            tmp / f"{name}.sqlite3", ["--quiet"], stripe_url=stripe_url, stripe_key=SECRET_KEY
         )
         try:
-            bench = CardBench(pw, sandbox, tmp / "cards-profile")
+            bench = CardBench(pw, sandbox, tmp / f"{name}-profile")
             try:
                 bench.cards(5, 1)  # warm-up: connections, key cache, localstripe's first objects
-                report(
-                    "card_p50_ms",
-                    bench.cards(30, 1)["rpcMedianMs"],
-                    "ms",
-                    "one offline_process_card call (ledger, decrypt, localstripe), median",
-                )
-                pairs = bench.rounds(rounds)
+                yield bench
             finally:
                 bench.close()
         finally:
             sandbox.stop()
+
+
+def speedup(pairs) -> float:
+    return statistics.median(seq["cardsMs"] / con["cardsMs"] for seq, con in pairs)
+
+
+def bench_cards(pw, rounds: int, latency_rounds: int, tmp: Path) -> None:
+    with card_bench(pw, tmp, "cards") as bench:
+        report(
+            "card_p50_ms",
+            bench.cards(30, 1)["rpcMedianMs"],
+            "ms",
+            "one offline_process_card call (ledger, decrypt, localstripe), median",
+        )
+        pairs = bench.rounds(rounds)
     report(
         "card_100_speedup",
-        statistics.median(seq["cardsMs"] / con["cardsMs"] for seq, con in pairs),
+        speedup(pairs),
         "x",
         f"100 cards, concurrency 4 vs 1, median of {rounds} rounds",
     )
@@ -278,6 +289,7 @@ def bench_cards(pw, rounds: int, latency_rounds: int, tmp: Path) -> None:
     )
     # The one-at-a-time run spread over every core at once could take no less than its CPU
     # time / cores: the most any concurrency can give on this machine.
+    cores = os.cpu_count() or 1
     report(
         "card_speedup_ceiling",
         statistics.median(seq["wallS"] / (seq["cpuS"] / cores) for seq, _ in pairs),
@@ -286,25 +298,11 @@ def bench_cards(pw, rounds: int, latency_rounds: int, tmp: Path) -> None:
     )
 
     # The same path where the wait is the network, as with Stripe, not the CPU.
-    with localstripe(latency_ms=STRIPE_LATENCY_MS) as stripe_url:
-        sandbox = start_sandbox(
-            tmp / "cards-latency.sqlite3",
-            ["--quiet"],
-            stripe_url=stripe_url,
-            stripe_key=SECRET_KEY,
-        )
-        try:
-            bench = CardBench(pw, sandbox, tmp / "cards-latency-profile")
-            try:
-                bench.cards(5, 1)
-                pairs = bench.rounds(latency_rounds)
-            finally:
-                bench.close()
-        finally:
-            sandbox.stop()
+    with card_bench(pw, tmp, "cards-latency", STRIPE_LATENCY_MS) as bench:
+        pairs = bench.rounds(latency_rounds)
     report(
         f"card_100_speedup_{STRIPE_LATENCY_MS}ms_stripe",
-        statistics.median(seq["cardsMs"] / con["cardsMs"] for seq, con in pairs),
+        speedup(pairs),
         "x",
         f"as card_100_speedup, localstripe answering after {STRIPE_LATENCY_MS} ms, "
         f"median of {latency_rounds} rounds",
