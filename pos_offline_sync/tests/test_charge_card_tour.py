@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
+import logging
 import unittest
 
 from odoo.tests import HttpCase, tagged
@@ -15,6 +16,17 @@ SCANNED_TABLES = (
     "pos_payment",
     "mail_message",
 )
+
+
+class _LogLines(logging.Handler):
+    """Every line the server logs, as it would be written (the page's console is relayed too)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
 
 
 @tagged("post_install", "-at_install")
@@ -78,12 +90,16 @@ class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
             or user.has_group("account.group_account_manager")
         )
         self.env.flush_all()
+        log = _LogLines()
+        logging.getLogger().addHandler(log)
+        self.addCleanup(logging.getLogger().removeHandler, log)
 
         self.start_tour(
             f"/odoo/pos.order/{pos_order.id}",
             "pos_offline_sync_charge_new_card_tour",
             login=user.login,
         )
+        logging.getLogger().removeHandler(log)
 
         self.env.invalidate_all()
         self.assertEqual(pos_order.state, "paid")
@@ -94,20 +110,34 @@ class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
         self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
         self.assertEqual(payment.transaction_id, intent["id"])
         self.assertAlmostEqual(payment.amount, 7.0)
-        # Every attempt is listed on the order: the declined one and the browser's card.
+        # Every attempt is listed on the order: the register's card, then the two typed in the
+        # page (declined, then good), each its own ledger row.
         attempts = pos_order.offline_card_attempt_ids
-        self.assertEqual(sorted(attempts.mapped("state")), ["failed", "succeeded"])
+        self.assertEqual(sorted(attempts.mapped("state")), ["failed", "failed", "succeeded"])
+        self.assertEqual(len(set(attempts.mapped("payment_uuid"))), 3)
+        self.assertTrue(
+            pos_order.message_ids.filtered(lambda m: "New card declined" in (m.body or ""))
+        )
         new_attempt = attempts.filtered(lambda a: a.state == "succeeded")
         self.assertEqual(new_attempt.payment_intent_id, intent["id"])
+        self.assertEqual((new_attempt.card_brand, new_attempt.card_last4), ("visa", "4242"))
         self.assertFalse(new_attempt.sudo().envelope, "the envelope is purged once settled")
 
-        # The number typed in the page is nowhere in what the server kept, spaced or not.
+        # The numbers typed in the page are nowhere in what the server kept or logged, spaced
+        # or not (the tour's own steps are in the log: it is not empty).
         self.env.flush_all()
-        self.assertEqual(self.scan_for(VISA_OK), [])
-        self.assertEqual(self.scan_for("4242 4242 4242 4242"), [])
+        self.assertTrue(any("tour succeeded" in line for line in log.lines))
+        for number in (VISA_OK, VISA_DECLINED):
+            spaced = " ".join(number[i : i + 4] for i in range(0, 16, 4))
+            self.assertEqual(self.scan_for(number), [], "a card number is stored")
+            self.assertEqual(self.scan_for(spaced), [], "a card number is stored")
+            # Counted, not shown: a failure must not print the number again.
+            logged = sum(number in line or spaced in line for line in log.lines)
+            self.assertEqual(logged, 0, "log lines with a card number")
         # What the page sent is the sealed envelope, under the company's key: the scan above
         # covered a row that carried the card.
         wizard = self.env["pos.offline.charge.card"].search([("order_id", "=", pos_order.id)])
         self.assertEqual(len(wizard), 1)
         envelope = json.loads(wizard.envelope)
         self.assertEqual(envelope["kid"], self.config._offline_card_public_key()["kid"])
+        self.assertIn("pos_offline_charge_card", self.scan_for(envelope["ct"]))

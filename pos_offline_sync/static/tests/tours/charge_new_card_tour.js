@@ -1,10 +1,31 @@
 /** @odoo-module */
-// Back office, "Charge New Card" on an offline order whose card was declined: the card is typed
-// into the widget, sealed in this browser with the company's public key, charged through the
-// ledger, and the order shows as Paid. The test opens the order's form and checks the rest.
+// Back office, "Charge New Card" on an offline order whose card was declined: a card is typed
+// into the widget, sealed in this browser with the company's public key and charged through the
+// ledger. A declined one says why and leaves the wizard open; a good one makes the order Paid.
+// The test opens the order's form, then checks Stripe, the ledger and the stored rows.
 import { registry } from "@web/core/registry";
 
 const WIDGET = ".modal .o_pos_offline_card_envelope_field";
+
+/** Types a card into the widget and confirms it: sealed in the page, brand and last 4 shown. */
+function enterCard(number, last4) {
+    return [
+        { trigger: `${WIDGET} [data-test='card-number']`, run: `edit ${number}` },
+        {
+            content: "the brand is detected as the number is typed",
+            trigger: `${WIDGET} [data-test='card-brand']:contains(VISA)`,
+        },
+        { trigger: `${WIDGET} [data-test='card-expiry']`, run: "edit 12/30" },
+        { trigger: `${WIDGET} [data-test='card-cvc']`, run: "edit 123" },
+        { trigger: `${WIDGET} [data-test='card-name']`, run: "edit Ada Lovelace" },
+        { trigger: `${WIDGET} [data-test='card-confirm']`, run: "click" },
+        {
+            content: "sealed in the browser: only brand and last 4 are shown, the form is gone",
+            trigger: `${WIDGET} [data-test='card-ready']:contains(VISA):contains(${last4})`,
+        },
+        { trigger: `${WIDGET}:not(:has([data-test='card-form']))` },
+    ];
+}
 
 registry.category("web_tour.tours").add("pos_offline_sync_charge_new_card_tour", {
     steps: () => [
@@ -22,22 +43,21 @@ registry.category("web_tour.tours").add("pos_offline_sync_charge_new_card_tour",
             content: "the card form is ready (the company's public key is loaded)",
             trigger: `${WIDGET} [data-test='card-form']:not(:has([data-test='card-error']))`,
         },
-        { trigger: `${WIDGET} [data-test='card-number']`, run: "edit 4242 4242 4242 4242" },
+        // A declined new card first: the wizard says why and stays open for another card.
+        ...enterCard("4000 0000 0000 0341", "0341"),
         {
-            content: "the brand is detected as the number is typed",
-            trigger: `${WIDGET} [data-test='card-brand']:contains(VISA)`,
+            content: "charge the card that will be declined",
+            trigger: ".modal-footer button[name='action_charge']",
+            run: "click",
         },
-        { trigger: `${WIDGET} [data-test='card-expiry']`, run: "edit 12/30" },
-        { trigger: `${WIDGET} [data-test='card-cvc']`, run: "edit 123" },
-        { trigger: `${WIDGET} [data-test='card-name']`, run: "edit Ada Lovelace" },
-        { trigger: `${WIDGET} [data-test='card-confirm']`, run: "click" },
         {
-            content: "sealed in the browser: only brand and last 4 are shown, the form is gone",
-            trigger: `${WIDGET} [data-test='card-ready']:contains(VISA):contains(4242)`,
+            content: "the reason is shown in the wizard, with an empty card form for the next card",
+            trigger: ".modal .alert-danger:contains(The card was declined)",
         },
-        { trigger: `${WIDGET}:not(:has([data-test='card-form']))` },
+        { trigger: `${WIDGET}:not(:has([data-test='card-ready'])) [data-test='card-form']` },
+        ...enterCard("4242 4242 4242 4242", "4242"),
         {
-            content: "charge it",
+            content: "charge the good card",
             trigger: ".modal-footer button[name='action_charge']",
             run: "click",
         },
