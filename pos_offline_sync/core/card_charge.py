@@ -280,6 +280,8 @@ class CardChargeService:
             outcome = card_errors.outcome_for_failure(failure)
             if failure.payment_intent_id:
                 outcome["payment_intent_id"] = failure.payment_intent_id
+            if failure.kind == "card":
+                outcome.update(_card_named(failure.brand, failure.last4))
             return outcome, failure.kind == "card"
         except EnvelopeError as exc:
             _logger.warning("card attempt %s: %s", attempt.id, exc)
@@ -342,4 +344,10 @@ def _outcome(result: GatewayResult) -> tuple[dict, bool]:
     else:
         outcome = card_errors.failed(result.code, result.decline_code)
     outcome["payment_intent_id"] = result.payment_intent_id
+    outcome.update(_card_named(result.brand, result.last4))
     return outcome, True
+
+
+def _card_named(brand, last4) -> dict:
+    """Brand and last 4 of a refused card, for its attempt (only those the gateway knew)."""
+    return {key: value for key, value in (("brand", brand), ("last4", last4)) if value}

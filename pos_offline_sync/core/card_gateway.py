@@ -56,6 +56,10 @@ class GatewayFailure(Exception):
         self.code = code
         self.decline_code = decline_code
         self.payment_intent_id = payment_intent_id
+        # The refused card's brand and last 4, when the gateway knows them: a declined attempt
+        # still says which card it was.
+        self.brand = None
+        self.last4 = None
 
 
 class CardGateway(Protocol):

@@ -109,6 +109,7 @@ class StripeGateway:
                 "config", "Stripe debug logging (STRIPE_LOG=debug) would print card data."
             )
         card = request.card
+        brand, last4 = card.brand, card.last4
         try:
             pm = self.client.v1.payment_methods.create(
                 params={
@@ -140,7 +141,9 @@ class StripeGateway:
                 options={"idempotency_key": request.idempotency_key},
             )
         except stripe.StripeError as exc:
-            raise classify(exc) from None
+            failure = classify(exc)
+            failure.brand, failure.last4 = brand, last4
+            raise failure from None
         result = _result(pi.to_dict(), brand, last4)
         if result.status == "requires_action":
             self._cancel_quietly(result.payment_intent_id)

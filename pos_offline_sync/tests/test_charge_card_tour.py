@@ -2,6 +2,7 @@
 import json
 import logging
 import unittest
+from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
@@ -94,11 +95,20 @@ class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
         logging.getLogger().addHandler(log)
         self.addCleanup(logging.getLogger().removeHandler, log)
 
-        self.start_tour(
-            f"/odoo/pos.order/{pos_order.id}",
-            "pos_offline_sync_charge_new_card_tour",
-            login=user.login,
-        )
+        # What the page sends, seen as the server receives it (the wizard drops it after use).
+        wizard_class = type(self.env["pos.offline.charge.card"])
+        charge, sent = wizard_class.action_charge, []
+
+        def seen_then_charged(wizard):
+            sent.append(json.loads(wizard.envelope))
+            return charge(wizard)
+
+        with patch.object(wizard_class, "action_charge", seen_then_charged):
+            self.start_tour(
+                f"/odoo/pos.order/{pos_order.id}",
+                "pos_offline_sync_charge_new_card_tour",
+                login=user.login,
+            )
         logging.getLogger().removeHandler(log)
 
         self.env.invalidate_all()
@@ -115,6 +125,8 @@ class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
         attempts = pos_order.offline_card_attempt_ids
         self.assertEqual(sorted(attempts.mapped("state")), ["failed", "failed", "succeeded"])
         self.assertEqual(len(set(attempts.mapped("payment_uuid"))), 3)
+        # Declined attempts name their card too.
+        self.assertEqual(sorted(attempts.mapped("card_last4")), ["0341", "0341", "4242"])
         self.assertTrue(
             pos_order.message_ids.filtered(lambda m: "New card declined" in (m.body or ""))
         )
@@ -134,10 +146,13 @@ class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
             # Counted, not shown: a failure must not print the number again.
             logged = sum(number in line or spaced in line for line in log.lines)
             self.assertEqual(logged, 0, "log lines with a card number")
-        # What the page sent is the sealed envelope, under the company's key: the scan above
-        # covered a row that carried the card.
+        # What the page sent, twice (declined, then good), is a sealed envelope under the
+        # company's key; once charged, the wizard keeps none of it. The scan above covered the
+        # wizard's row (its payment uuid is found there).
+        kid = self.config._offline_card_public_key()["kid"]
+        self.assertEqual([(e["alg"], e["kid"]) for e in sent], [("RSA-OAEP-256+A256GCM", kid)] * 2)
         wizard = self.env["pos.offline.charge.card"].search([("order_id", "=", pos_order.id)])
         self.assertEqual(len(wizard), 1)
-        envelope = json.loads(wizard.envelope)
-        self.assertEqual(envelope["kid"], self.config._offline_card_public_key()["kid"])
-        self.assertIn("pos_offline_charge_card", self.scan_for(envelope["ct"]))
+        self.assertFalse(wizard.envelope)
+        self.assertEqual(self.scan_for(sent[-1]["ct"]), [])
+        self.assertIn("pos_offline_charge_card", self.scan_for(wizard.payment_uuid))

@@ -83,6 +83,8 @@ class PosOfflineChargeCard(models.TransientModel):
         )
         if outcome["status"] == "succeeded":
             order.sudo()._offline_mark_paid_by_card(outcome, self.amount)
+            # Sealed, but no longer needed by anyone: do not keep it until the vacuum.
+            self.envelope = False
             return {
                 "type": "ir.actions.client",
                 "tag": "display_notification",

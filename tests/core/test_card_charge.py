@@ -115,6 +115,9 @@ def test_decline_is_final_with_cashier_text(env):
     assert out["message"] == card_errors.DECLINED
     row = env.row(p)
     assert row["status"] == "failed" and row["envelope"] is None
+    # The attempt still says which card was refused (for the back office's attempt list).
+    assert (out["brand"], out["last4"]) == ("visa", VISA_DECLINED[-4:])
+    assert (row["brand"], row["last4"]) == ("visa", VISA_DECLINED[-4:])
     assert env.service.process(p)["status"] == "failed"
     assert [pi["status"] for pi in env.pis(p)] == ["requires_payment_method"]
 
