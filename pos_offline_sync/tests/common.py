@@ -1,10 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import base64
+import unittest
 import uuid
 
 from odoo.addons.point_of_sale.tests.common import TestPoSCommon
 
 from ..core import card_envelope, card_keys
+from .localstripe import SECRET_KEY, LocalStripe
 
 
 class OfflineSyncCommon(TestPoSCommon):
@@ -28,6 +30,28 @@ class OfflineSyncCommon(TestPoSCommon):
     def setUp(self):
         super().setUp()
         self.open_new_session()
+
+    @classmethod
+    def start_localstripe(cls, provider_name):
+        """localstripe for the class (cls.stripe) and the company's Stripe provider pointing at
+        it, returned; skips the class when payment_stripe is not installed."""
+        if "stripe_secret_key" not in cls.env["payment.provider"]._fields:
+            raise unittest.SkipTest("payment_stripe is not installed in this database")
+        cls.stripe = LocalStripe()
+        cls.addClassCleanup(cls.stripe.stop)
+        cls.env["ir.config_parameter"].sudo().set_param(
+            "pos_offline_sync.stripe_api_base", cls.stripe.url
+        )
+        return cls.env["payment.provider"].create(
+            {
+                "name": provider_name,
+                "code": "stripe",
+                "state": "test",
+                "company_id": cls.config.company_id.id,
+                "stripe_secret_key": SECRET_KEY,
+                "stripe_publishable_key": "pk_test_pos_offline_sync",
+            }
+        )
 
     # -- plain orders ----------------------------------------------------------------------
     def plain_order(self, lines=None, payments=None, order_uuid=None):

@@ -1,13 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
 import logging
-import unittest
 from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
 
 from .common import OfflineSyncCommon
-from .localstripe import SECRET_KEY, VISA_DECLINED, VISA_OK, LocalStripe
+from .localstripe import VISA_DECLINED, VISA_OK
 
 # Tables a typed card could end up in on its way from the widget to Stripe.
 SCANNED_TABLES = (
@@ -38,23 +37,7 @@ class TestChargeNewCardTour(OfflineSyncCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if "stripe_secret_key" not in cls.env["payment.provider"]._fields:
-            raise unittest.SkipTest("payment_stripe is not installed in this database")
-        cls.stripe = LocalStripe()
-        cls.addClassCleanup(cls.stripe.stop)
-        cls.env["ir.config_parameter"].sudo().set_param(
-            "pos_offline_sync.stripe_api_base", cls.stripe.url
-        )
-        cls.env["payment.provider"].create(
-            {
-                "name": "Stripe (charge new card tour)",
-                "code": "stripe",
-                "state": "test",
-                "company_id": cls.config.company_id.id,
-                "stripe_secret_key": SECRET_KEY,
-                "stripe_publishable_key": "pk_test_pos_offline_sync",
-            }
-        )
+        cls.start_localstripe("Stripe (charge new card tour)")
 
     def declined_order(self):
         """An offline card order whose card was declined, synced the way a register syncs it."""

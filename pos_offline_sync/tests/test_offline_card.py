@@ -1,12 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
-import unittest
 
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
 from .common import OfflineSyncCommon
-from .localstripe import SECRET_KEY, VISA_DECLINED, VISA_OK, LocalStripe
+from .localstripe import VISA_DECLINED, VISA_OK
 
 
 @tagged("post_install", "-at_install")
@@ -14,22 +13,7 @@ class TestOfflineCard(OfflineSyncCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if "stripe_secret_key" not in cls.env["payment.provider"]._fields:
-            raise unittest.SkipTest("payment_stripe is not installed in this database")
-        cls.stripe = LocalStripe()
-        cls.addClassCleanup(cls.stripe.stop)
-        cls.env["ir.config_parameter"].sudo().set_param(
-            "pos_offline_sync.stripe_api_base", cls.stripe.url
-        )
-        cls.provider = cls.env["payment.provider"].create(
-            {
-                "name": "Stripe (test)",
-                "code": "stripe",
-                "company_id": cls.config.company_id.id,
-                "stripe_secret_key": SECRET_KEY,
-                "stripe_publishable_key": "pk_test_pos_offline_sync",
-            }
-        )
+        cls.provider = cls.start_localstripe("Stripe (test)")
 
     def setUp(self):
         super().setUp()
@@ -180,7 +164,8 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
 
     def test_no_stripe_key_is_a_configuration_error(self):
-        self.provider.stripe_secret_key = False
+        # An enabled provider must have a key (payment_stripe): disable it to clear the key.
+        self.provider.write({"state": "disabled", "stripe_secret_key": False})
         outcome = self.process(self.card_order())
         self.assertEqual(outcome["status"], "config_error")
         self.assertIn("not configured", outcome["message"])
