@@ -163,6 +163,32 @@ describe("ConnectivityMonitor", () => {
         assert.equal(calls.count, pingsBefore, "no ping needed to go offline");
     });
 
+    it("a ping answered after the browser's offline event does not bring it back online", async () => {
+        // The heartbeat was sent while the Wi-Fi was up; its answer arrives just after the
+        // browser said offline. Trusting it would flip the register online (and allow a sync)
+        // on news older than the offline event.
+        const answers = [];
+        let pings = 0;
+        const ping = () => {
+            pings++;
+            return new Promise((resolve) => answers.push(resolve));
+        };
+        const { monitor, clock, target } = makeMonitor({ autoDetect: true, ping });
+        monitor.start(); // ping 1 in flight
+        target.dispatchEvent(new Event("offline"));
+        assert.equal(monitor.online, false);
+        answers[0]({ ok: true }); // the stale answer
+        await flush();
+        assert.equal(monitor.online, false, "a ping sent before the offline event is stale");
+        // The backoff still pings afresh (not stuck on the stale request) and a fresh answer
+        // brings it back.
+        await clock.advance(monitor.nextCheckDelay);
+        assert.equal(pings, 2);
+        answers[1]({ ok: true });
+        await flush();
+        assert.equal(monitor.online, true);
+    });
+
     it("confirms the browser's online event with a ping before going online", async () => {
         const { ping, calls } = scriptedPing([true, false, true]);
         const { monitor, clock, target, events } = makeMonitor({ autoDetect: true, ping });

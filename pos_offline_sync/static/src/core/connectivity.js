@@ -253,6 +253,9 @@ export class ConnectivityMonitor {
     }
 
     _browserOffline() {
+        // A ping in flight was sent before this event: its answer is older news, ignore it.
+        this._generation++;
+        this._inflight = null;
         this.failures = Math.max(this.failures, this.failuresToOffline);
         if (this.networkOnline) {
             this.networkOnline = false;
