@@ -64,6 +64,23 @@ describe("CardProcessor", () => {
         assert.equal(transport.calls.length, 1);
     });
 
+    it("an order synced from another tab is not shown as a declined card", async () => {
+        // The dialog still lists the order; another tab charged its card and synced it. Red
+        // "Declined" here would make the cashier ask for another card: a second charge.
+        const store = new MemoryStore();
+        const order = cardOrder();
+        await store.put(order);
+        await store.remove([order.uuid]);
+        const transport = server([]);
+        const processor = new CardProcessor({ transport, store });
+        const pay = order.payments[0].uuid;
+        const outcome = await processor.processPayment(order.uuid, pay);
+        assert.notEqual(outcome.status, "failed");
+        assert.notEqual(processor.outcomes[pay].status, "failed");
+        assert.match(outcome.message, /no longer waiting/);
+        assert.equal(transport.calls.length, 0);
+    });
+
     it("a double click sends one request", async () => {
         const store = new MemoryStore();
         const order = cardOrder();

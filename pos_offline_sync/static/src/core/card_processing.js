@@ -11,6 +11,9 @@ export const PROCESS_METHOD = "offline_process_card";
 
 export const NO_ANSWER_MESSAGE = "No answer from the server: the card's state is unknown. Try again.";
 
+export const GONE_MESSAGE =
+    "This card payment is no longer waiting here (synced from another window?): reopen the list.";
+
 const FINAL = new Set(["succeeded", "failed"]);
 
 /** The `offline_process_card` payload of one card payment. */
@@ -83,7 +86,8 @@ export class CardProcessor {
 
     /**
      * Processes one card payment of a stored order.
-     * @returns {Promise<object>} the card outcome (CONTRACTS §2), or {status: "no_answer", message}
+     * @returns {Promise<object>} the card outcome (CONTRACTS §2), or {status: "no_answer" or
+     *   "gone" (the order or payment is no longer stored here), message}
      */
     processPayment(orderUuid, paymentUuid) {
         const running = this._inFlight.get(paymentUuid);
@@ -110,7 +114,9 @@ export class CardProcessor {
         const record = await this.store.get(orderUuid);
         const payment = record?.order?.payments?.find((p) => p.uuid === paymentUuid);
         if (!payment?.card) {
-            return { status: "failed", message: "This card payment is no longer waiting here." };
+            // Not "failed": the order may have been charged and synced from another tab, and a
+            // red "Declined" would make the cashier take a second card.
+            return { status: "gone", message: GONE_MESSAGE };
         }
         if (FINAL.has(payment.card.status) || !payment.card.envelope) {
             return { v: 1, ...payment.card };
