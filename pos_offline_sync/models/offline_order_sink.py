@@ -33,13 +33,16 @@ class OdooOrderSink:
     # -- protocol ---------------------------------------------------------------------------
     def store(self, order):
         uuid = order["uuid"]
-        existing = self.PosOrder._get_open_order({"uuid": uuid})
-        if existing and (existing.state != "draft" or existing.offline_synced):
-            return self._stored("exists", existing)
-        ui_order = self._ui_order(order)
-        card_failures = self._apply_card_outcomes(order, ui_order)
         try:
+            # Everything that queries is inside the savepoint: a failed query outside it would
+            # abort the request's transaction, failing the rest of the batch and undoing at
+            # commit the orders already answered ok.
             with self.env.cr.savepoint():
+                existing = self.PosOrder._get_open_order({"uuid": uuid})
+                if existing and (existing.state != "draft" or existing.offline_synced):
+                    return self._stored("exists", existing)
+                ui_order = self._ui_order(order)
+                card_failures = self._apply_card_outcomes(order, ui_order)
                 self.PosOrder.sync_from_ui([ui_order])
                 stored = self.PosOrder._get_open_order({"uuid": uuid})
                 if not stored:
@@ -75,8 +78,11 @@ class OdooOrderSink:
         wanted = {}
         for index, command in enumerate(ui_order.get("lines") or [], start=1):
             vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
-            if vals.get("product_id"):
-                wanted.setdefault(vals["product_id"], index)
+            product_id = vals.get("product_id")
+            if product_id and (isinstance(product_id, bool) or not isinstance(product_id, int)):
+                raise OrderValidationError(f"line {index}: product {product_id!r} is not an id")
+            if product_id:
+                wanted.setdefault(product_id, index)
         found = set(self.env["product.product"].browse(list(wanted)).exists().ids)
         for product_id, index in wanted.items():
             if product_id not in found:
@@ -183,7 +189,16 @@ class OdooOrderSink:
                 continue
             outcome = self._card_outcome(order, payment)
             card = payment["card"]
+            label = f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
             if outcome["status"] == "succeeded":
+                if self.config.currency_id.compare_amounts(
+                    outcome["amount"], vals.get("amount") or 0
+                ):
+                    # The ledger is the truth of what the card paid: a line saying otherwise
+                    # would pay the order with money never charged (as the sandbox refuses).
+                    raise OrderValidationError(
+                        f"card {label}: the amount differs from the card payment processed"
+                    )
                 vals.update(
                     {
                         "transaction_id": outcome.get("payment_intent_id"),
@@ -194,7 +209,6 @@ class OdooOrderSink:
                 )
                 kept.append(command)
                 continue
-            label = f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
             if outcome["status"] == "failed":
                 failures.append(f"{label}: {outcome.get('message') or outcome.get('decline_code')}")
             elif outcome["status"] == "unprocessed":
@@ -226,12 +240,14 @@ class OdooOrderSink:
                 "last4": attempt.card_last4,
                 "message": attempt.message,
                 "decline_code": attempt.decline_code,
+                "amount": attempt.amount,
             }
         envelope = payment["card"].get("envelope")
         if not envelope:
             return {"status": "unprocessed"}
         try:
-            return Attempt._offline_process(
+            # The service refuses an amount other than the ledger's, so this one was charged.
+            return {"amount": payment["amount"]} | Attempt._offline_process(
                 self.config,
                 {
                     "v": 1,

@@ -67,6 +67,20 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
         self.assertEqual(pos_order.offline_card_attempt_ids, attempt)
 
+    def test_card_line_with_another_amount_than_charged_is_refused(self):
+        # The card was charged 3.50: an order whose card line says 7.00 must not become paid
+        # on it (the ledger, not the browser, says what was charged).
+        order = self.card_order()
+        order["payments"][0]["amount"] = 3.5
+        outcome = self.process(order)
+        self.assertEqual(outcome["status"], "succeeded", outcome)
+        order["payments"][0]["amount"] = 7.0
+        [result] = self.sync(order)
+        self.assertFalse(result["ok"], result)
+        self.assertIn("amount differs", result["reason"])
+        self.assertFalse(self.find(order))
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
     def test_declined_card_syncs_unpaid_then_new_card_pays(self):
         order = self.card_order(VISA_DECLINED)
         outcome = self.process(order)

@@ -47,6 +47,17 @@ class TestOfflineSync(OfflineSyncCommon):
         self.assertTrue(self.find(good1) and self.find(good2))
         self.assertFalse(self.find(unknown_product) or self.find(malformed))
 
+    def test_order_whose_query_fails_leaves_the_others_stored(self):
+        # A product id that is text fails its query in PostgreSQL: done outside the order's
+        # savepoint, that aborted the whole transaction, so the next order failed too and the
+        # first, answered ok, was undone at commit.
+        good1, bad, good2 = self.plain_order(), self.plain_order(), self.plain_order()
+        bad["odoo"]["lines"][0][2]["product_id"] = "12 OR 1=1"
+        results = self.sync(good1, bad, good2)
+        self.assertEqual([r["ok"] for r in results], [True, False, True], results)
+        self.assertIn("line 1", results[1]["reason"])
+        self.assertTrue(self.find(good1) and self.find(good2))
+
     def test_closed_session_uses_the_open_one(self):
         order = self.plain_order()
         old_session = self.pos_session
