@@ -214,3 +214,40 @@ def test_clear_errors_for_unstorable_orders_and_persistence_answer(core_page):
     assert "cannot store" in out["clone"]
     assert out["count"] == 0
     assert out["persistence"] in ("persisted", "best-effort", "unsupported")
+
+
+def test_orders_left_are_listed_with_offline_mode_off_where_databases_is_unknown(sandbox, page):
+    # Browsers without indexedDB.databases() (Firefox before 126, older Safari) cannot say
+    # whether the store exists: an order left from when offline mode was on must still be
+    # listed (and synced) after the mode is switched off, not hidden. The IndexedDB is the
+    # real one; only the databases() listing is absent, as in those browsers.
+    page.goto(sandbox.url + "/pos")  # its import map resolves @odoo/owl for the controller
+    out = run(
+        page,
+        """
+        const { OfflineController } = await import("/core/offline_controller.js");
+        const store = await OfflineStore.open(opts);
+        const left = order();
+        await store.put(left);
+        store.close();
+        const idb = {
+            open: (...args) => indexedDB.open(...args),
+            deleteDatabase: (...args) => indexedDB.deleteDatabase(...args),
+            cmp: (...args) => indexedDB.cmp(...args),
+        };
+        const controller = await OfflineController.create({
+            ...opts,
+            settings: {allowOfflineMode: false, autoDetect: false},
+            transport: {call: async () => { throw new Error("offline"); }},
+            indexedDB: idb,
+            target: new EventTarget(),
+        });
+        const res = {pending: await controller.countPending(), count: controller.state.pendingCount,
+                     uuids: await controller.listPendingUuids(), expected: [left.uuid]};
+        controller.destroy();
+        return res;
+        """,
+    )
+    assert out["pending"] == 1
+    assert out["count"] == 1
+    assert out["uuids"] == out["expected"]

@@ -21,14 +21,19 @@ export const OFFLINE_NOT_ALLOWED_MESSAGE = "Offline mode is not allowed on this 
 // Meta-store key of the manual switch: a cashier who went offline stays offline after a reload.
 const MANUAL_OFFLINE_KEY = "manualOffline";
 
-async function databaseExists(indexedDB, name) {
-    if (typeof indexedDB?.databases !== "function") {
+// When the browser cannot list its databases (no databases(), or it fails), answer "maybe":
+// opening creates at worst an empty store, while "no" would hide orders left waiting there.
+async function databaseMayExist(indexedDB, name) {
+    if (!indexedDB) {
         return false;
+    }
+    if (typeof indexedDB.databases !== "function") {
+        return true;
     }
     try {
         return (await indexedDB.databases()).some((info) => info.name === name);
     } catch {
-        return false;
+        return true;
     }
 }
 
@@ -80,7 +85,7 @@ export class OfflineController {
             const name = databaseName(dbName, configId);
             // With offline mode off, open only an existing store: orders left there must still
             // be listed and synced, but no empty database is created for nothing.
-            if (enabled || (await databaseExists(indexedDB, name))) {
+            if (enabled || (await databaseMayExist(indexedDB, name))) {
                 try {
                     store = await OfflineStore.open({
                         dbName,
