@@ -40,6 +40,8 @@ class OdooOrderSink:
             with self.env.cr.savepoint():
                 existing = self.PosOrder._get_open_order({"uuid": uuid})
                 if existing and (existing.state != "draft" or existing.offline_synced):
+                    if not existing.offline_synced:
+                        self._settle_cards_of(existing, order)
                     return self._stored("exists", existing)
                 ui_order = self._ui_order(order)
                 card_failures = self._apply_card_outcomes(order, ui_order)
@@ -189,7 +191,7 @@ class OdooOrderSink:
                 continue
             outcome = self._card_outcome(order, payment)
             card = payment["card"]
-            label = f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
+            label = _card_label(card)
             if outcome["status"] == "succeeded":
                 if self.config.currency_id.compare_amounts(
                     outcome["amount"], vals.get("amount") or 0
@@ -224,6 +226,43 @@ class OdooOrderSink:
             ui_order["payment_ids"] = kept
             ui_order["state"] = "draft"
         return failures
+
+    def _settle_cards_of(self, existing, order):
+        """The order reached Odoo through its own sync first (e.g. a reload before the offline
+        store opened), with the offline card's line but no charge: confirming it as it is
+        would let the browser drop the only copy of the sealed card. Charge it through the
+        ledger now and record the charge on its line, or flag the order for the back office."""
+        lines = {line.uuid: line for line in existing.payment_ids if line.uuid}
+        failures = []
+        for payment in order.get("payments") or []:
+            line = lines.get(payment["uuid"]) if payment.get("card") else None
+            if not line or line.transaction_id:
+                continue  # not a line the card was taken for, or already recorded
+            card = payment["card"]
+            label = _card_label(card)
+            outcome = self._card_outcome(order, payment)
+            if outcome["status"] == "succeeded":
+                if self.config.currency_id.compare_amounts(outcome["amount"], line.amount):
+                    failures.append(f"{label}: charged {outcome['amount']}, not {line.amount}")
+                line.write(
+                    {
+                        "transaction_id": outcome.get("payment_intent_id"),
+                        "card_brand": outcome.get("brand") or card.get("brand"),
+                        "card_no": outcome.get("last4") or card.get("last4"),
+                        "payment_status": "done",
+                    }
+                )
+            elif outcome["status"] == "failed":
+                failures.append(f"{label}: {outcome.get('message') or outcome.get('decline_code')}")
+            elif outcome["status"] == "unprocessed":
+                failures.append(f"{label}: the card was not processed before the sync")
+            else:
+                raise OrderValidationError(
+                    f"card {label} could not be processed now ({outcome.get('message')}); "
+                    "the order was kept, sync it again"
+                )
+        if failures:
+            existing._offline_after_sync(failures)
 
     def _card_outcome(self, order, payment):
         """The ledger's outcome of one card payment. A card never processed but still sealed is
@@ -262,6 +301,10 @@ class OdooOrderSink:
             )
         except UserError as exc:
             raise OrderValidationError(str(exc.args[0] if exc.args else exc)) from exc
+
+
+def _card_label(card):
+    return f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
 
 
 def _odoo_datetime(value):

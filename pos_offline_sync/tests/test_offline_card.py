@@ -81,6 +81,31 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertFalse(self.find(order))
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
 
+    def test_card_order_odoo_synced_first_is_still_charged(self):
+        # Odoo's own sync pushed the order (its line of the offline card, no charge) before
+        # ours: answering "exists" alone would let the browser drop the only sealed card.
+        order = self.card_order()
+        self.env["pos.order"].sync_from_ui([dict(order["odoo"])])
+        [result] = self.sync(order)
+        self.assertEqual((result["ok"], result["status"]), (True, "exists"), result)
+        [intent] = self.stripe.succeeded_intents(order["uuid"])
+        payment = self.find(order).payment_ids
+        self.assertEqual(payment.transaction_id, intent["id"])
+        self.assertEqual(payment.card_no, "4242")
+        # Sent again: nothing more charged.
+        self.sync(order)
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
+    def test_declined_card_order_odoo_synced_first_is_flagged(self):
+        order = self.card_order(VISA_DECLINED)
+        self.env["pos.order"].sync_from_ui([dict(order["odoo"])])
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"], result)
+        pos_order = self.find(order)
+        self.assertTrue(pos_order.offline_card_failed)
+        self.assertIn("VISA **** 0341", pos_order.internal_note)
+        self.assertFalse(pos_order.payment_ids.transaction_id)
+
     def test_declined_card_syncs_unpaid_then_new_card_pays(self):
         order = self.card_order(VISA_DECLINED)
         outcome = self.process(order)
