@@ -130,13 +130,20 @@ export class CardProcessor {
         if (!outcome || typeof outcome.status !== "string") {
             outcome = { status: "no_answer", message: NO_ANSWER_MESSAGE };
         }
-        await this.store.update(orderUuid, (current) => {
-            for (const p of current.order.payments || []) {
-                if (p.uuid === paymentUuid && p.card && !FINAL.has(p.card.status)) {
-                    p.card = applyOutcome(p.card, outcome);
+        try {
+            await this.store.update(orderUuid, (current) => {
+                for (const p of current.order.payments || []) {
+                    if (p.uuid === paymentUuid && p.card && !FINAL.has(p.card.status)) {
+                        p.card = applyOutcome(p.card, outcome);
+                    }
                 }
-            }
-        });
+            });
+        } catch (error) {
+            // The server's answer stands (its ledger keeps it and gives it again): hiding a
+            // charge behind a storage error would make the cashier take a second card.
+            const saved = `this outcome could not be saved in this browser (${error.message})`;
+            return { ...outcome, message: outcome.message ? `${outcome.message}; ${saved}` : saved };
+        }
         return outcome;
     }
 
