@@ -3,8 +3,9 @@
 Every state change is its own short `BEGIN IMMEDIATE` transaction (SQLite's write lock) and is
 committed before the call returns; no lock is held while Stripe is called. Who is processing a
 row is a lease: `owner` (host, pid, process start, claim id) and `lease_until`. A row left
-`processing` counts as abandoned when its lease has expired, or at once when its owner process
-on this host is gone (a crash); a live owner's row makes a second caller "busy".
+`processing` counts as abandoned at once when its owner process on this host is gone (a crash),
+never while that process runs (its call may still reach Stripe, however long it takes), and
+on lease expiry only when the owner's liveness cannot be known (another host).
 """
 
 from __future__ import annotations
@@ -233,9 +234,12 @@ class SqliteAttemptLedger:
 
     @staticmethod
     def _abandoned(row, now) -> bool:
-        if row["lease_until"] is None or row["lease_until"] < now:
-            return True
-        return owner_alive(row["owner"]) is False
+        alive = owner_alive(row["owner"])
+        if alive is not None:
+            # A live owner is still in its call (the service settles or releases in `finally`):
+            # taking over on lease expiry would charge again beside a charge not yet answered.
+            return not alive
+        return row["lease_until"] is None or row["lease_until"] < now
 
     def settle(self, attempt: Attempt, outcome: dict) -> None:
         status = outcome["status"]

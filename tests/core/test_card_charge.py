@@ -161,13 +161,34 @@ def test_live_claim_makes_others_wait(env):
     assert len(env.pis(p)) == 1
 
 
-def test_expired_lease_is_taken_over(env):
+def test_expired_lease_of_an_owner_elsewhere_is_taken_over(env):
     p = env.payload()
     stale = SqliteAttemptLedger(env.db, lease_seconds=-1)
     assert stale.claim(ChargeRequest.from_payload(p)).state == "new"
+    # An owner on another host: its liveness cannot be known, so its lease decides.
+    conn = sqlite3.connect(env.db)
+    with conn:
+        conn.execute("UPDATE card_attempts SET owner = 'elsewhere|1|1|x'")
+    conn.close()
     assert env.service.process(p)["status"] == "succeeded"
     assert env.row(p)["attempt_no"] == 2
     assert len(env.pis(p)) == 1
+
+
+def test_live_call_past_its_lease_is_not_charged_again(env):
+    # A call still running in a live process when its lease runs out (a slow Stripe, a long
+    # lookup): a second caller used to take the row over and charge beside it.
+    p = env.payload()
+    slow = SqliteAttemptLedger(env.db, lease_seconds=-1)
+    claim = slow.claim(ChargeRequest.from_payload(p))
+    assert claim.state == "new"
+    second = env.service.process(p)
+    outcome, final = env.service._run(claim)  # the slow call gets through
+    slow.settle(claim.attempt, outcome)
+    assert second == card_errors.in_progress()
+    assert final and outcome["status"] == "succeeded"
+    assert len(succeeded_for_order(env.url, p["order_uuid"])) == 1
+    assert env.service.process(p)["payment_intent_id"] == outcome["payment_intent_id"]
 
 
 def test_many_orders_concurrently(env):
