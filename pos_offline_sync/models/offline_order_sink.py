@@ -82,7 +82,8 @@ class OdooOrderSink:
             vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
             product_id = vals.get("product_id")
             if product_id and (isinstance(product_id, bool) or not isinstance(product_id, int)):
-                raise OrderValidationError(f"line {index}: product {product_id!r} is not an id")
+                shown = repr(product_id)[:40]  # a reason, not an echo of whatever was sent
+                raise OrderValidationError(f"line {index}: product {shown} is not an id")
             if product_id:
                 wanted.setdefault(product_id, index)
         found = set(self.env["product.product"].browse(list(wanted)).exists().ids)
