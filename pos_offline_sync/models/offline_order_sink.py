@@ -271,7 +271,9 @@ class OdooOrderSink:
         answer, not the ledger row: that row is committed by the ledger's own cursor, after this
         transaction's snapshot."""
         Attempt = self.env["pos.offline.card.attempt"]
-        attempt = Attempt.sudo()._offline_find(order["uuid"], payment["uuid"])
+        attempt = Attempt.sudo()._offline_find(
+            order["uuid"], payment["uuid"], self.config.company_id
+        )
         if attempt and attempt.state in ("succeeded", "failed"):
             return {
                 "status": attempt.state,

@@ -59,9 +59,14 @@ class PosOfflineCardAttempt(models.Model):
     )
 
     @api.model
-    def _offline_find(self, order_uuid, payment_uuid):
+    def _offline_find(self, order_uuid, payment_uuid, company):
         return self.search(
-            [("order_uuid", "=", order_uuid), ("payment_uuid", "=", payment_uuid)], limit=1
+            [
+                ("order_uuid", "=", order_uuid),
+                ("payment_uuid", "=", payment_uuid),
+                ("company_id", "=", company.id),
+            ],
+            limit=1,
         )
 
     # -- the charge path ---------------------------------------------------------------------
@@ -145,6 +150,8 @@ class OdooAttemptLedger:
             if inserted:
                 # Durable before Stripe is called: a crash from here on leaves a trace.
                 cr.commit()  # pylint: disable=invalid-commit
+            else:
+                self._check_company(cr, request)
             row = self._lock(cr, request.order_uuid, request.payment_uuid)
             if row is None:
                 cr.rollback()
@@ -259,6 +266,21 @@ class OdooAttemptLedger:
             )
         )
         return cr.rowcount == 1
+
+    def _check_company(self, cr, request):
+        """The ledger is keyed on uuids alone: a payment of another company's register is
+        neither shown (its PaymentIntent, card) nor resumed with this company's Stripe key."""
+        cr.execute(
+            SQL(
+                "SELECT company_id FROM pos_offline_card_attempt WHERE order_uuid = %s "
+                "AND payment_uuid = %s",
+                request.order_uuid,
+                request.payment_uuid,
+            )
+        )
+        row = cr.fetchone()
+        if row and row[0] != self.config.company_id.id:
+            raise card_charge.CardRequestError("this payment belongs to another company")
 
     def _lock(self, cr, order_uuid, payment_uuid):
         try:

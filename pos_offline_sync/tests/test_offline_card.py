@@ -106,6 +106,32 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertIn("VISA **** 0341", pos_order.internal_note)
         self.assertFalse(pos_order.payment_ids.transaction_id)
 
+    def test_another_companys_card_attempt_neither_pays_nor_shows(self):
+        # The ledger is keyed on uuids: an attempt of another company's register with the same
+        # uuids must not pay this order, nor give out its PaymentIntent and card.
+        order = self.card_order()
+        other = self.env["res.company"].create({"name": "Other Shop Inc."})
+        self.env["pos.offline.card.attempt"].sudo().create(
+            {
+                "order_uuid": order["uuid"],
+                "payment_uuid": order["payments"][0]["uuid"],
+                "state": "succeeded",
+                "amount": 7.0,
+                "currency": order["currency"],
+                "payment_intent_id": "pi_of_the_other_company",
+                "card_brand": "visa",
+                "card_last4": "1111",
+                "company_id": other.id,
+            }
+        )
+        with self.assertRaisesRegex(UserError, "another company"):
+            self.process(order)
+        [result] = self.sync(order)
+        self.assertFalse(result["ok"], result)
+        self.assertIn("another company", result["reason"])
+        self.assertFalse(self.find(order))
+        self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
+
     def test_declined_card_syncs_unpaid_then_new_card_pays(self):
         order = self.card_order(VISA_DECLINED)
         outcome = self.process(order)
