@@ -42,6 +42,8 @@ class OdooOrderSink:
                 if existing and (existing.state != "draft" or existing.offline_synced):
                     if not existing.offline_synced:
                         self._settle_cards_of(existing, order)
+                    elif existing.state == "draft":
+                        self._pay_draft_with_cards(existing, order)
                     return self._stored("exists", existing)
                 ui_order = self._ui_order(order)
                 card_failures = self._apply_card_outcomes(order, ui_order)
@@ -264,6 +266,25 @@ class OdooOrderSink:
                 )
         if failures:
             existing._offline_after_sync(failures)
+
+    def _pay_draft_with_cards(self, existing, order):
+        """Stored unpaid before its card was charged (a CSV import, or a sync before the card
+        was processed), the order is sent again once the card has an outcome: a charge made
+        since must pay it here, or the money is taken while the back office shows it unpaid
+        (and a "Charge new card" would charge the customer twice)."""
+        recorded = set(existing.payment_ids.mapped("transaction_id"))
+        for payment in order.get("payments") or []:
+            if not payment.get("card"):
+                continue
+            outcome = self._card_outcome(order, payment)
+            status = outcome["status"]
+            if status == "succeeded" and outcome.get("payment_intent_id") not in recorded:
+                existing._offline_mark_paid_by_card(outcome, outcome["amount"])
+            elif status not in ("succeeded", "failed", "unprocessed"):
+                raise OrderValidationError(
+                    f"card {_card_label(payment['card'])} could not be processed now "
+                    f"({outcome.get('message')}); the order was kept, sync it again"
+                )
 
     def _card_outcome(self, order, payment):
         """The ledger's outcome of one card payment. A card never processed but still sealed is

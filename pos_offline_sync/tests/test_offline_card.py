@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import copy
 import json
 
 from odoo.exceptions import UserError
@@ -227,6 +228,28 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(pos_order.state, "draft")
         self.assertIn("not processed", pos_order.internal_note)
         self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
+
+    def test_card_charged_after_the_order_came_in_unpaid_pays_it(self):
+        # First in without its card (a CSV import): unpaid. The register still had the sealed
+        # card, charged it, and sends the order again: that charge must pay the order, not be
+        # lost behind "exists" (a "Charge new card" would then charge the customer twice).
+        order = self.card_order()
+        without_card = copy.deepcopy(order)
+        del without_card["payments"][0]["card"]["envelope"]
+        self.sync(without_card)
+        self.assertEqual(self.find(order).state, "draft")
+        outcome = self.process(order)
+        self.assertEqual(outcome["status"], "succeeded", outcome)
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and result["paid"], result)
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "paid")
+        self.assertFalse(pos_order.offline_card_failed)
+        self.assertEqual(pos_order.payment_ids.transaction_id, outcome["payment_intent_id"])
+        # Sent once more: recorded once.
+        self.sync(order)
+        self.assertEqual(len(pos_order.payment_ids), 1)
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
 
     def test_no_stripe_key_is_a_configuration_error(self):
         # An enabled provider must have a key (payment_stripe): disable it to clear the key.
