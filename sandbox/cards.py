@@ -245,6 +245,77 @@ class CardOrderSink(orders.SqliteOrderSink):
             transaction_ids=tx_ids,
         )
 
+    def prepare(self, order: dict) -> None:
+        super().prepare(order)
+        if self._prepared.get(order["uuid"]) is orders._EXISTS:
+            self._pay_draft_with_cards(order)
+
+    def _pay_draft_with_cards(self, order: dict) -> None:
+        """Stored unpaid before its card was charged (a CSV import), the order is sent again
+        once the register has charged the sealed card: that charge pays it here. Answering
+        "exists" alone left the money taken, the order unpaid and the card dropped by the
+        browser (and "Charge new card" would charge the customer twice). Runs in `prepare`:
+        it may call Stripe, so no batch transaction is open."""
+        row = self.conn.execute("SELECT * FROM orders WHERE uuid = ?", (order["uuid"],)).fetchone()
+        cards = [(i, p) for i, p in enumerate(order["payments"], start=1) if p.get("card")]
+        if row is None or row["state"] != "draft" or not cards:
+            return
+        charge = service(self.ctx, _config(self.conn, self.config_id))
+        currency = order.get("currency") or "USD"
+        for index, payment in cards:
+            attempt = charge.ledger.get(order["uuid"], payment["uuid"])
+            outcome = attempt.outcome() if attempt else None
+            if attempt and attempt.amount_minor != to_minor_units(payment["amount"], currency):
+                raise OrderValidationError(
+                    f"payment {index}: the amount differs from the card payment processed"
+                )
+            if outcome is None:
+                if not payment["card"].get("envelope"):
+                    continue  # nothing left to charge: the order stays as it was stored
+                try:
+                    outcome = charge.process(_process_payload(order, payment))
+                except CardRequestError as exc:
+                    raise OrderValidationError(f"payment {index}: {exc}") from None
+            if outcome["status"] == "succeeded":
+                _record_card_payment(self.conn, row["id"], payment, outcome)
+            elif outcome["status"] != "failed":
+                raise OrderValidationError(f"card payment not processed yet: {outcome['message']}")
+
+
+def _record_card_payment(conn, order_id, payment, outcome):
+    """A card payment of the order itself, charged after the order was stored unpaid: once per
+    payment uuid; the order is Paid when its payments cover the total."""
+    with write_transaction(conn):
+        if conn.execute(
+            "SELECT 1 FROM order_payments WHERE order_id = ? AND uuid = ?",
+            (order_id, payment["uuid"]),
+        ).fetchone():
+            return
+        conn.execute(
+            "INSERT INTO order_payments (order_id, uuid, payment_method_id, payment_method_name, "
+            "amount, card_brand, card_last4, card_status, transaction_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'succeeded', ?)",
+            (
+                order_id,
+                payment["uuid"],
+                payment["payment_method_id"],
+                payment.get("payment_method_name") or f"Method {payment['payment_method_id']}",
+                payment["amount"],
+                outcome.get("brand") or payment["card"].get("brand"),
+                outcome.get("last4") or payment["card"].get("last4"),
+                outcome.get("payment_intent_id"),
+            ),
+        )
+        conn.execute(
+            "UPDATE orders SET amount_paid = amount_paid + ? WHERE id = ?",
+            (payment["amount"], order_id),
+        )
+        conn.execute(
+            "UPDATE orders SET state = 'paid', card_failed = 0 WHERE id = ? "
+            "AND round(amount_paid - amount_total, 6) >= 0",
+            (order_id,),
+        )
+
 
 def _process_payload(order, payment) -> dict:
     return {

@@ -2,6 +2,7 @@
 settings, the order page and "Charge new card", against a real localstripe and SQLite."""
 
 import base64
+import copy
 import re
 import sqlite3
 import uuid
@@ -23,6 +24,7 @@ from tests.card_support import (
 from pos_offline_sync.core import card_errors
 from pos_offline_sync.core.card_envelope import seal_card
 from pos_offline_sync.core.card_keys import PublicKeyInfo
+from sandbox import orders
 from sandbox.app import create_app
 # isort: on
 
@@ -203,6 +205,27 @@ def test_declined_card_order_arrives_unpaid_with_the_reason(sb):
     assert card_errors.DECLINED in row["note"] and "VISA **** 0341" in row["note"]
     assert [p["payment_method_name"] for p in sb.payments(order["uuid"])] == ["Cash"]
     assert row["amount_paid"] == 2.0
+
+
+def test_card_charged_after_a_csv_import_pays_the_order(sb):
+    # Imported from a CSV first (no card data: unpaid). The register still had the sealed card,
+    # charged it and syncs: that charge must pay the order, not vanish behind "exists".
+    order = sb.card_order()
+    from_csv = copy.deepcopy(order)
+    del from_csv["payments"][0]["card"]["envelope"]
+    (imported,) = orders.import_orders(sb.client.application.ctx, [from_csv], 1)
+    assert imported["ok"] and imported["paid"] is False
+    status, out = sb.process(order)
+    assert out["result"]["status"] == "succeeded"
+    (result,) = sb.sync(order)
+    assert result["ok"] and result["status"] == "exists" and result["paid"] is True, result
+    row = sb.order(order["uuid"])
+    assert row["state"] == "paid" and row["card_failed"] == 0 and row["amount_paid"] == 7.0
+    (pay,) = sb.payments(order["uuid"])
+    assert pay["transaction_id"] == out["result"]["payment_intent_id"]
+    sb.sync(order)  # sent once more: recorded once
+    assert len(sb.payments(order["uuid"])) == 1
+    assert len(succeeded_for_order(sb.url, order["uuid"])) == 1
 
 
 def test_browser_claims_are_not_trusted(sb):
