@@ -49,6 +49,10 @@ from .db import write_transaction
 from .rpc import RpcError, rpc_method
 
 MANAGER_ONLY = "Only accounting or POS managers can charge a new card."
+CARD_PENDING = (
+    "A card of this order may already have been charged (being processed, or charged but not "
+    "synced yet). Sync the register, then check the order before charging a new card."
+)
 CSV_ORIGIN = "csv"  # the origin sandbox.orders.import_orders gives its sink
 UNPROCESSED = "unprocessed"
 CSV_UNPROCESSED_NOTE = (
@@ -126,7 +130,19 @@ def service(ctx, config_row, *, origin="register") -> CardChargeService:
         gateway=rt.gateway,
         limits=limits if origin == "register" else None,
         config_problem=rt.config_problem,
+        order_settled=lambda order_uuid, _payment_uuid: _order_settled(ctx, order_uuid),
     )
+
+
+def _order_settled(ctx, order_uuid) -> bool:
+    """True when the back office holds that order and it is not waiting for a payment (here an
+    order is stored paid only with every card charged)."""
+    conn = ctx.connect()
+    try:
+        row = conn.execute("SELECT state FROM orders WHERE uuid = ?", (order_uuid,)).fetchone()
+    finally:
+        conn.close()
+    return row is not None and row["state"] != "draft"
 
 
 # -- RPC ---------------------------------------------------------------------------------------
@@ -506,6 +522,8 @@ def charge_new_card(ctx, request, uuid):
                     }
                 },
             )
+        if _card_maybe_charged(conn, order, body["payment_uuid"]):
+            return _json(409, {"error": {"code": "card_pending", "message": CARD_PENDING}})
         config = _config(conn, order["config_id"])
         payload = {
             "v": 1,
@@ -530,6 +548,24 @@ def charge_new_card(ctx, request, uuid):
         return _json(200, {"result": outcome})
     finally:
         conn.close()
+
+
+def _card_maybe_charged(conn, order, payment_uuid) -> bool:
+    """Another card of the order may already have been charged (being processed, outcome
+    unknown, or charged but not recorded on the order yet): a new card could take the money
+    twice. This form's own payment may be retried (the ledger settles it)."""
+    recorded = {
+        row[0]
+        for row in conn.execute(
+            "SELECT transaction_id FROM order_payments WHERE order_id = ?", (order["id"],)
+        )
+    }
+    rows = conn.execute(
+        "SELECT status, payment_intent_id FROM card_attempts WHERE order_uuid = ? "
+        "AND payment_uuid != ? AND status IN ('processing', 'retryable', 'succeeded')",
+        (order["uuid"], payment_uuid),
+    ).fetchall()
+    return any(r["status"] != "succeeded" or r["payment_intent_id"] not in recorded for r in rows)
 
 
 def _add_card_payment(conn, order, payment_uuid, amount, outcome):

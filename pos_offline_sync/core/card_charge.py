@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Protocol
@@ -216,11 +217,15 @@ class CardChargeService:
         gateway: CardGateway | None,
         limits: RiskLimits | None = None,
         config_problem: str | None = None,
+        order_settled: Callable[[str, str], bool] | None = None,
     ):
         self.ledger = ledger
         self.keys = keys
         self.gateway = gateway
         self.limits = limits or RiskLimits()
+        # The host's answer to "is this order already settled in the back office, without
+        # waiting for this payment (order uuid, payment uuid)?": it is never charged again.
+        self.order_settled = order_settled
         self.config_problem = config_problem if gateway else (config_problem or "no Stripe key")
 
     def public_key(self) -> dict:
@@ -265,16 +270,22 @@ class CardChargeService:
 
     def _run(self, claim: Claim) -> tuple[dict, bool]:
         attempt = claim.attempt
-        refusal = self.limits.amount_refusal(
-            _from_minor(attempt.amount_minor, attempt.currency), attempt.currency
-        )
-        if refusal:
-            return card_errors.failed("risk_limit", message=refusal), True
         try:
+            # A resumed attempt may have been charged before its caller died: what Stripe has
+            # comes first, before any reason not to charge now.
             if claim.state == "resume":
                 found = self._settle_from_stripe(attempt)
                 if found is not None:
                     return found
+            if self.order_settled and self.order_settled(attempt.order_uuid, attempt.payment_uuid):
+                # E.g. imported unpaid from a CSV, then paid by "Charge new card": the card the
+                # register still holds for it must not be charged as well.
+                return card_errors.failed("order_settled", message=card_errors.ORDER_SETTLED), True
+            refusal = self.limits.amount_refusal(
+                _from_minor(attempt.amount_minor, attempt.currency), attempt.currency
+            )
+            if refusal:
+                return card_errors.failed("risk_limit", message=refusal), True
             return _outcome(self._charge(attempt))
         except GatewayFailure as failure:
             outcome = card_errors.outcome_for_failure(failure)

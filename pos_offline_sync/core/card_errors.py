@@ -22,6 +22,7 @@ REQUIRES_ACTION = (
     "The card needs the customer's authentication: contact the customer for another card."
 )
 UNDECRYPTABLE = "The card data could not be read. Ask the customer for another card."
+ORDER_SETTLED = "This order is already settled in the back office: the card was not charged."
 IN_PROGRESS = "This card is being processed in another window."
 RETRY = "Stripe could not be reached. Try again."
 CONFIG_PREFIX = "Card processing is not configured: "

@@ -71,15 +71,29 @@ class PosOfflineCardAttempt(models.Model):
 
     # -- the charge path ---------------------------------------------------------------------
     @api.model
-    def _offline_process(self, config, payload):
-        """`offline_process_card` for a register whose access was checked by the caller."""
+    def _offline_process(self, config, payload, back_office=False):
+        """`offline_process_card` for a register whose access was checked by the caller, or
+        (back_office) a manager's "Charge new card"."""
         try:
-            return self._offline_service(config).process(payload)
+            return self._offline_service(config, back_office=back_office).process(payload)
         except card_charge.CardRequestError as exc:
             raise UserError(self.env._("Malformed card request: %s", exc)) from None
 
     @api.model
-    def _offline_service(self, config):
+    def _offline_order_settled(self, order_uuid, payment_uuid):
+        """True when the back office holds that order, no longer waiting for a payment, and
+        not waiting for this one either (a line Odoo's own sync stored for the card, not
+        charged yet). Not scoped to the company on purpose: whatever company holds that uuid,
+        a settled order must not be charged again."""
+        order = self.env["pos.order"].sudo().search([("uuid", "=", order_uuid)], limit=1)
+        if not order or order.state == "draft":
+            return False
+        return not order.payment_ids.filtered(
+            lambda line: line.uuid == payment_uuid and not line.transaction_id
+        )
+
+    @api.model
+    def _offline_service(self, config, back_office=False):
         company = config.company_id
         secret, problem = self._offline_stripe_secret(company)
         gateway = None
@@ -92,8 +106,12 @@ class PosOfflineCardAttempt(models.Model):
             ledger=OdooAttemptLedger(self.env, config),
             keys=OdooKeyStore(self.env, company),
             gateway=gateway,
-            limits=RiskLimits.from_config({f: config[f] for f in risk_limits.FIELDS}),
+            # The limits are for cards taken offline; a manager's back-office charge is online.
+            limits=None
+            if back_office
+            else RiskLimits.from_config({f: config[f] for f in risk_limits.FIELDS}),
             config_problem=problem,
+            order_settled=self._offline_order_settled,
         )
 
     @api.model

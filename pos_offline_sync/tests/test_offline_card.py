@@ -251,6 +251,59 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(len(pos_order.payment_ids), 1)
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
 
+    def test_card_of_an_order_paid_in_the_back_office_is_not_charged(self):
+        # In without its card (a CSV import), then paid in the back office with a new card; the
+        # register still holds the first card sealed: processing it must not charge again.
+        order = self.card_order()
+        without_card = copy.deepcopy(order)
+        del without_card["payments"][0]["card"]["envelope"]
+        self.sync(without_card)
+        pos_order = self.find(order)
+        # The register's limit is for cards taken offline: a manager's charge is not held to it.
+        self.config.offline_card_max_amount = 5.0
+        wizard = Form(
+            self.env["pos.offline.charge.card"].with_context(
+                **pos_order.action_offline_charge_new_card()["context"]
+            ),
+            view="pos_offline_sync.pos_offline_charge_card_view_form",
+        ).save()
+        wizard.envelope = json.dumps(self.card("new", VISA_OK)["envelope"])
+        wizard.action_charge()
+        self.assertEqual(pos_order.state, "paid")
+
+        outcome = self.process(order)
+        self.assertEqual(outcome["status"], "failed", outcome)
+        self.assertEqual(outcome["decline_code"], "order_settled")
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and result["paid"], result)
+        self.assertEqual(len(pos_order.payment_ids), 1)
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
+    def test_new_card_waits_for_a_register_card_charged_but_not_synced(self):
+        # In without its card (a CSV import); the register then charged the sealed card but has
+        # not synced yet. A new card charged now would take the money twice.
+        order = self.card_order()
+        without_card = copy.deepcopy(order)
+        del without_card["payments"][0]["card"]["envelope"]
+        self.sync(without_card)
+        pos_order = self.find(order)
+        self.assertEqual(self.process(order)["status"], "succeeded")
+        wizard = Form(
+            self.env["pos.offline.charge.card"].with_context(
+                **pos_order.action_offline_charge_new_card()["context"]
+            ),
+            view="pos_offline_sync.pos_offline_charge_card_view_form",
+        ).save()
+        wizard.envelope = json.dumps(self.card("new", VISA_OK)["envelope"])
+        with self.assertRaisesRegex(UserError, "may already have been charged"):
+            wizard.action_charge()
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        # The register syncs: its charge pays the order.
+        [result] = self.sync(order)
+        self.assertTrue(result["ok"] and result["paid"], result)
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
     def test_no_stripe_key_is_a_configuration_error(self):
         # An enabled provider must have a key (payment_stripe): disable it to clear the key.
         self.provider.write({"state": "disabled", "stripe_secret_key": False})

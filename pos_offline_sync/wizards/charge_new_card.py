@@ -52,6 +52,35 @@ class PosOfflineChargeCard(models.TransientModel):
                 self.env._("Only Point of Sale managers or accountants can charge a card.")
             )
 
+    def _check_no_card_pending(self, order):
+        """A card of this order that may already have been charged (being processed, outcome
+        unknown, or charged but not recorded on the order yet) must reach the order first:
+        charging a new card now could take the money twice."""
+        recorded = set(order.payment_ids.mapped("transaction_id"))
+        pending = (
+            self.env["pos.offline.card.attempt"]
+            .sudo()
+            .search(
+                [
+                    ("order_uuid", "=", order.uuid),
+                    ("company_id", "=", order.company_id.id),
+                    # This wizard's own payment may be retried: the ledger settles it.
+                    ("payment_uuid", "!=", self.payment_uuid),
+                    ("state", "in", ("processing", "retryable", "succeeded")),
+                ]
+            )
+            .filtered(lambda a: a.state != "succeeded" or a.payment_intent_id not in recorded)
+        )
+        if pending:
+            raise UserError(
+                self.env._(
+                    "A card of order %s may already have been charged (being processed, or "
+                    "charged but not synced yet). Sync the register, then check the order "
+                    "before charging a new card.",
+                    order.display_name,
+                )
+            )
+
     def action_charge(self):
         self.ensure_one()
         self._check_charge_access()
@@ -62,6 +91,7 @@ class PosOfflineChargeCard(models.TransientModel):
             )
         if self.amount <= 0:
             raise UserError(self.env._("The amount to charge must be positive."))
+        self._check_no_card_pending(order)
         try:
             envelope = json.loads(self.envelope or "")
         except ValueError:
@@ -79,7 +109,9 @@ class PosOfflineChargeCard(models.TransientModel):
             "envelope": envelope,
         }
         outcome = (
-            self.env["pos.offline.card.attempt"].sudo()._offline_process(order.config_id, payload)
+            self.env["pos.offline.card.attempt"]
+            .sudo()
+            ._offline_process(order.config_id, payload, back_office=True)
         )
         if outcome["status"] == "succeeded":
             order.sudo()._offline_mark_paid_by_card(outcome, self.amount)

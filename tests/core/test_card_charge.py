@@ -415,3 +415,39 @@ def test_envelope_of_a_rotated_key_still_charges(env):
     assert SqliteKeyStore(env.db, bits=2048).get_private(old) is not None
     assert env.service.process(waiting)["status"] == "succeeded"
     assert env.service.process(env.payload())["status"] == "succeeded"
+
+
+def test_resumed_charge_is_settled_before_a_lowered_limit_refuses_it(env):
+    # Charged, the answer lost; then the POS's limit was lowered. The next call must find the
+    # charge at Stripe (the customer paid), not record a refusal for money already taken.
+    p = env.payload(amount=70.0)
+    lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
+    assert lossy.process(p)["status"] == "retry"
+    limited = CardChargeService(
+        ledger=env.ledger,
+        keys=env.keys,
+        gateway=env.gateway,
+        limits=RiskLimits(max_amount=Decimal("50")),
+    )
+    out = limited.process(p)
+    assert out["status"] == "succeeded", out
+    assert len(env.pis(p)) == 1
+
+
+def test_order_settled_in_the_back_office_is_not_charged(env):
+    p = env.payload()
+    asked = []
+
+    def settled(order_uuid, payment_uuid):
+        asked.append((order_uuid, payment_uuid))
+        return True
+
+    guarded = CardChargeService(
+        ledger=env.ledger, keys=env.keys, gateway=env.gateway, order_settled=settled
+    )
+    out = guarded.process(p)
+    assert (out["status"], out["decline_code"]) == ("failed", "order_settled")
+    assert out["message"] == card_errors.ORDER_SETTLED
+    assert asked == [(p["order_uuid"], p["payment_uuid"])]
+    assert env.pis(p) == []
+    assert env.row(p)["status"] == "failed" and env.row(p)["envelope"] is None

@@ -332,3 +332,50 @@ def test_charge_new_card_after_a_decline(sb):
     assert len(succeeded_for_order(sb.url, order["uuid"])) == 1
     page = sb.client.get(f"/backoffice/order/{order['uuid']}").get_data(as_text=True)
     assert page.count('class="card-attempt"') == 3 and 'id="charge-new-card"' not in page
+
+
+def test_card_of_an_order_settled_in_the_back_office_is_not_charged(sb):
+    # Imported from a CSV (unpaid, no card data), then paid in the back office with a new card.
+    # The register still holds the first card sealed: processing it must not charge the
+    # customer a second time.
+    order = sb.card_order()
+    from_csv = copy.deepcopy(order)
+    del from_csv["payments"][0]["card"]["envelope"]
+    orders.import_orders(sb.client.application.ctx, [from_csv], 1)
+    page = sb.client.get(f"/backoffice/order/{order['uuid']}").get_data(as_text=True)
+    form = _charge_form(page)
+    url = f"/backoffice/order/{order['uuid']}/charge"
+    body = {"payment_uuid": form["payment"], "token": form["token"], "envelope": sb.envelope()}
+    assert sb.client.post(url, json=body).get_json()["result"]["status"] == "succeeded"
+    assert sb.order(order["uuid"])["state"] == "paid"
+
+    _, out = sb.process(order)
+    assert out["result"]["status"] == "failed"
+    assert out["result"]["decline_code"] == "order_settled"
+    assert out["result"]["message"] == card_errors.ORDER_SETTLED
+    assert len(payment_intents(sb.url, pos_order_uuid=order["uuid"])) == 1
+    (result,) = sb.sync(order)
+    assert result["ok"] and result["status"] == "exists" and result["paid"] is True
+    assert len(sb.payments(order["uuid"])) == 1
+    assert len(succeeded_for_order(sb.url, order["uuid"])) == 1
+
+
+def test_new_card_waits_for_a_register_card_charged_but_not_synced(sb):
+    # Imported unpaid from a CSV; the register then charged its sealed card but has not synced:
+    # a new card charged now would take the money twice.
+    order = sb.card_order()
+    from_csv = copy.deepcopy(order)
+    del from_csv["payments"][0]["card"]["envelope"]
+    orders.import_orders(sb.client.application.ctx, [from_csv], 1)
+    _, out = sb.process(order)
+    assert out["result"]["status"] == "succeeded"
+    page = sb.client.get(f"/backoffice/order/{order['uuid']}").get_data(as_text=True)
+    form = _charge_form(page)
+    body = {"payment_uuid": form["payment"], "token": form["token"], "envelope": sb.envelope()}
+    r = sb.client.post(f"/backoffice/order/{order['uuid']}/charge", json=body)
+    assert r.status_code == 409
+    assert "may already have been charged" in r.get_json()["error"]["message"]
+    assert len(succeeded_for_order(sb.url, order["uuid"])) == 1
+    (result,) = sb.sync(order)
+    assert result["ok"] and result["paid"] is True
+    assert len(succeeded_for_order(sb.url, order["uuid"])) == 1
