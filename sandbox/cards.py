@@ -176,6 +176,17 @@ def offline_process_card(ctx, payload):
 
 
 # -- sync: the card-outcome step ---------------------------------------------------------------
+def _ledger_outcome(charge, order, index, payment, currency):
+    """(attempt, outcome) of a card payment in the ledger, either None when there is none;
+    an order whose card line claims another amount than the one processed is refused."""
+    attempt = charge.ledger.get(order["uuid"], payment["uuid"])
+    if attempt and attempt.amount_minor != to_minor_units(payment["amount"], currency):
+        raise OrderValidationError(
+            f"payment {index}: the amount differs from the card payment processed"
+        )
+    return attempt, attempt.outcome() if attempt else None
+
+
 def _card_note(payment, currency, outcome) -> str:
     card = payment.get("card") or {}
     amount = f"{Decimal(str(payment['amount'])):.2f} {currency or ''}".strip()
@@ -198,12 +209,7 @@ class CardOrderSink(orders.SqliteOrderSink):
             if not card:
                 kept.append(payment)
                 continue
-            attempt = charge.ledger.get(order["uuid"], payment["uuid"])
-            outcome = attempt.outcome() if attempt else None
-            if attempt and attempt.amount_minor != to_minor_units(payment["amount"], currency):
-                raise OrderValidationError(
-                    f"payment {index}: the amount differs from the card payment processed"
-                )
+            attempt, outcome = _ledger_outcome(charge, order, index, payment, currency)
             if outcome is None:
                 if (
                     self.origin == CSV_ORIGIN
@@ -279,12 +285,7 @@ class CardOrderSink(orders.SqliteOrderSink):
         charge = service(self.ctx, _config(self.conn, self.config_id))
         currency = order.get("currency") or "USD"
         for index, payment in cards:
-            attempt = charge.ledger.get(order["uuid"], payment["uuid"])
-            outcome = attempt.outcome() if attempt else None
-            if attempt and attempt.amount_minor != to_minor_units(payment["amount"], currency):
-                raise OrderValidationError(
-                    f"payment {index}: the amount differs from the card payment processed"
-                )
+            attempt, outcome = _ledger_outcome(charge, order, index, payment, currency)
             if outcome is None:
                 if not payment["card"].get("envelope"):
                     continue  # nothing left to charge: the order stays as it was stored

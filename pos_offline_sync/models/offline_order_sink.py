@@ -204,27 +204,10 @@ class OdooOrderSink:
                     raise OrderValidationError(
                         f"card {label}: the amount differs from the card payment processed"
                     )
-                vals.update(
-                    {
-                        "transaction_id": outcome.get("payment_intent_id"),
-                        "card_brand": outcome.get("brand") or card.get("brand"),
-                        "card_no": outcome.get("last4") or card.get("last4"),
-                        "payment_status": "done",
-                    }
-                )
+                vals.update(_charged_line_vals(outcome, card))
                 kept.append(command)
                 continue
-            if outcome["status"] == "failed":
-                failures.append(f"{label}: {outcome.get('message') or outcome.get('decline_code')}")
-            elif outcome["status"] == "unprocessed":
-                failures.append(f"{label}: the card was not processed before the sync")
-            else:
-                # in_progress, retry, config_error: the card's fate is unknown, so the order
-                # stays in the browser rather than reach the back office half-known.
-                raise OrderValidationError(
-                    f"card {label} could not be processed now ({outcome.get('message')}); "
-                    "the order was kept, sync it again"
-                )
+            failures.append(_why_unpaid(label, outcome))
         if failures:
             ui_order["payment_ids"] = kept
             ui_order["state"] = "draft"
@@ -247,23 +230,9 @@ class OdooOrderSink:
             if outcome["status"] == "succeeded":
                 if self.config.currency_id.compare_amounts(outcome["amount"], line.amount):
                     failures.append(f"{label}: charged {outcome['amount']}, not {line.amount}")
-                line.write(
-                    {
-                        "transaction_id": outcome.get("payment_intent_id"),
-                        "card_brand": outcome.get("brand") or card.get("brand"),
-                        "card_no": outcome.get("last4") or card.get("last4"),
-                        "payment_status": "done",
-                    }
-                )
-            elif outcome["status"] == "failed":
-                failures.append(f"{label}: {outcome.get('message') or outcome.get('decline_code')}")
-            elif outcome["status"] == "unprocessed":
-                failures.append(f"{label}: the card was not processed before the sync")
+                line.write(_charged_line_vals(outcome, card))
             else:
-                raise OrderValidationError(
-                    f"card {label} could not be processed now ({outcome.get('message')}); "
-                    "the order was kept, sync it again"
-                )
+                failures.append(_why_unpaid(label, outcome))
         if failures:
             existing._offline_after_sync(failures)
 
@@ -329,6 +298,30 @@ class OdooOrderSink:
 
 def _card_label(card):
     return f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
+
+
+def _charged_line_vals(outcome, card):
+    """A card payment line's values once the ledger holds its success."""
+    return {
+        "transaction_id": outcome.get("payment_intent_id"),
+        "card_brand": outcome.get("brand") or card.get("brand"),
+        "card_no": outcome.get("last4") or card.get("last4"),
+        "payment_status": "done",
+    }
+
+
+def _why_unpaid(label, outcome):
+    """The back office's reason for a card that did not pay (failed or never processed).
+    Any other state (in_progress, retry, config_error) leaves the card's fate unknown: the
+    order stays in the browser rather than reach the back office half-known."""
+    if outcome["status"] == "failed":
+        return f"{label}: {outcome.get('message') or outcome.get('decline_code')}"
+    if outcome["status"] == "unprocessed":
+        return f"{label}: the card was not processed before the sync"
+    raise OrderValidationError(
+        f"card {label} could not be processed now ({outcome.get('message')}); "
+        "the order was kept, sync it again"
+    )
 
 
 def _odoo_datetime(value):

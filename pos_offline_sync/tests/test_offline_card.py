@@ -46,6 +46,26 @@ class TestOfflineCard(OfflineSyncCommon):
     def attempts(self, order):
         return self.env["pos.offline.card.attempt"].search([("order_uuid", "=", order["uuid"])])
 
+    def card_order_imported_without_card(self):
+        """A card order first in without its card, as from a CSV import (stored unpaid); the
+        register still holds the card sealed."""
+        order = self.card_order()
+        without_card = copy.deepcopy(order)
+        del without_card["payments"][0]["card"]["envelope"]
+        self.sync(without_card)
+        return order
+
+    def new_card_wizard(self, pos_order, number=VISA_OK):
+        """Charge New Card on `pos_order`, the card typed in (sealed as the widget does)."""
+        wizard = Form(
+            self.env["pos.offline.charge.card"].with_context(
+                **pos_order.action_offline_charge_new_card()["context"]
+            ),
+            view="pos_offline_sync.pos_offline_charge_card_view_form",
+        ).save()
+        wizard.envelope = json.dumps(self.card("new", number)["envelope"])
+        return wizard
+
     def test_processed_card_syncs_paid_once(self):
         order = self.card_order()
         outcome = self.process(order)
@@ -233,10 +253,7 @@ class TestOfflineCard(OfflineSyncCommon):
         # First in without its card (a CSV import): unpaid. The register still had the sealed
         # card, charged it, and sends the order again: that charge must pay the order, not be
         # lost behind "exists" (a "Charge new card" would then charge the customer twice).
-        order = self.card_order()
-        without_card = copy.deepcopy(order)
-        del without_card["payments"][0]["card"]["envelope"]
-        self.sync(without_card)
+        order = self.card_order_imported_without_card()
         self.assertEqual(self.find(order).state, "draft")
         outcome = self.process(order)
         self.assertEqual(outcome["status"], "succeeded", outcome)
@@ -254,20 +271,11 @@ class TestOfflineCard(OfflineSyncCommon):
     def test_card_of_an_order_paid_in_the_back_office_is_not_charged(self):
         # In without its card (a CSV import), then paid in the back office with a new card; the
         # register still holds the first card sealed: processing it must not charge again.
-        order = self.card_order()
-        without_card = copy.deepcopy(order)
-        del without_card["payments"][0]["card"]["envelope"]
-        self.sync(without_card)
+        order = self.card_order_imported_without_card()
         pos_order = self.find(order)
         # The register's limit is for cards taken offline: a manager's charge is not held to it.
         self.config.offline_card_max_amount = 5.0
-        wizard = Form(
-            self.env["pos.offline.charge.card"].with_context(
-                **pos_order.action_offline_charge_new_card()["context"]
-            ),
-            view="pos_offline_sync.pos_offline_charge_card_view_form",
-        ).save()
-        wizard.envelope = json.dumps(self.card("new", VISA_OK)["envelope"])
+        wizard = self.new_card_wizard(pos_order)
         wizard.action_charge()
         self.assertEqual(pos_order.state, "paid")
 
@@ -283,19 +291,10 @@ class TestOfflineCard(OfflineSyncCommon):
     def test_new_card_waits_for_a_register_card_charged_but_not_synced(self):
         # In without its card (a CSV import); the register then charged the sealed card but has
         # not synced yet. A new card charged now would take the money twice.
-        order = self.card_order()
-        without_card = copy.deepcopy(order)
-        del without_card["payments"][0]["card"]["envelope"]
-        self.sync(without_card)
+        order = self.card_order_imported_without_card()
         pos_order = self.find(order)
         self.assertEqual(self.process(order)["status"], "succeeded")
-        wizard = Form(
-            self.env["pos.offline.charge.card"].with_context(
-                **pos_order.action_offline_charge_new_card()["context"]
-            ),
-            view="pos_offline_sync.pos_offline_charge_card_view_form",
-        ).save()
-        wizard.envelope = json.dumps(self.card("new", VISA_OK)["envelope"])
+        wizard = self.new_card_wizard(pos_order)
         with self.assertRaisesRegex(UserError, "may already have been charged"):
             wizard.action_charge()
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)

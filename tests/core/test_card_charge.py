@@ -283,14 +283,19 @@ def test_undecryptable_card_fails_without_charging(env):
     assert env.row(p)["envelope"] is None and env.pis(p) == []
 
 
-def test_per_payment_limit_is_checked_at_processing(env):
-    p = env.payload(amount=70)
-    limited = CardChargeService(
+def limited_service(env, max_amount="50"):
+    """The env's service with a POS limit per offline card payment."""
+    return CardChargeService(
         ledger=env.ledger,
         keys=env.keys,
         gateway=env.gateway,
-        limits=RiskLimits(max_amount=Decimal("50")),
+        limits=RiskLimits(max_amount=Decimal(max_amount)),
     )
+
+
+def test_per_payment_limit_is_checked_at_processing(env):
+    p = env.payload(amount=70)
+    limited = limited_service(env)
     out = limited.process(p)
     assert out["status"] == "failed" and out["decline_code"] == "risk_limit"
     assert "over this POS's limit of 50.00 USD" in out["message"]
@@ -423,12 +428,7 @@ def test_resumed_charge_is_settled_before_a_lowered_limit_refuses_it(env):
     p = env.payload(amount=70.0)
     lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
     assert lossy.process(p)["status"] == "retry"
-    limited = CardChargeService(
-        ledger=env.ledger,
-        keys=env.keys,
-        gateway=env.gateway,
-        limits=RiskLimits(max_amount=Decimal("50")),
-    )
+    limited = limited_service(env)
     out = limited.process(p)
     assert out["status"] == "succeeded", out
     assert len(env.pis(p)) == 1
