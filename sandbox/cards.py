@@ -33,6 +33,8 @@ from werkzeug.wrappers import Response
 from pos_offline_sync.core.card_charge import (
     CardChargeService,
     CardRequestError,
+    ChargeRequest,
+    from_minor_units,
     to_minor_units,
 )
 from pos_offline_sync.core.card_gateway import GatewayFailure
@@ -49,9 +51,10 @@ from .db import write_transaction
 from .rpc import RpcError, rpc_method
 
 MANAGER_ONLY = "Only accounting or POS managers can charge a new card."
-CARD_PENDING = (
-    "A card of this order may already have been charged (being processed, or charged but not "
-    "synced yet). Sync the register, then check the order before charging a new card."
+CARD_PENDING = "A card taken earlier for this order may already have been charged:"
+EARLIER_CARD_CHARGED = (
+    "A card taken earlier for this order was charged: the order is paid; the new card was not "
+    "charged."
 )
 CSV_ORIGIN = "csv"  # the origin sandbox.orders.import_orders gives its sink
 UNPROCESSED = "unprocessed"
@@ -523,9 +526,13 @@ def charge_new_card(ctx, request, uuid):
                     }
                 },
             )
-        if _card_maybe_charged(conn, order, body["payment_uuid"]):
-            return _json(409, {"error": {"code": "card_pending", "message": CARD_PENDING}})
         config = _config(conn, order["config_id"])
+        earlier = _settle_earlier_cards(ctx, conn, config, order, body["payment_uuid"])
+        if earlier is not None:
+            if earlier["status"] != "succeeded":
+                error = {"code": "card_pending", "message": earlier["message"]}
+                return _json(409, {"error": error})
+            return _json(200, {"result": dict(earlier, message=EARLIER_CARD_CHARGED)})
         payload = {
             "v": 1,
             "config_id": order["config_id"],
@@ -551,10 +558,13 @@ def charge_new_card(ctx, request, uuid):
         conn.close()
 
 
-def _card_maybe_charged(conn, order, payment_uuid) -> bool:
-    """Another card of the order may already have been charged (being processed, outcome
-    unknown, or charged but not recorded on the order yet): a new card could take the money
-    twice. This form's own payment may be retried (the ledger settles it)."""
+def _settle_earlier_cards(ctx, conn, config, order, payment_uuid):
+    """Cards of the order that may already have been charged come first, through the ledger,
+    so that a new card never takes the money twice: a charge not recorded on the order yet is
+    recorded now; an attempt whose outcome is unknown is settled now (found at Stripe, or
+    charged with the card it holds). Returns the outcome that paid the order, a non-final
+    outcome (still being processed elsewhere: charge nothing), or None (every one failed).
+    This form's own payment is settled by its own charge."""
     recorded = {
         row[0]
         for row in conn.execute(
@@ -562,11 +572,38 @@ def _card_maybe_charged(conn, order, payment_uuid) -> bool:
         )
     }
     rows = conn.execute(
-        "SELECT status, payment_intent_id FROM card_attempts WHERE order_uuid = ? "
-        "AND payment_uuid != ? AND status IN ('processing', 'retryable', 'succeeded')",
+        "SELECT payment_uuid, status, payment_intent_id FROM card_attempts "
+        "WHERE order_uuid = ? AND payment_uuid != ? "
+        "AND status IN ('processing', 'retryable', 'succeeded') ORDER BY id",
         (order["uuid"], payment_uuid),
     ).fetchall()
-    return any(r["status"] != "succeeded" or r["payment_intent_id"] not in recorded for r in rows)
+    charge = service(ctx, config, origin="backoffice")
+    for row in rows:
+        if row["status"] == "succeeded" and row["payment_intent_id"] in recorded:
+            continue
+        attempt = charge.ledger.get(order["uuid"], row["payment_uuid"])
+        if attempt.status == "succeeded":
+            outcome = attempt.outcome()
+        else:
+            outcome = charge.process(
+                ChargeRequest(
+                    config_id=config["id"],
+                    order_uuid=attempt.order_uuid,
+                    payment_uuid=attempt.payment_uuid,
+                    amount=from_minor_units(attempt.amount_minor, attempt.currency),
+                    amount_minor=attempt.amount_minor,
+                    currency=attempt.currency,
+                    reference=attempt.reference,
+                    envelope=attempt.envelope,
+                )
+            )
+        if outcome["status"] == "succeeded":
+            amount = float(from_minor_units(attempt.amount_minor, attempt.currency))
+            _add_card_payment(conn, order, attempt.payment_uuid, amount, outcome)
+            return outcome
+        if outcome["status"] != "failed":
+            return dict(outcome, message=CARD_PENDING + " " + (outcome.get("message") or ""))
+    return None
 
 
 def _add_card_payment(conn, order, payment_uuid, amount, outcome):
@@ -600,7 +637,7 @@ def _add_card_payment(conn, order, payment_uuid, amount, outcome):
             ),
         )
         note = (order["note"] + "\n" if order["note"] else "") + (
-            f"Paid by a new card ({(outcome.get('brand') or 'card').upper()} **** "
+            f"Paid by card ({(outcome.get('brand') or 'card').upper()} **** "
             f"{outcome.get('last4')}), {outcome.get('payment_intent_id')}."
         )
         conn.execute(

@@ -282,7 +282,7 @@ class CardChargeService:
                 # register still holds for it must not be charged as well.
                 return card_errors.failed("order_settled", message=card_errors.ORDER_SETTLED), True
             refusal = self.limits.amount_refusal(
-                _from_minor(attempt.amount_minor, attempt.currency), attempt.currency
+                from_minor_units(attempt.amount_minor, attempt.currency), attempt.currency
             )
             if refusal:
                 return card_errors.failed("risk_limit", message=refusal), True
@@ -330,7 +330,8 @@ class CardChargeService:
         return _outcome(found[-1])
 
 
-def _from_minor(minor: int, currency: str) -> Decimal:
+def from_minor_units(minor: int, currency: str) -> Decimal:
+    """Inverse of to_minor_units."""
     cur = currency.lower()
     exp = 0 if cur in _ZERO_DECIMAL else 3 if cur in _THREE_DECIMAL else 2
     return Decimal(minor) / (Decimal(10) ** exp)

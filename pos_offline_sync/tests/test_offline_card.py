@@ -288,19 +288,51 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(len(pos_order.payment_ids), 1)
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
 
-    def test_new_card_waits_for_a_register_card_charged_but_not_synced(self):
+    def test_new_card_records_a_register_card_charged_but_not_synced(self):
         # In without its card (a CSV import); the register then charged the sealed card but has
-        # not synced yet. A new card charged now would take the money twice.
+        # not synced yet. Charging the new card would take the money twice: the register's
+        # charge is recorded instead and the new card is left alone.
         order = self.card_order_imported_without_card()
         pos_order = self.find(order)
-        self.assertEqual(self.process(order)["status"], "succeeded")
+        charged = self.process(order)
+        self.assertEqual(charged["status"], "succeeded")
         wizard = self.new_card_wizard(pos_order)
-        with self.assertRaisesRegex(UserError, "may already have been charged"):
-            wizard.action_charge()
+        action = wizard.action_charge()
+        self.assertIn("was charged", action["params"]["message"])
+        self.assertEqual(pos_order.state, "paid")
+        self.assertEqual(pos_order.payment_ids.transaction_id, charged["payment_intent_id"])
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
-        # The register syncs: its charge pays the order.
+        self.assertFalse(wizard.envelope)
+        # The register syncs later: confirmed, nothing more charged or recorded.
         [result] = self.sync(order)
         self.assertTrue(result["ok"] and result["paid"], result)
+        self.assertEqual(len(pos_order.payment_ids), 1)
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
+    def test_new_card_settles_a_register_card_left_unknown(self):
+        # The register's card met no Stripe (outcome unknown, sealed card kept in the ledger).
+        # The back office settles that attempt first: never blocked by it, never charging twice.
+        order = self.card_order_imported_without_card()
+        pos_order = self.find(order)
+        params = self.env["ir.config_parameter"].sudo()
+        stripe_url = params.get_param("pos_offline_sync.stripe_api_base")
+        params.set_param("pos_offline_sync.stripe_api_base", "http://127.0.0.1:9")
+        self.assertEqual(self.process(order)["status"], "retry")
+        params.set_param("pos_offline_sync.stripe_api_base", stripe_url)
+        action = self.new_card_wizard(pos_order).action_charge()
+        self.assertIn("was charged", action["params"]["message"])
+        self.assertEqual(pos_order.state, "paid")
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        [intent] = self.stripe.succeeded_intents(order["uuid"])
+        self.assertEqual(intent["metadata"]["pos_payment_uuid"], order["payments"][0]["uuid"])
+
+    def test_new_card_charged_when_the_register_card_was_declined(self):
+        order = self.card_order(VISA_DECLINED)
+        self.assertEqual(self.process(order)["status"], "failed")
+        self.sync(order)
+        pos_order = self.find(order)
+        self.new_card_wizard(pos_order).action_charge()
+        self.assertEqual(pos_order.state, "paid")
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
 
     def test_no_stripe_key_is_a_configuration_error(self):

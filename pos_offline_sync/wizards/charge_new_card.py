@@ -5,6 +5,8 @@ import uuid
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from ..core import card_charge
+
 
 class PosOfflineChargeCard(models.TransientModel):
     """ "Charge new card" on an offline order whose card was declined.
@@ -52,34 +54,70 @@ class PosOfflineChargeCard(models.TransientModel):
                 self.env._("Only Point of Sale managers or accountants can charge a card.")
             )
 
-    def _check_no_card_pending(self, order):
-        """A card of this order that may already have been charged (being processed, outcome
-        unknown, or charged but not recorded on the order yet) must reach the order first:
-        charging a new card now could take the money twice."""
+    def _settle_earlier_cards(self, order):
+        """Cards of this order that may already have been charged come first, through the same
+        ledger, so that a new card never takes the money twice: a charge not recorded on the
+        order yet (the register has not synced) is recorded now; an attempt whose outcome is
+        unknown (its caller died, Stripe did not answer) is settled now: found at Stripe, or
+        charged with the card it holds. Returns the outcome that paid the order, or None when
+        every earlier card failed; raises while one is still being processed elsewhere."""
+        Attempt = self.env["pos.offline.card.attempt"].sudo()
         recorded = set(order.payment_ids.mapped("transaction_id"))
-        pending = (
-            self.env["pos.offline.card.attempt"]
-            .sudo()
-            .search(
-                [
-                    ("order_uuid", "=", order.uuid),
-                    ("company_id", "=", order.company_id.id),
-                    # This wizard's own payment may be retried: the ledger settles it.
-                    ("payment_uuid", "!=", self.payment_uuid),
-                    ("state", "in", ("processing", "retryable", "succeeded")),
-                ]
-            )
-            .filtered(lambda a: a.state != "succeeded" or a.payment_intent_id not in recorded)
-        )
-        if pending:
-            raise UserError(
-                self.env._(
-                    "A card of order %s may already have been charged (being processed, or "
-                    "charged but not synced yet). Sync the register, then check the order "
-                    "before charging a new card.",
-                    order.display_name,
+        earlier = Attempt.search(
+            [
+                ("order_uuid", "=", order.uuid),
+                ("company_id", "=", order.company_id.id),
+                # This wizard's own payment is settled by the charge below.
+                ("payment_uuid", "!=", self.payment_uuid),
+                ("state", "in", ("processing", "retryable", "succeeded")),
+            ]
+        ).filtered(lambda a: a.state != "succeeded" or a.payment_intent_id not in recorded)
+        if not earlier:
+            return None
+        service = Attempt._offline_service(order.config_id, back_office=True)
+        for attempt in earlier:
+            known = service.ledger.get(attempt.order_uuid, attempt.payment_uuid)
+            if known.status == "succeeded":
+                outcome = known.outcome()
+            else:
+                outcome = service.process(
+                    card_charge.ChargeRequest(
+                        config_id=order.config_id.id,
+                        order_uuid=known.order_uuid,
+                        payment_uuid=known.payment_uuid,
+                        amount=card_charge.from_minor_units(known.amount_minor, known.currency),
+                        amount_minor=known.amount_minor,
+                        currency=known.currency,
+                        reference=known.reference,
+                        envelope=known.envelope,
+                    )
                 )
-            )
+            if outcome["status"] == "succeeded":
+                order._offline_mark_paid_by_card(outcome, attempt.amount)
+                return outcome
+            if outcome["status"] != "failed":
+                raise UserError(
+                    self.env._(
+                        "A card taken earlier for order %(order)s may already have been "
+                        "charged: %(reason)s Try again in a moment.",
+                        order=order.display_name,
+                        reason=outcome.get("message") or outcome["status"],
+                    )
+                )
+        return None
+
+    @staticmethod
+    def _notify(message):
+        """Close the wizard with a success notification."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": message,
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
 
     def action_charge(self):
         self.ensure_one()
@@ -91,7 +129,16 @@ class PosOfflineChargeCard(models.TransientModel):
             )
         if self.amount <= 0:
             raise UserError(self.env._("The amount to charge must be positive."))
-        self._check_no_card_pending(order)
+        earlier = self._settle_earlier_cards(order)
+        if earlier:
+            self.envelope = False
+            return self._notify(
+                self.env._(
+                    "A card taken earlier for order %s was charged: the order is paid; the "
+                    "new card was not charged.",
+                    order.display_name,
+                )
+            )
         try:
             envelope = json.loads(self.envelope or "")
         except ValueError:
@@ -117,15 +164,7 @@ class PosOfflineChargeCard(models.TransientModel):
             order.sudo()._offline_mark_paid_by_card(outcome, self.amount)
             # Sealed, but no longer needed by anyone: do not keep it until the vacuum.
             self.envelope = False
-            return {
-                "type": "ir.actions.client",
-                "tag": "display_notification",
-                "params": {
-                    "type": "success",
-                    "message": self.env._("Card charged: order %s is paid.", order.display_name),
-                    "next": {"type": "ir.actions.act_window_close"},
-                },
-            }
+            return self._notify(self.env._("Card charged: order %s is paid.", order.display_name))
         message = outcome.get("message") or outcome["status"]
         if outcome["status"] == "failed":
             order.message_post(body=self.env._("New card declined: %s", message))
