@@ -33,7 +33,6 @@ from werkzeug.wrappers import Response
 from pos_offline_sync.core.card_charge import (
     CardChargeService,
     CardRequestError,
-    ChargeRequest,
     from_minor_units,
     to_minor_units,
 )
@@ -578,32 +577,21 @@ def _settle_earlier_cards(ctx, conn, config, order, payment_uuid):
         (order["uuid"], payment_uuid),
     ).fetchall()
     charge = service(ctx, config, origin="backoffice")
-    for row in rows:
-        if row["status"] == "succeeded" and row["payment_intent_id"] in recorded:
-            continue
-        attempt = charge.ledger.get(order["uuid"], row["payment_uuid"])
-        if attempt.status == "succeeded":
-            outcome = attempt.outcome()
-        else:
-            outcome = charge.process(
-                ChargeRequest(
-                    config_id=config["id"],
-                    order_uuid=attempt.order_uuid,
-                    payment_uuid=attempt.payment_uuid,
-                    amount=from_minor_units(attempt.amount_minor, attempt.currency),
-                    amount_minor=attempt.amount_minor,
-                    currency=attempt.currency,
-                    reference=attempt.reference,
-                    envelope=attempt.envelope,
-                )
-            )
-        if outcome["status"] == "succeeded":
-            amount = float(from_minor_units(attempt.amount_minor, attempt.currency))
-            _add_card_payment(conn, order, attempt.payment_uuid, amount, outcome)
-            return outcome
-        if outcome["status"] != "failed":
-            return dict(outcome, message=CARD_PENDING + " " + (outcome.get("message") or ""))
-    return None
+    settled = charge.settle_earlier(
+        [
+            charge.ledger.get(order["uuid"], row["payment_uuid"])
+            for row in rows
+            if row["status"] != "succeeded" or row["payment_intent_id"] not in recorded
+        ]
+    )
+    if settled is None:
+        return None
+    attempt, outcome = settled
+    if outcome["status"] != "succeeded":
+        return dict(outcome, message=CARD_PENDING + " " + (outcome.get("message") or ""))
+    amount = float(from_minor_units(attempt.amount_minor, attempt.currency))
+    _add_card_payment(conn, order, attempt.payment_uuid, amount, outcome)
+    return outcome
 
 
 def _add_card_payment(conn, order, payment_uuid, amount, outcome):

@@ -235,6 +235,34 @@ class CardChargeService:
         attempt = self.ledger.get(order_uuid, payment_uuid)
         return attempt.outcome() if attempt else None
 
+    def settle_earlier(self, attempts: list[Attempt]) -> tuple[Attempt, dict] | None:
+        """Before a new card is charged for an order: its earlier attempts that may have taken
+        the money (charged but not recorded on the order yet, or with an unknown outcome) are
+        settled first, through the ledger: a success is read, anything else is resumed (found
+        at Stripe by its metadata, or charged with the sealed card the ledger kept). Returns
+        (attempt, outcome) for the first outcome that is not `failed` (succeeded: the order is
+        paid by it; otherwise still being processed: charge nothing now), or None when each
+        one failed."""
+        for attempt in attempts:
+            if attempt.status == SUCCEEDED:
+                outcome = attempt.outcome()
+            else:
+                outcome = self.process(
+                    ChargeRequest(
+                        config_id=None,
+                        order_uuid=attempt.order_uuid,
+                        payment_uuid=attempt.payment_uuid,
+                        amount=from_minor_units(attempt.amount_minor, attempt.currency),
+                        amount_minor=attempt.amount_minor,
+                        currency=attempt.currency,
+                        reference=attempt.reference,
+                        envelope=attempt.envelope,
+                    )
+                )
+            if outcome["status"] != FAILED:
+                return attempt, outcome
+        return None
+
     def process(self, payload) -> dict:
         """`offline_process_card`: the card outcome. Raises CardRequestError for bad payloads."""
         request = (

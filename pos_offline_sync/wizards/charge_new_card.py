@@ -75,36 +75,24 @@ class PosOfflineChargeCard(models.TransientModel):
         if not earlier:
             return None
         service = Attempt._offline_service(order.config_id, back_office=True)
-        for attempt in earlier:
-            known = service.ledger.get(attempt.order_uuid, attempt.payment_uuid)
-            if known.status == "succeeded":
-                outcome = known.outcome()
-            else:
-                outcome = service.process(
-                    card_charge.ChargeRequest(
-                        config_id=order.config_id.id,
-                        order_uuid=known.order_uuid,
-                        payment_uuid=known.payment_uuid,
-                        amount=card_charge.from_minor_units(known.amount_minor, known.currency),
-                        amount_minor=known.amount_minor,
-                        currency=known.currency,
-                        reference=known.reference,
-                        envelope=known.envelope,
-                    )
+        settled = service.settle_earlier(
+            [service.ledger.get(a.order_uuid, a.payment_uuid) for a in earlier]
+        )
+        if settled is None:
+            return None
+        attempt, outcome = settled
+        if outcome["status"] != "succeeded":
+            raise UserError(
+                self.env._(
+                    "A card taken earlier for order %(order)s may already have been "
+                    "charged: %(reason)s Try again in a moment.",
+                    order=order.display_name,
+                    reason=outcome.get("message") or outcome["status"],
                 )
-            if outcome["status"] == "succeeded":
-                order._offline_mark_paid_by_card(outcome, attempt.amount)
-                return outcome
-            if outcome["status"] != "failed":
-                raise UserError(
-                    self.env._(
-                        "A card taken earlier for order %(order)s may already have been "
-                        "charged: %(reason)s Try again in a moment.",
-                        order=order.display_name,
-                        reason=outcome.get("message") or outcome["status"],
-                    )
-                )
-        return None
+            )
+        amount = card_charge.from_minor_units(attempt.amount_minor, attempt.currency)
+        order._offline_mark_paid_by_card(outcome, float(amount))
+        return outcome
 
     @staticmethod
     def _notify(message):

@@ -451,3 +451,22 @@ def test_order_settled_in_the_back_office_is_not_charged(env):
     assert asked == [(p["order_uuid"], p["payment_uuid"])]
     assert env.pis(p) == []
     assert env.row(p)["status"] == "failed" and env.row(p)["envelope"] is None
+
+
+def test_settle_earlier_finds_a_lost_charge_instead_of_charging_again(env):
+    # An earlier attempt charged, its answer lost (outcome unknown): settling it before a new
+    # card finds that charge; a declined one is passed over.
+    lost = env.payload()
+    lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
+    assert lossy.process(lost)["status"] == "retry"
+    declined = env.payload(VISA_DECLINED, order_uuid=lost["order_uuid"])
+    assert env.service.process(declined)["status"] == "failed"
+    attempts = [env.ledger.get(p["order_uuid"], p["payment_uuid"]) for p in (declined, lost)]
+    attempt, outcome = env.service.settle_earlier(attempts)
+    assert attempt.payment_uuid == lost["payment_uuid"] and outcome["status"] == "succeeded"
+    # The order's PaymentIntents: the lost charge (found, not repeated) and the decline.
+    assert sorted(pi["status"] for pi in env.pis(lost)) == ["requires_payment_method", "succeeded"]
+    assert (
+        env.service.settle_earlier([env.ledger.get(lost["order_uuid"], declined["payment_uuid"])])
+        is None
+    )
