@@ -6,23 +6,8 @@ import { describe, it } from "node:test";
 import { CardProcessor, NO_ANSWER_MESSAGE, coalesced, processPayload } from "../../pos_offline_sync/static/src/core/card_processing.js";
 import { SyncEngine } from "../../pos_offline_sync/static/src/core/sync_engine.js";
 import { MemoryStore } from "./helpers/memory_store.mjs";
-import { makeOrder } from "./helpers/orders.mjs";
+import { FAKE_ENVELOPE, makeCardOrder, makeOrder } from "./helpers/orders.mjs";
 
-const ENVELOPE = { v: 1, alg: "RSA-OAEP-256+A256GCM", kid: "0123456789abcdef", ek: "ZWs=", iv: "aXY=", ct: "Y3Q=" };
-
-function cardOrder() {
-    const order = makeOrder();
-    order.payments = [
-        {
-            uuid: `${order.uuid}-card`,
-            payment_method_id: 2,
-            payment_method_name: "Card (offline)",
-            amount: 7,
-            card: { brand: "visa", last4: "4242", exp_month: 12, exp_year: 2030, envelope: ENVELOPE, status: "unprocessed", payment_intent_id: null, message: null, decline_code: null },
-        },
-    ];
-    return order;
-}
 
 function server(answers) {
     const calls = [];
@@ -47,7 +32,7 @@ const SUCCEEDED = { v: 1, status: "succeeded", payment_intent_id: "pi_1", messag
 describe("CardProcessor", () => {
     it("sends the contract payload and stores the success without the envelope", async () => {
         const store = new MemoryStore();
-        const order = cardOrder();
+        const order = makeCardOrder();
         await store.put(order);
         const transport = server([SUCCEEDED]);
         const processor = new CardProcessor({ transport, store });
@@ -68,7 +53,7 @@ describe("CardProcessor", () => {
         // The dialog still lists the order; another tab charged its card and synced it. Red
         // "Declined" here would make the cashier ask for another card: a second charge.
         const store = new MemoryStore();
-        const order = cardOrder();
+        const order = makeCardOrder();
         await store.put(order);
         await store.remove([order.uuid]);
         const transport = server([]);
@@ -83,7 +68,7 @@ describe("CardProcessor", () => {
 
     it("a double click sends one request", async () => {
         const store = new MemoryStore();
-        const order = cardOrder();
+        const order = makeCardOrder();
         await store.put(order);
         const transport = server([SUCCEEDED, SUCCEEDED]);
         const processor = new CardProcessor({ transport, store });
@@ -95,7 +80,7 @@ describe("CardProcessor", () => {
 
     it("a decline is stored with its text; no answer and retry keep the card ready", async () => {
         const store = new MemoryStore();
-        const order = cardOrder();
+        const order = makeCardOrder();
         await store.put(order);
         const pay = order.payments[0].uuid;
         const transport = server([
@@ -108,9 +93,9 @@ describe("CardProcessor", () => {
         let card = (await store.get(order.uuid)).order.payments[0].card;
         assert.equal(card.status, "unprocessed");
         assert.equal(card.message, NO_ANSWER_MESSAGE);
-        assert.deepEqual(card.envelope, ENVELOPE);
+        assert.deepEqual(card.envelope, FAKE_ENVELOPE);
         assert.equal((await processor.processPayment(order.uuid, pay)).status, "retry");
-        assert.deepEqual((await store.get(order.uuid)).order.payments[0].card.envelope, ENVELOPE);
+        assert.deepEqual((await store.get(order.uuid)).order.payments[0].card.envelope, FAKE_ENVELOPE);
         assert.equal((await processor.processPayment(order.uuid, pay)).status, "failed");
         card = (await store.get(order.uuid)).order.payments[0].card;
         assert.equal(card.status, "failed");
@@ -120,8 +105,8 @@ describe("CardProcessor", () => {
 
     it("as beforeSend: processes first, then syncs; an open outcome keeps the order", async () => {
         const store = new MemoryStore();
-        const a = cardOrder();
-        const b = cardOrder();
+        const a = makeCardOrder();
+        const b = makeCardOrder();
         await store.put(a);
         await store.put(b);
         const transport = server([SUCCEEDED, { v: 1, status: "in_progress", message: "This card is being processed in another window." }]);

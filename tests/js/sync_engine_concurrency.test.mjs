@@ -14,40 +14,8 @@ import {
 } from "../../pos_offline_sync/static/src/core/sync_engine.js";
 import { FakeServer } from "./helpers/fake_server.mjs";
 import { MemoryStore } from "./helpers/memory_store.mjs";
-import { makeOrder } from "./helpers/orders.mjs";
+import { FAKE_ENVELOPE, makeCardOrder, makeOrder } from "./helpers/orders.mjs";
 
-const ENVELOPE = {
-    v: 1,
-    alg: "RSA-OAEP-256+A256GCM",
-    kid: "0123456789abcdef",
-    ek: "ZWs=",
-    iv: "aXY=",
-    ct: "Y3Q=",
-};
-
-function cardOrder() {
-    const order = makeOrder();
-    order.payments = [
-        {
-            uuid: `${order.uuid}-card`,
-            payment_method_id: 2,
-            payment_method_name: "Card (offline)",
-            amount: 7,
-            card: {
-                brand: "visa",
-                last4: "4242",
-                exp_month: 12,
-                exp_year: 2030,
-                envelope: ENVELOPE,
-                status: "unprocessed",
-                payment_intent_id: null,
-                message: null,
-                decline_code: null,
-            },
-        },
-    ];
-    return order;
-}
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -114,7 +82,7 @@ function succeeded(payload) {
     };
 }
 
-async function setup(count, engineOptions = {}, makeOne = cardOrder) {
+async function setup(count, engineOptions = {}, makeOne = makeCardOrder) {
     const store = new MemoryStore();
     const orders = [];
     for (let i = 0; i < count; i++) {
@@ -214,16 +182,14 @@ describe("SyncEngine card concurrency", () => {
             [uuids[1], uuids[4]]
         );
         // The envelope stays so the card can be processed later; the reason is kept beside it.
-        assert.deepEqual(left[0].order.payments[0].card.envelope, ENVELOPE);
+        assert.deepEqual(left[0].order.payments[0].card.envelope, FAKE_ENVELOPE);
         assert.equal(left[0].last_result.status, "skipped");
     });
 
     it("a beforeSend that throws at once only skips its own order", async () => {
         const store = new MemoryStore();
         const orders = [makeOrder(), makeOrder(), makeOrder()];
-        for (const order of orders) {
-            await store.put(order);
-        }
+        await store.putMany(orders);
         const server = new FakeServer();
         const engine = new SyncEngine({
             store,
@@ -251,9 +217,7 @@ describe("SyncEngine card concurrency", () => {
     it("never runs two beforeSend for the same order at once, even when asked twice", async () => {
         const store = new MemoryStore();
         const orders = Array.from({ length: 6 }, () => makeOrder());
-        for (const order of orders) {
-            await store.put(order);
-        }
+        await store.putMany(orders);
         const running = new Set();
         const calls = [];
         let overlap = false;

@@ -98,3 +98,38 @@ export function cardPayment(overrides = {}) {
         ...overrides,
     };
 }
+
+/** A syntactically valid card envelope (CONTRACTS §1); its bytes open nothing. */
+export const FAKE_ENVELOPE = {
+    v: 1,
+    alg: "RSA-OAEP-256+A256GCM",
+    kid: "0123456789abcdef",
+    ek: "ZWs=",
+    iv: "aXY=",
+    ct: "Y3Q=",
+};
+
+/** An order paid by one offline card, sealed (FAKE_ENVELOPE) and not processed yet. */
+export function makeCardOrder() {
+    const order = makeOrder();
+    order.payments = [
+        {
+            uuid: `${order.uuid}-card`,
+            payment_method_id: 2,
+            payment_method_name: "Card (offline)",
+            amount: 7,
+            card: {
+                brand: "visa",
+                last4: "4242",
+                exp_month: 12,
+                exp_year: 2030,
+                envelope: FAKE_ENVELOPE,
+                status: "unprocessed",
+                payment_intent_id: null,
+                message: null,
+                decline_code: null,
+            },
+        },
+    ];
+    return order;
+}
