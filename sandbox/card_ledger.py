@@ -1,11 +1,12 @@
 """The sandbox's card-attempt ledger over SQLite (the `AttemptLedger` of core/card_charge.py).
 
-Every state change is its own short `BEGIN IMMEDIATE` transaction (SQLite's write lock) and is
-committed before the call returns; no lock is held while Stripe is called. Who is processing a
-row is a lease: `owner` (host, pid, process start, claim id) and `lease_until`. A row left
-`processing` counts as abandoned at once when its owner process on this host is gone (a crash),
-never while that process runs (its call may still reach Stripe, however long it takes), and
-on lease expiry only when the owner's liveness cannot be known (another host).
+Every state change is its own short `BEGIN IMMEDIATE` transaction (SQLite's one write lock)
+committed before the call returns; no transaction is open while Stripe is called. The order's
+lease is a committed row of `card_order_leases`: `owner` (host, pid, process start, claim id)
+and `lease_until`. It is taken over when its owner process on this host is gone (a crash) or
+when it has expired: a lease is for liveness; a caller that lost its lease can no longer record
+a PaymentIntent (the write is fenced by the lease, in the same transaction), so a takeover can
+only confirm or re-read the PaymentIntent recorded before.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pos_offline_sync.core.card_charge import (
     Attempt,
     ChargeRequest,
     Claim,
+    Lease,
 )
 
 # Writers of one database file in this process queue on a Python lock: SQLite's own busy
@@ -42,7 +44,8 @@ def _write_lock(path):
         return _WRITE_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
 
 
-# Longer than the Stripe client's timeout (30 s), so a live call always ends before its lease.
+# Longer than the Stripe calls one charge makes (3 x the client's 30 s timeout), so a live call
+# normally ends before its lease; past it, the fence keeps a takeover safe.
 LEASE_SECONDS = 120
 
 SCHEMA = """
@@ -71,6 +74,11 @@ CREATE TABLE IF NOT EXISTS card_attempts (
     UNIQUE (order_uuid, payment_uuid)
 );
 CREATE INDEX IF NOT EXISTS card_attempts_order ON card_attempts (order_uuid);
+CREATE TABLE IF NOT EXISTS card_order_leases (
+    order_uuid TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    lease_until REAL NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -179,13 +187,52 @@ class SqliteAttemptLedger:
             message=row["message"],
             brand=row["brand"],
             last4=row["last4"],
-            owner=row["owner"],
         )
 
-    def claim(self, request: ChargeRequest) -> Claim:
+    # -- the order's lease --------------------------------------------------------------------
+    def lock_order(self, order_uuid) -> Lease | None:
         owner = _owner_token()
         now = time.time()
-        lease = now + self.lease_seconds
+        with self._tx(durable=True) as conn:
+            row = conn.execute(
+                "SELECT owner, lease_until FROM card_order_leases WHERE order_uuid = ?",
+                (order_uuid,),
+            ).fetchone()
+            if row is not None and not self._abandoned(row, now):
+                return None
+            conn.execute(
+                "INSERT INTO card_order_leases (order_uuid, owner, lease_until) VALUES (?, ?, ?) "
+                "ON CONFLICT (order_uuid) DO UPDATE SET owner = excluded.owner, "
+                "lease_until = excluded.lease_until",
+                (order_uuid, owner, now + self.lease_seconds),
+            )
+        return Lease(order_uuid, owner)
+
+    def unlock_order(self, lease: Lease) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM card_order_leases WHERE order_uuid = ? AND owner = ?",
+                (lease.order_uuid, lease.owner),
+            )
+
+    @staticmethod
+    def _abandoned(row, now) -> bool:
+        if owner_alive(row["owner"]) is False:
+            return True  # its process is gone: no need to wait for the lease
+        return row["lease_until"] < now
+
+    @staticmethod
+    def _holds(conn, lease) -> bool:
+        return (
+            conn.execute(
+                "SELECT 1 FROM card_order_leases WHERE order_uuid = ? AND owner = ?",
+                (lease.order_uuid, lease.owner),
+            ).fetchone()
+            is not None
+        )
+
+    # -- attempts -----------------------------------------------------------------------------
+    def claim(self, request: ChargeRequest, lease: Lease) -> Claim:
         with self._tx(durable=True) as conn:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? AND payment_uuid = ?",  # noqa: S608
@@ -195,8 +242,8 @@ class SqliteAttemptLedger:
                 cur = conn.execute(
                     "INSERT INTO card_attempts (order_uuid, payment_uuid, attempt_no, status, "
                     "amount_minor, currency, reference, config_id, origin, envelope, owner, "
-                    "lease_until, created_at, updated_at) "
-                    "VALUES (?, ?, 1, 'processing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, updated_at) "
+                    "VALUES (?, ?, 1, 'processing', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         request.order_uuid,
                         request.payment_uuid,
@@ -205,41 +252,42 @@ class SqliteAttemptLedger:
                         request.reference,
                         request.config_id,
                         self.origin,
-                        json.dumps(request.envelope),
-                        owner,
-                        lease,
+                        json.dumps(request.envelope) if request.envelope else None,
+                        lease.owner,
                         _now_iso(),
                         _now_iso(),
                     ),
                 )
-                state = "new"
-                row_id = cur.lastrowid
+                state, row_id = "new", cur.lastrowid
             elif row["status"] in (SUCCEEDED, FAILED):
                 return Claim("done", self._attempt(row))
-            elif row["status"] == PROCESSING and not self._abandoned(row, now):
-                return Claim("busy")
             else:
                 conn.execute(
                     "UPDATE card_attempts SET status = 'processing', attempt_no = attempt_no + 1, "
-                    "owner = ?, lease_until = ?, updated_at = ? WHERE id = ?",
-                    (owner, lease, _now_iso(), row["id"]),
+                    "owner = ?, updated_at = ? WHERE id = ?",
+                    (lease.owner, _now_iso(), row["id"]),
                 )
-                state = "resume"
-                row_id = row["id"]
+                state, row_id = "resume", row["id"]
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM card_attempts WHERE id = ?",  # noqa: S608
                 (row_id,),
             ).fetchone()
         return Claim(state, self._attempt(row))
 
-    @staticmethod
-    def _abandoned(row, now) -> bool:
-        alive = owner_alive(row["owner"])
-        if alive is not None:
-            # A live owner is still in its call (the service settles or releases in `finally`):
-            # taking over on lease expiry would charge again beside a charge not yet answered.
-            return not alive
-        return row["lease_until"] is None or row["lease_until"] < now
+    def record_intent(self, attempt, lease, payment_intent_id, brand=None, last4=None):
+        with self._tx(durable=True) as conn:
+            if not self._holds(conn, lease):
+                return None
+            conn.execute(
+                "UPDATE card_attempts SET payment_intent_id = ?, envelope = NULL, "
+                "brand = COALESCE(brand, ?), last4 = COALESCE(last4, ?), updated_at = ? "
+                "WHERE id = ? AND payment_intent_id IS NULL",
+                (payment_intent_id, brand, last4, _now_iso(), attempt.id),
+            )
+            row = conn.execute(
+                "SELECT payment_intent_id FROM card_attempts WHERE id = ?", (attempt.id,)
+            ).fetchone()
+        return row["payment_intent_id"]
 
     def settle(self, attempt: Attempt, outcome: dict) -> None:
         status = outcome["status"]
@@ -247,9 +295,11 @@ class SqliteAttemptLedger:
             raise ValueError(f"not a final card outcome: {status}")
         with self._tx() as conn:
             conn.execute(
-                "UPDATE card_attempts SET status = ?, payment_intent_id = ?, decline_code = ?, "
-                "message = ?, brand = ?, last4 = ?, envelope = NULL, owner = NULL, "
-                "lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ?",
+                "UPDATE card_attempts SET status = ?, "
+                "payment_intent_id = COALESCE(payment_intent_id, ?), decline_code = ?, "
+                "message = ?, brand = COALESCE(?, brand), last4 = COALESCE(?, last4), "
+                "envelope = NULL, owner = NULL, lease_until = NULL, updated_at = ? "
+                "WHERE id = ? AND status NOT IN ('succeeded', 'failed')",
                 (
                     status,
                     outcome.get("payment_intent_id"),
@@ -259,7 +309,6 @@ class SqliteAttemptLedger:
                     outcome.get("last4"),
                     _now_iso(),
                     attempt.id,
-                    attempt.owner,
                 ),
             )
 
@@ -267,9 +316,20 @@ class SqliteAttemptLedger:
         with self._tx() as conn:
             conn.execute(
                 "UPDATE card_attempts SET status = ?, message = ?, owner = NULL, "
-                "lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ? AND status = ?",
-                (RETRYABLE, message, _now_iso(), attempt.id, attempt.owner, PROCESSING),
+                "lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?",
+                (RETRYABLE, message, _now_iso(), attempt.id, PROCESSING),
             )
+
+    def order_attempts(self, order_uuid) -> list[Attempt]:
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {_COLUMNS} FROM card_attempts WHERE order_uuid = ? ORDER BY id",  # noqa: S608
+                (order_uuid,),
+            )
+            .fetchall()
+        )
+        return [self._attempt(r) for r in rows]
 
     def get(self, order_uuid, payment_uuid) -> Attempt | None:
         row = (

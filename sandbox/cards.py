@@ -30,9 +30,12 @@ from decimal import Decimal
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from pos_offline_sync.core import card_errors
 from pos_offline_sync.core.card_charge import (
+    SUCCEEDED,
     CardChargeService,
     CardRequestError,
+    OrderStanding,
     from_minor_units,
     to_minor_units,
 )
@@ -50,7 +53,10 @@ from .db import write_transaction
 from .rpc import RpcError, rpc_method
 
 MANAGER_ONLY = "Only accounting or POS managers can charge a new card."
-CARD_PENDING = "A card taken earlier for this order may already have been charged:"
+CARD_BEING_CHARGED = (
+    "A card is being charged for this order elsewhere (the register or another window). This "
+    "page shows the result once it is done."
+)
 EARLIER_CARD_CHARGED = (
     "A card taken earlier for this order was charged: the order is paid; the new card was not "
     "charged."
@@ -132,19 +138,36 @@ def service(ctx, config_row, *, origin="register") -> CardChargeService:
         gateway=rt.gateway,
         limits=limits if origin == "register" else None,
         config_problem=rt.config_problem,
-        order_settled=lambda order_uuid, _payment_uuid: _order_settled(ctx, order_uuid),
+        order_standing=lambda order_uuid: _order_standing(ctx, order_uuid),
     )
 
 
-def _order_settled(ctx, order_uuid) -> bool:
-    """True when the back office holds that order and it is not waiting for a payment (here an
-    order is stored paid only with every card charged)."""
+def _order_standing(ctx, order_uuid) -> OrderStanding | None:
+    """What the back office holds of that order, committed (a connection of its own): here an
+    order is stored paid only with every card charged, and a failed card's line is dropped,
+    so `amount_paid` is money really taken."""
     conn = ctx.connect()
     try:
-        row = conn.execute("SELECT state FROM orders WHERE uuid = ?", (order_uuid,)).fetchone()
+        row = conn.execute(
+            "SELECT id, amount_total, amount_paid, state, currency FROM orders WHERE uuid = ?",
+            (order_uuid,),
+        ).fetchone()
+        if row is None:
+            return None
+        recorded = frozenset(
+            r[0]
+            for r in conn.execute(
+                "SELECT transaction_id FROM order_payments WHERE order_id = ? "
+                "AND transaction_id IS NOT NULL",
+                (row["id"],),
+            )
+        )
     finally:
         conn.close()
-    return row is not None and row["state"] != "draft"
+    currency = row["currency"] or "USD"
+    total = to_minor_units(row["amount_total"], currency)
+    paid = total if row["state"] == "paid" else to_minor_units(row["amount_paid"], currency)
+    return OrderStanding(total_minor=total, paid_minor=paid, recorded_intents=recorded)
 
 
 # -- RPC ---------------------------------------------------------------------------------------
@@ -526,12 +549,6 @@ def charge_new_card(ctx, request, uuid):
                 },
             )
         config = _config(conn, order["config_id"])
-        earlier = _settle_earlier_cards(ctx, conn, config, order, body["payment_uuid"])
-        if earlier is not None:
-            if earlier["status"] != "succeeded":
-                error = {"code": "card_pending", "message": earlier["message"]}
-                return _json(409, {"error": error})
-            return _json(200, {"result": dict(earlier, message=EARLIER_CARD_CHARGED)})
         payload = {
             "v": 1,
             "config_id": order["config_id"],
@@ -542,13 +559,29 @@ def charge_new_card(ctx, request, uuid):
             "reference": order["reference"],
             "envelope": body.get("envelope"),
         }
+        charge = service(ctx, config, origin="backoffice")
         try:
-            outcome = service(ctx, config, origin="backoffice").process(payload)
+            # Under the order's lease: earlier cards settled first, the due re-read, at most
+            # one card charged for it, whoever else is charging this order at this moment.
+            outcome = charge.process(payload, back_office=True)
         except CardRequestError as exc:
             return _json(400, {"error": {"code": "bad_request", "message": str(exc)}})
+        _record_charges(conn, charge, order)
+        if outcome["status"] == "in_progress":
+            message = outcome["message"]
+            if outcome["message"] != card_errors.EARLIER_PENDING:
+                message = CARD_BEING_CHARGED
+            return _json(409, {"error": {"code": "card_pending", "message": message}})
         if outcome["status"] == "succeeded":
-            _add_card_payment(conn, order, body["payment_uuid"], due, outcome)
-        elif outcome["status"] == "failed":
+            return _json(200, {"result": outcome})
+        if outcome.get("decline_code") == "order_settled":
+            paid = conn.execute("SELECT state FROM orders WHERE id = ?", (order["id"],)).fetchone()
+            if paid["state"] == "paid":
+                return _json(
+                    200,
+                    {"result": dict(outcome, status="succeeded", message=EARLIER_CARD_CHARGED)},
+                )
+        if outcome["status"] == "failed":
             # That payment has its outcome; another card is another payment.
             fresh = str(uuidlib.uuid4())
             outcome = dict(outcome, next={"payment_uuid": fresh, "token": _token(ctx, uuid, fresh)})
@@ -557,41 +590,18 @@ def charge_new_card(ctx, request, uuid):
         conn.close()
 
 
-def _settle_earlier_cards(ctx, conn, config, order, payment_uuid):
-    """Cards of the order that may already have been charged come first, through the ledger,
-    so that a new card never takes the money twice: a charge not recorded on the order yet is
-    recorded now; an attempt whose outcome is unknown is settled now (found at Stripe, or
-    charged with the card it holds). Returns the outcome that paid the order, a non-final
-    outcome (still being processed elsewhere: charge nothing), or None (every one failed).
-    This form's own payment is settled by its own charge."""
-    recorded = {
-        row[0]
-        for row in conn.execute(
-            "SELECT transaction_id FROM order_payments WHERE order_id = ?", (order["id"],)
-        )
-    }
-    rows = conn.execute(
-        "SELECT payment_uuid, status, payment_intent_id FROM card_attempts "
-        "WHERE order_uuid = ? AND payment_uuid != ? "
-        "AND status IN ('processing', 'retryable', 'succeeded') ORDER BY id",
-        (order["uuid"], payment_uuid),
-    ).fetchall()
-    charge = service(ctx, config, origin="backoffice")
-    settled = charge.settle_earlier(
-        [
-            charge.ledger.get(order["uuid"], row["payment_uuid"])
-            for row in rows
-            if row["status"] != "succeeded" or row["payment_intent_id"] not in recorded
-        ]
-    )
-    if settled is None:
-        return None
-    attempt, outcome = settled
-    if outcome["status"] != "succeeded":
-        return dict(outcome, message=CARD_PENDING + " " + (outcome.get("message") or ""))
-    amount = float(from_minor_units(attempt.amount_minor, attempt.currency))
-    _add_card_payment(conn, order, attempt.payment_uuid, amount, outcome)
-    return outcome
+def _record_charges(conn, charge, order) -> list:
+    """Every charge the ledger holds for the order, recorded on it once (by payment uuid):
+    this form's card, and a card charged earlier elsewhere (the register, another window)
+    that was not recorded yet. Returns the payment uuids recorded now."""
+    recorded = []
+    for attempt in charge.ledger.order_attempts(order["uuid"]):
+        if attempt.status != SUCCEEDED:
+            continue
+        amount = float(from_minor_units(attempt.amount_minor, attempt.currency))
+        if _add_card_payment(conn, order, attempt.payment_uuid, amount, attempt.outcome()):
+            recorded.append(attempt.payment_uuid)
+    return recorded
 
 
 def _add_card_payment(conn, order, payment_uuid, amount, outcome):
@@ -608,7 +618,7 @@ def _add_card_payment(conn, order, payment_uuid, amount, outcome):
             (order["id"], payment_uuid),
         ).fetchone()
         if exists:
-            return
+            return False
         conn.execute(
             "INSERT INTO order_payments (order_id, uuid, payment_method_id, payment_method_name, "
             "amount, card_brand, card_last4, card_status, transaction_id) "
@@ -624,15 +634,21 @@ def _add_card_payment(conn, order, payment_uuid, amount, outcome):
                 outcome.get("payment_intent_id"),
             ),
         )
-        note = (order["note"] + "\n" if order["note"] else "") + (
+        line = (
             f"Paid by card ({(outcome.get('brand') or 'card').upper()} **** "
             f"{outcome.get('last4')}), {outcome.get('payment_intent_id')}."
         )
         conn.execute(
-            "UPDATE orders SET amount_paid = amount_paid + ?, state = 'paid', note = ? "
-            "WHERE id = ?",
-            (amount, note, order["id"]),
+            "UPDATE orders SET amount_paid = amount_paid + ?, "
+            "note = CASE WHEN note = '' THEN ? ELSE note || char(10) || ? END WHERE id = ?",
+            (amount, line, line, order["id"]),
         )
+        conn.execute(
+            "UPDATE orders SET state = 'paid', card_failed = 0 WHERE id = ? "
+            "AND round(amount_paid - amount_total, 6) >= 0",
+            (order["id"],),
+        )
+    return True
 
 
 hooks.APP_INIT.append(runtime)  # migrates pos_config before the first request

@@ -11,6 +11,11 @@ prints exactly one line `LOCALSTRIPE_URL=http://127.0.0.1:<port>` once it listen
 `--latency-ms N` holds every answer N ms (without blocking other requests): localstripe answers
 in about a millisecond where Stripe's API takes hundreds, and `make bench` uses it to show what
 concurrency does when the wait is the network, not the CPU.
+
+Tests play a slow Stripe with `POST /_test/delay` {"method", "path" (a regex), "ms", "count"}:
+the next `count` matching requests are held `ms` before localstripe handles them, so a client
+that gave up earlier still has its request processed afterwards, as Stripe does. `DELETE
+/_test/delay` clears the rules. Only on this loopback test double.
 """
 
 import argparse
@@ -40,6 +45,53 @@ def _latency(seconds):
     return delay
 
 
+def _delays():
+    import asyncio
+    import re
+
+    from aiohttp import web
+
+    rules = []
+
+    async def control(request):
+        if request.method == "DELETE":
+            rules.clear()
+        else:
+            body = await request.json()
+            rules.append(
+                {
+                    "method": body.get("method", "POST"),
+                    "path": re.compile(body["path"]),
+                    "seconds": float(body["ms"]) / 1000,
+                    "count": int(body.get("count", 1)),
+                }
+            )
+        return web.json_response({"rules": len(rules)})
+
+    @web.middleware
+    async def delay(request, handler):
+        if request.path == "/_test/delay":
+            return await control(request)
+        for rule in rules:
+            if (
+                rule["count"] > 0
+                and rule["method"] == request.method
+                and rule["path"].search(request.path)
+            ):
+                rule["count"] -= 1
+                await request.read()  # the whole request arrived; only the answer is late
+
+                async def late(seconds=rule["seconds"]):
+                    await asyncio.sleep(seconds)
+                    return await handler(request)
+
+                # Shielded: a client that hangs up does not stop Stripe from processing it.
+                return await asyncio.shield(asyncio.ensure_future(late()))
+        return await handler(request)
+
+    return delay
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -64,6 +116,7 @@ def main(argv=None):
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     if args.latency_ms > 0:
         server.app.middlewares.insert(0, _latency(args.latency_ms / 1000))
+    server.app.middlewares.insert(0, _delays())
     web.run_app(server.app, sock=sock, access_log=None, print=None, handle_signals=True)
     return 0
 

@@ -49,6 +49,22 @@ def localstripe(latency_ms: float = 0):
             proc.wait()
 
 
+def delay_stripe(base_url, path, ms, count=1, method="POST"):
+    """The next `count` requests matching `path` (a regex) reach localstripe `ms` late: a slow
+    Stripe that still processes what the client gave up on."""
+    body = json.dumps({"method": method, "path": path, "ms": ms, "count": count}).encode()
+    req = urllib.request.Request(f"{base_url}/_test/delay", data=body, method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback test server
+        pass
+
+
+def clear_stripe_delays(base_url):
+    req = urllib.request.Request(f"{base_url}/_test/delay", method="DELETE")
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback test server
+        pass
+
+
 def payment_intents(base_url, **metadata):
     """Every PaymentIntent in localstripe whose metadata holds `metadata` (raw JSON dicts)."""
     found, after = [], None

@@ -1,20 +1,23 @@
-"""Charging offline-captured cards exactly once: the attempt-ledger protocol and the service.
+"""Charging offline-captured cards: at most once per order's amount due.
 
 The host (the sandbox over SQLite, Odoo over PostgreSQL) implements `AttemptLedger`; the service
-owns the protocol around it:
+owns the protocol around it, the same for every path that may charge (register Process, the
+sync's processing of a card never processed, the back office's Charge new card):
 
-1. `claim` finds or creates the attempt of (order uuid, payment uuid) and COMMITS it as
-   `processing` before anything is sent to Stripe. A second caller while it is live gets
-   "busy" (-> `in_progress`); an attempt with an outcome gets "done" (-> that outcome, again).
-2. A claim that takes over a row that may already have reached Stripe ("resume": left
-   `processing` by a crash, or `retryable` after a connection error) first looks the payment up
-   by its metadata and settles from what Stripe has. Only when Stripe has no PaymentIntent for
-   the payment is a new charge made, under a new attempt number (a new idempotency key).
-3. The outcome (PaymentIntent id, status, decline code, message) is stored with `settle`, which
-   purges the envelope. Retryable trouble and configuration errors `release` the row (no
-   outcome, envelope kept). The service calls exactly one of settle/release per claim it got
-   ("new"/"resume"), also when something unexpected is raised, so a host may hold a lock
-   (Odoo: `FOR UPDATE NOWAIT`) from claim until then.
+1. The ORDER is the unit of exclusion: `lock_order` takes a committed lease on the order uuid
+   (a second caller is told "in progress"). Under it, the order's other cards that may have
+   taken money are settled first, and what the order still owes is re-read from committed
+   data (the host's `order_standing`), so a second card never pays what a first one paid.
+2. Each card payment (order uuid, payment uuid) has one ledger row and ONE PaymentIntent:
+   created unconfirmed with an idempotency key derived from the payment (never from an attempt
+   counter), its id recorded write-once in the ledger (only while the lease still holds), and
+   only then confirmed by that id. A retry, a crash, a client timeout or a takeover after an
+   expired lease can only confirm or re-read that same PaymentIntent, which Stripe charges at
+   most once; a PaymentIntent whose creation answer was lost is never confirmed. The card's
+   envelope is purged once its PaymentIntent is recorded: confirming needs no card data.
+3. The lease is for liveness, not safety: what makes a takeover safe is the recorded id. No
+   database transaction is held open across a Stripe call, and recovery never lists or
+   searches the account's payments.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Protocol
 
 from . import card_errors
 from .card_envelope import EnvelopeError, open_envelope, parse_envelope
-from .card_gateway import CardGateway, GatewayCharge, GatewayFailure, GatewayResult
+from .card_gateway import CardGateway, GatewayFailure, GatewayIntent, GatewayResult
 from .card_keys import KeyStore
 from .risk_limits import RiskLimits
 
@@ -50,8 +53,7 @@ class CardRequestError(ValueError):
 
 
 def to_minor_units(amount, currency: str) -> int:
-    cur = currency.lower()
-    exp = 0 if cur in _ZERO_DECIMAL else 3 if cur in _THREE_DECIMAL else 2
+    exp = _exponent(currency)
     try:
         d = Decimal(str(amount))
     except InvalidOperation:
@@ -124,7 +126,7 @@ class ChargeRequest:
 
 @dataclass
 class Attempt:
-    """One ledger row. `owner` is the host's opaque lease/lock token."""
+    """One ledger row."""
 
     id: int | str
     order_uuid: str
@@ -140,20 +142,18 @@ class Attempt:
     message: str | None = None
     brand: str | None = None
     last4: str | None = None
-    owner: str | None = None
 
     @property
     def idempotency_key(self) -> str:
-        return f"pos-offline-{self.order_uuid}-{self.payment_uuid}-{self.attempt_no}"
+        """The payment's key: the same on every try, so Stripe dedupes a lost creation."""
+        return f"pos-offline-{self.order_uuid}-{self.payment_uuid}"
 
     @property
     def metadata(self) -> dict:
-        """What the PaymentIntent carries; the first two keys find it again after a crash."""
         return {
             "pos_order_uuid": self.order_uuid,
             "pos_payment_uuid": self.payment_uuid,
             "pos_attempt_id": str(self.id),
-            "pos_attempt_no": str(self.attempt_no),
             "pos_reference": self.reference[:200],
         }
 
@@ -175,39 +175,75 @@ class Attempt:
                 "payment_intent_id": self.payment_intent_id,
                 "decline_code": self.decline_code,
                 "message": self.message,
+                **_card_named(self.brand, self.last4),
             }
         return None
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A committed, expiring claim on one order; `owner` is the fencing token."""
+
+    order_uuid: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class OrderStanding:
+    """What the host holds of an order, read from committed data under the order's lease.
+
+    paid_minor counts money really taken (a card line stored without its charge is not paid);
+    recorded_intents are the PaymentIntent ids already recorded on the order's payments."""
+
+    total_minor: int
+    paid_minor: int
+    recorded_intents: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
 class Claim:
-    state: str  # "new" | "resume" | "busy" | "done"
-    attempt: Attempt | None = None
+    state: str  # "new" | "resume" | "done"
+    attempt: Attempt
 
 
 class AttemptLedger(Protocol):
-    def claim(self, request: ChargeRequest) -> Claim:
-        """Atomically find or create the attempt of (order_uuid, payment_uuid):
-        - none yet: insert it `processing`, attempt_no 1, with the request's envelope, COMMIT,
-          -> Claim("new", attempt);
-        - succeeded/failed -> Claim("done", attempt);
-        - processing by a live caller -> Claim("busy");
-        - processing by a dead caller, or retryable: take it over (`processing`, attempt_no + 1,
-          commit) -> Claim("resume", attempt)."""
+    def lock_order(self, order_uuid: str) -> Lease | None:
+        """Take the order's lease (committed) or None while a live one is held by another."""
+
+    def unlock_order(self, lease: Lease) -> None:
+        """Give the lease back (only if still ours)."""
+
+    def claim(self, request: ChargeRequest, lease: Lease) -> Claim:
+        """Under the lease: the payment's row, created `processing` (attempt 1, the request's
+        envelope) and committed before anything is sent to Stripe -> "new"; with an outcome ->
+        "done"; else taken over (`processing`, attempt_no + 1, committed) -> "resume"."""
+
+    def record_intent(self, attempt: Attempt, lease: Lease, payment_intent_id: str, brand=None,
+                      last4=None) -> str | None:  # fmt: skip
+        """Write-once, in one transaction: only while `lease` still holds the order, store the
+        PaymentIntent id (and the card's brand/last 4) and purge the envelope; commit. Returns
+        the id recorded for the attempt (this one, or one recorded before), or None when the
+        lease was lost (nothing written)."""
 
     def settle(self, attempt: Attempt, outcome: dict) -> None:
-        """Store the final outcome (status, payment_intent_id, decline_code, message, brand,
-        last4), purge the envelope, commit, release the claim."""
+        """Store a final outcome unless the row has one already; purge the envelope; commit."""
 
     def release(self, attempt: Attempt, message: str) -> None:
-        """Back to `retryable` with no outcome and the envelope kept; commit; release."""
+        """A row still `processing` goes back to `retryable` with the message; commit."""
 
     def get(self, order_uuid: str, payment_uuid: str) -> Attempt | None:
-        """The attempt of that payment, if any."""
+        """The attempt of that payment, from committed data."""
+
+    def order_attempts(self, order_uuid: str) -> list[Attempt]:
+        """Every attempt of that order, oldest first, from committed data."""
+
+
+_LOST_LEASE = object()
 
 
 class CardChargeService:
-    """Processes offline card payments; safe to call concurrently (also for one payment)."""
+    """Processes offline card payments; safe to call concurrently, from any number of
+    processes, for one payment or one order."""
 
     def __init__(
         self,
@@ -217,15 +253,15 @@ class CardChargeService:
         gateway: CardGateway | None,
         limits: RiskLimits | None = None,
         config_problem: str | None = None,
-        order_settled: Callable[[str, str], bool] | None = None,
+        order_standing: Callable[[str], OrderStanding | None] | None = None,
     ):
         self.ledger = ledger
         self.keys = keys
         self.gateway = gateway
         self.limits = limits or RiskLimits()
-        # The host's answer to "is this order already settled in the back office, without
-        # waiting for this payment (order uuid, payment uuid)?": it is never charged again.
-        self.order_settled = order_settled
+        # The host's committed view of an order (None: the host does not hold it yet, e.g. the
+        # register's card before its order is synced), read under the order's lease.
+        self.order_standing = order_standing
         self.config_problem = config_problem if gateway else (config_problem or "no Stripe key")
 
     def public_key(self) -> dict:
@@ -235,103 +271,154 @@ class CardChargeService:
         attempt = self.ledger.get(order_uuid, payment_uuid)
         return attempt.outcome() if attempt else None
 
-    def settle_earlier(self, attempts: list[Attempt]) -> tuple[Attempt, dict] | None:
-        """Before a new card is charged for an order: its earlier attempts that may have taken
-        the money (charged but not recorded on the order yet, or with an unknown outcome) are
-        settled first, through the ledger: a success is read, anything else is resumed (found
-        at Stripe by its metadata, or charged with the sealed card the ledger kept). Returns
-        (attempt, outcome) for the first outcome that is not `failed` (succeeded: the order is
-        paid by it; otherwise still being processed: charge nothing now), or None when each
-        one failed."""
-        for attempt in attempts:
-            if attempt.status == SUCCEEDED:
-                outcome = attempt.outcome()
-            else:
-                outcome = self.process(
-                    ChargeRequest(
-                        config_id=None,
-                        order_uuid=attempt.order_uuid,
-                        payment_uuid=attempt.payment_uuid,
-                        amount=from_minor_units(attempt.amount_minor, attempt.currency),
-                        amount_minor=attempt.amount_minor,
-                        currency=attempt.currency,
-                        reference=attempt.reference,
-                        envelope=attempt.envelope,
-                    )
-                )
-            if outcome["status"] != FAILED:
-                return attempt, outcome
-        return None
-
-    def process(self, payload) -> dict:
-        """`offline_process_card`: the card outcome. Raises CardRequestError for bad payloads."""
+    def process(self, payload, *, back_office: bool = False) -> dict:
+        """The card outcome of one payment. Raises CardRequestError for bad payloads, and for
+        a back-office amount over what the order still owes."""
         request = (
             payload if isinstance(payload, ChargeRequest) else ChargeRequest.from_payload(payload)
         )
         if self.config_problem:
             # Nothing is written: an unconfigured host must not leave half-made attempts.
             return card_errors.config_error(self.config_problem)
-        claim = self.ledger.claim(request)
-        if claim.state == "busy":
+        lease = self.ledger.lock_order(request.order_uuid)
+        if lease is None:
             return card_errors.in_progress()
-        if claim.state == "done":
-            if claim.attempt.amount_minor != request.amount_minor:
-                raise CardRequestError("amount differs from this payment's processed amount")
-            return claim.attempt.outcome()
-        if claim.attempt.amount_minor != request.amount_minor:
-            self.ledger.release(claim.attempt, "amount differs from the first attempt")
+        try:
+            return self._process_locked(request, lease, back_office)
+        finally:
+            self.ledger.unlock_order(lease)
+
+    # -- under the order's lease -------------------------------------------------------------
+    def _process_locked(self, request, lease, back_office) -> dict:
+        existing = self.ledger.get(request.order_uuid, request.payment_uuid)
+        if existing is not None and existing.amount_minor != request.amount_minor:
             raise CardRequestError("amount differs from this payment's first processing attempt")
+        if existing is not None and existing.status in FINAL:
+            return existing.outcome()
+        if existing is None or existing.payment_intent_id is None:
+            # Nothing of this payment can have been charged yet: may it be charged at all?
+            pending = self._settle_others(request, lease)
+            if pending is _LOST_LEASE:
+                return card_errors.in_progress()
+            refusal = self._due_refusal(request, pending, back_office)
+            if refusal is not None:
+                if refusal["status"] != FAILED:
+                    return refusal
+                claim = self.ledger.claim(request, lease)
+                self.ledger.settle(claim.attempt, refusal)
+                return refusal
+        claim = self.ledger.claim(request, lease)
+        if claim.state == "done":
+            return claim.attempt.outcome()
+        return self._run_claimed(claim.attempt, lease, back_office)
+
+    def _run_claimed(self, attempt, lease, back_office) -> dict:
+        """Exactly one of settle/release per claimed attempt, also when something unexpected
+        is raised (the row goes back to retryable; its recorded PaymentIntent, if any, is
+        what the next try confirms or reads)."""
         done = False
         try:
-            outcome, final = self._run(claim)
+            outcome, final = self._run(attempt, lease, back_office)
+            if outcome is _LOST_LEASE:
+                done = True
+                return card_errors.in_progress()
             if final:
-                self.ledger.settle(claim.attempt, outcome)
+                self.ledger.settle(attempt, outcome)
             else:
-                self.ledger.release(claim.attempt, outcome["message"])
+                self.ledger.release(attempt, outcome["message"])
             done = True
             return outcome
         finally:
             if not done:
-                # An unexpected error: the charge may or may not have happened, so the row
-                # goes back to retryable and the next claim looks the payment up first.
-                self.ledger.release(claim.attempt, "interrupted")
+                self.ledger.release(attempt, "interrupted")
 
-    def _run(self, claim: Claim) -> tuple[dict, bool]:
-        attempt = claim.attempt
+    def _settle_others(self, request, lease):
+        """The order's other cards whose PaymentIntent is recorded but whose outcome is not
+        known yet are confirmed or read now (they may have taken the money). Returns the
+        minor amount still unknown after that (0 when every one is settled)."""
+        pending = 0
+        for other in self.ledger.order_attempts(request.order_uuid):
+            if (
+                other.payment_uuid == request.payment_uuid
+                or other.status in FINAL
+                or not other.payment_intent_id
+            ):
+                continue
+            claim = self.ledger.claim(_request_of(other), lease)
+            if claim.state == "done":
+                continue
+            outcome = self._run_claimed(claim.attempt, lease, back_office=True)
+            if outcome["status"] == "in_progress" and claim.attempt.payment_intent_id:
+                pending += other.amount_minor
+            elif outcome["status"] not in FINAL:
+                pending += other.amount_minor
+        return pending
+
+    def _due_refusal(self, request, pending_minor, back_office) -> dict | None:
+        """None when the order may be charged this amount now; else the outcome to answer
+        (failed: recorded for this payment; in_progress: nothing recorded)."""
+        standing = self.order_standing(request.order_uuid) if self.order_standing else None
+        if standing is None:
+            return None
+        charged = sum(
+            a.amount_minor
+            for a in self.ledger.order_attempts(request.order_uuid)
+            if a.payment_uuid != request.payment_uuid
+            and a.status == SUCCEEDED
+            and a.payment_intent_id not in standing.recorded_intents
+        )
+        due = standing.total_minor - standing.paid_minor - charged
+        if due - pending_minor <= 0 and pending_minor:
+            return {"v": 1, "status": "in_progress", "message": card_errors.EARLIER_PENDING}
+        if due <= 0:
+            return card_errors.failed("order_settled", message=card_errors.ORDER_SETTLED)
+        if request.amount_minor > due - pending_minor:
+            if pending_minor:
+                return {"v": 1, "status": "in_progress", "message": card_errors.EARLIER_PENDING}
+            due_text = format_minor(due, request.currency)
+            if back_office:
+                raise CardRequestError(f"the amount is more than the {due_text} still due")
+            return card_errors.failed("over_due", message=card_errors.OVER_DUE.format(due=due_text))
+        return None
+
+    def _run(self, attempt, lease, back_office) -> tuple[dict, bool]:
         try:
-            # A resumed attempt may have been charged before its caller died: what Stripe has
-            # comes first, before any reason not to charge now.
-            if claim.state == "resume":
-                found = self._settle_from_stripe(attempt)
-                if found is not None:
-                    return found
-            if self.order_settled and self.order_settled(attempt.order_uuid, attempt.payment_uuid):
-                # E.g. imported unpaid from a CSV, then paid by "Charge new card": the card the
-                # register still holds for it must not be charged as well.
-                return card_errors.failed("order_settled", message=card_errors.ORDER_SETTLED), True
-            refusal = self.limits.amount_refusal(
-                from_minor_units(attempt.amount_minor, attempt.currency), attempt.currency
+            if attempt.payment_intent_id is None:
+                if not back_office:
+                    refusal = self.limits.amount_refusal(
+                        from_minor_units(attempt.amount_minor, attempt.currency), attempt.currency
+                    )
+                    if refusal:
+                        return card_errors.failed("risk_limit", message=refusal), True
+                recorded = self._create_and_record(attempt, lease)
+                if recorded is None:
+                    return _LOST_LEASE, False
+            result = self.gateway.confirm_intent(
+                attempt.payment_intent_id, attempt.idempotency_key + "-confirm"
             )
-            if refusal:
-                return card_errors.failed("risk_limit", message=refusal), True
-            return _outcome(self._charge(attempt))
+            return _outcome(result, attempt)
         except GatewayFailure as failure:
             outcome = card_errors.outcome_for_failure(failure)
-            if failure.payment_intent_id:
-                outcome["payment_intent_id"] = failure.payment_intent_id
+            if failure.payment_intent_id or attempt.payment_intent_id:
+                outcome["payment_intent_id"] = (
+                    failure.payment_intent_id or attempt.payment_intent_id
+                )
             if failure.kind == "card":
-                outcome.update(_card_named(failure.brand, failure.last4))
+                outcome.update(
+                    _card_named(failure.brand or attempt.brand, failure.last4 or attempt.last4)
+                )
             return outcome, failure.kind == "card"
         except EnvelopeError as exc:
             _logger.warning("card attempt %s: %s", attempt.id, exc)
             return card_errors.failed("undecryptable", message=card_errors.UNDECRYPTABLE), True
 
-    def _charge(self, attempt: Attempt) -> GatewayResult:
-        # The opened card lives only in this frame.
-        card = open_envelope(attempt.envelope, self.keys.get_private)
+    def _create_and_record(self, attempt, lease) -> str | None:
+        """The payment's one PaymentIntent: created unconfirmed, its id recorded (fenced by the
+        lease) before anyone may confirm it. None when the lease was lost meanwhile."""
+        card = open_envelope(attempt.envelope, self.keys.get_private)  # lives only here
         try:
-            return self.gateway.charge(
-                GatewayCharge(
+            created = self.gateway.create_intent(
+                GatewayIntent(
                     card=card,
                     amount_minor=attempt.amount_minor,
                     currency=attempt.currency.lower(),
@@ -341,42 +428,68 @@ class CardChargeService:
             )
         finally:
             del card
-
-    def _settle_from_stripe(self, attempt: Attempt):
-        """(outcome, final) from what Stripe already has for this payment, or None if nothing."""
-        found = self.gateway.find_payments(
-            {"pos_order_uuid": attempt.order_uuid, "pos_payment_uuid": attempt.payment_uuid}
+        recorded = self.ledger.record_intent(
+            attempt, lease, created.payment_intent_id, created.brand, created.last4
         )
-        if not found:
+        if recorded != created.payment_intent_id:
+            # Lost lease, or another caller's PaymentIntent recorded first: this one is
+            # never confirmed by anyone.
+            self.gateway.cancel_intent(created.payment_intent_id)
+        if recorded is None:
             return None
-        for status in ("succeeded", "processing"):
-            for result in found:
-                if result.status == status:
-                    return _outcome(result)
-        # Every PaymentIntent for it failed or was cancelled: that is the outcome (the card
-        # must not be tried again behind the cashier's back).
-        return _outcome(found[-1])
+        attempt.payment_intent_id = recorded
+        attempt.envelope = None
+        attempt.brand = attempt.brand or created.brand
+        attempt.last4 = attempt.last4 or created.last4
+        return recorded
+
+
+def _request_of(attempt: Attempt) -> ChargeRequest:
+    return ChargeRequest(
+        config_id=None,
+        order_uuid=attempt.order_uuid,
+        payment_uuid=attempt.payment_uuid,
+        amount=from_minor_units(attempt.amount_minor, attempt.currency),
+        amount_minor=attempt.amount_minor,
+        currency=attempt.currency,
+        reference=attempt.reference,
+        envelope=attempt.envelope,
+    )
+
+
+def _exponent(currency: str) -> int:
+    cur = currency.lower()
+    return 0 if cur in _ZERO_DECIMAL else 3 if cur in _THREE_DECIMAL else 2
 
 
 def from_minor_units(minor: int, currency: str) -> Decimal:
     """Inverse of to_minor_units."""
-    cur = currency.lower()
-    exp = 0 if cur in _ZERO_DECIMAL else 3 if cur in _THREE_DECIMAL else 2
-    return Decimal(minor) / (Decimal(10) ** exp)
+    return Decimal(minor) / (Decimal(10) ** _exponent(currency))
 
 
-def _outcome(result: GatewayResult) -> tuple[dict, bool]:
-    """(card outcome, whether it is final) for a payment Stripe answered about."""
-    if result.status == "processing":
-        return {"v": 1, "status": "in_progress", "message": STILL_PROCESSING}, False
+def format_minor(minor: int, currency: str) -> str:
+    """`2.00 USD`, `500 JPY`: an amount as a cashier reads it."""
+    return f"{from_minor_units(minor, currency):.{_exponent(currency)}f} {currency.upper()}"
+
+
+def _outcome(result: GatewayResult, attempt: Attempt) -> tuple[dict, bool]:
+    """(card outcome, whether it is final) for a PaymentIntent Stripe answered about."""
+    brand, last4 = result.brand or attempt.brand, result.last4 or attempt.last4
+    if result.status in ("processing", "unconfirmed"):
+        return {
+            "v": 1,
+            "status": "in_progress",
+            "message": STILL_PROCESSING,
+            "payment_intent_id": result.payment_intent_id,
+        }, False
     if result.status == "succeeded":
         return {
             "v": 1,
             "status": SUCCEEDED,
             "payment_intent_id": result.payment_intent_id,
             "message": APPROVED,
-            "brand": result.brand,
-            "last4": result.last4,
+            "brand": brand,
+            "last4": last4,
         }, True
     # We cancel PaymentIntents that ask for 3-D Secure, so "canceled" means the same thing.
     if result.status in ("requires_action", "canceled") and not result.code:
@@ -384,7 +497,7 @@ def _outcome(result: GatewayResult) -> tuple[dict, bool]:
     else:
         outcome = card_errors.failed(result.code, result.decline_code)
     outcome["payment_intent_id"] = result.payment_intent_id
-    outcome.update(_card_named(result.brand, result.last4))
+    outcome.update(_card_named(brand, last4))
     return outcome, True
 
 

@@ -23,7 +23,12 @@ REQUIRES_ACTION = (
 )
 UNDECRYPTABLE = "The card data could not be read. Ask the customer for another card."
 ORDER_SETTLED = "This order is already settled in the back office: the card was not charged."
-IN_PROGRESS = "This card is being processed in another window."
+IN_PROGRESS = "This order's card is being charged elsewhere; this shows its result once done."
+EARLIER_PENDING = (
+    "A card taken earlier for this order may already have been charged; its result is not "
+    "known yet. Try again in a minute."
+)
+OVER_DUE = "The card asks more than the {due} this order still owes: it was not charged."
 RETRY = "Stripe could not be reached. Try again."
 CONFIG_PREFIX = "Card processing is not configured: "
 

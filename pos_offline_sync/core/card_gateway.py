@@ -13,8 +13,8 @@ from .card_envelope import CardData
 
 
 @dataclass(frozen=True)
-class GatewayCharge:
-    """One charge attempt as sent to the processor."""
+class GatewayIntent:
+    """One card payment as sent to the processor: created unconfirmed, confirmed by its id."""
 
     card: CardData
     amount_minor: int
@@ -28,7 +28,9 @@ class GatewayResult:
     """The processor's answer for one payment intent (never any card data beyond brand/last 4)."""
 
     payment_intent_id: str | None
-    status: str  # succeeded | failed | requires_action | processing | canceled
+    # succeeded | failed | requires_action | processing | canceled | unconfirmed (created, not
+    # confirmed yet: it cannot take money until someone confirms that very id)
+    status: str
     brand: str | None = None
     last4: str | None = None
     code: str | None = None
@@ -63,8 +65,17 @@ class GatewayFailure(Exception):
 
 
 class CardGateway(Protocol):
-    def charge(self, request: GatewayCharge) -> GatewayResult:
-        """Create and confirm one payment; raises GatewayFailure when there is no clean answer."""
+    """Two steps, so that a payment is charged at most once whatever is retried: `create_intent`
+    makes a payment that cannot take money (retried with the same idempotency key when its
+    answer is lost; an extra one made by a lost answer is never confirmed); the caller records
+    its id; `confirm_intent` confirms that id, or reads its outcome when it was confirmed
+    already. No recovery ever lists or searches the account's payments."""
 
-    def find_payments(self, metadata: dict) -> list[GatewayResult]:
-        """Every payment whose metadata contains all of `metadata` (settles unknown outcomes)."""
+    def create_intent(self, request: GatewayIntent) -> GatewayResult:
+        """A new unconfirmed payment (status `unconfirmed`); raises GatewayFailure."""
+
+    def confirm_intent(self, payment_intent_id: str, idempotency_key: str) -> GatewayResult:
+        """Confirm that payment if it waits for confirmation, else read its outcome."""
+
+    def cancel_intent(self, payment_intent_id: str) -> None:
+        """Cancel an unconfirmed payment nobody will confirm (best effort, never raises)."""

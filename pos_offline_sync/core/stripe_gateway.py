@@ -2,9 +2,12 @@
 
 One `stripe.StripeClient` per gateway (per call-site configuration: secret key + API base),
 never the module globals. Card data goes out through a PaymentMethod (localstripe does not
-accept `payment_method_data`), then a PaymentIntent confirmed at once with the attempt's
-idempotency key and metadata. Stripe's network retries are off: the attempt ledger decides
-when to ask again, after looking the payment up (localstripe ignores Idempotency-Key).
+accept `payment_method_data`), attached to a PaymentIntent created UNCONFIRMED with the
+payment's idempotency key; the caller records that id, then `confirm_intent` confirms it by id.
+A retry, a timeout or a takeover can only confirm or re-read that one PaymentIntent, which
+Stripe charges at most once (localstripe ignores Idempotency-Key: a lost creation answer then
+leaves an extra unconfirmed PaymentIntent that nobody confirms). Stripe's network retries are
+off: the ledger decides when to ask again.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import stripe
 from stripe import _util as stripe_util
 
 from .card_errors import CARD_PARAM_CODES
-from .card_gateway import GatewayCharge, GatewayFailure, GatewayResult
+from .card_gateway import GatewayFailure, GatewayIntent, GatewayResult
 
 DEFAULT_TIMEOUT_S = 30
 _PI_STATUS = {
@@ -23,7 +26,7 @@ _PI_STATUS = {
     "requires_action": "requires_action",
     "processing": "processing",
     "requires_capture": "processing",
-    "requires_confirmation": "failed",
+    "requires_confirmation": "unconfirmed",
     "requires_payment_method": "failed",
     "canceled": "canceled",
 }
@@ -61,6 +64,9 @@ def classify(exc: Exception) -> GatewayFailure:
             decline_code=decline_code,
             payment_intent_id=pi_id,
         )
+    if code == "idempotency_key_in_use" or getattr(exc, "http_status", None) == 409:
+        # The same key still in flight (a retry racing a slow first call): ask again later.
+        return GatewayFailure("retry", type(exc).__name__, code=code)
     if isinstance(exc, (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)):
         return GatewayFailure("retry", type(exc).__name__, code=code)
     if isinstance(exc, stripe.AuthenticationError):
@@ -103,7 +109,7 @@ class StripeGateway:
             http_client=stripe.RequestsClient(timeout=timeout),
         )
 
-    def charge(self, request: GatewayCharge) -> GatewayResult:
+    def create_intent(self, request: GatewayIntent) -> GatewayResult:
         if _console_debug_on():
             raise GatewayFailure(
                 "config", "Stripe debug logging (STRIPE_LOG=debug) would print card data."
@@ -134,7 +140,7 @@ class StripeGateway:
                     "currency": request.currency,
                     "payment_method": pm["id"],
                     "payment_method_types": ["card"],
-                    "confirm": True,
+                    "confirm": False,
                     # No `description`: localstripe refuses it; the reference is in metadata.
                     "metadata": request.metadata,
                 },
@@ -144,32 +150,37 @@ class StripeGateway:
             failure = classify(exc)
             failure.brand, failure.last4 = brand, last4
             raise failure from None
-        result = _result(pi.to_dict(), brand, last4)
-        if result.status == "requires_action":
-            self._cancel_quietly(result.payment_intent_id)
-        return result
+        return _result(pi.to_dict(), brand, last4)
 
-    def find_payments(self, metadata: dict) -> list[GatewayResult]:
-        """Every PaymentIntent whose metadata contains `metadata` (list, not search: search
-        lags behind writes and localstripe has none)."""
+    def confirm_intent(self, payment_intent_id: str, idempotency_key: str) -> GatewayResult:
         try:
-            found = []
-            page = self.client.v1.payment_intents.list(params={"limit": 100})
-            for pi in page.auto_paging_iter():
-                pi = pi.to_dict()
-                md = pi.get("metadata") or {}
-                if all(md.get(k) == v for k, v in metadata.items()):
-                    if pi.get("status") == "requires_action":
-                        # Left by a crash before our cancel: nobody may complete it later.
-                        self._cancel_quietly(pi["id"])
-                    found.append(_result(pi))
-            return found
+            try:
+                pi = self.client.v1.payment_intents.confirm(
+                    payment_intent_id, options={"idempotency_key": idempotency_key}
+                ).to_dict()
+            except stripe.InvalidRequestError:
+                # Not waiting for confirmation (payment_intent_unexpected_state): confirmed by a
+                # caller whose answer was lost, declined, or cancelled. What it holds now is
+                # the outcome.
+                pi = self.client.v1.payment_intents.retrieve(payment_intent_id).to_dict()
+                if pi.get("status") == "requires_confirmation":
+                    raise
+        except stripe.CardError as exc:
+            failure = classify(exc)
+            failure.payment_intent_id = failure.payment_intent_id or payment_intent_id
+            raise failure from None
         except stripe.StripeError as exc:
             raise classify(exc) from None
+        result = _result(pi)
+        if result.status == "requires_action":
+            self.cancel_intent(result.payment_intent_id)
+        return result
 
-    def _cancel_quietly(self, pi_id):
-        # A PaymentIntent waiting for 3-D Secure must not be completed later by anyone.
+    def cancel_intent(self, payment_intent_id):
+        # An unconfirmed or 3-D Secure PaymentIntent must not be completed later by anyone.
         try:
-            self.client.v1.payment_intents.cancel(pi_id)
+            self.client.v1.payment_intents.cancel(payment_intent_id)
         except stripe.StripeError as exc:
-            _logger.warning("could not cancel PaymentIntent %s: %s", pi_id, type(exc).__name__)
+            _logger.warning(
+                "could not cancel PaymentIntent %s: %s", payment_intent_id, type(exc).__name__
+            )

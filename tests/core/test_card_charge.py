@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -18,6 +19,8 @@ import pytest
 from tests.card_support import (
     ROOT,
     SECRET_KEY,
+    clear_stripe_delays,
+    delay_stripe,
     VISA_3DS,
     VISA_DECLINED,
     VISA_OK,
@@ -31,6 +34,7 @@ from pos_offline_sync.core.card_charge import (
     CardChargeService,
     CardRequestError,
     ChargeRequest,
+    OrderStanding,
 )
 from pos_offline_sync.core.card_envelope import seal_card
 from pos_offline_sync.core.card_gateway import GatewayFailure
@@ -149,14 +153,16 @@ def test_two_callers_on_one_payment_charge_once(env):
     assert len(env.pis(p)) == 1
 
 
-def test_live_claim_makes_others_wait(env):
+def test_live_lease_on_the_order_makes_others_wait(env):
     p = env.payload()
-    claim = env.ledger.claim(ChargeRequest.from_payload(p))
-    assert claim.state == "new"
-    out = env.service.process(p)
-    assert out == card_errors.in_progress()
-    assert env.pis(p) == []
-    env.ledger.release(claim.attempt, "test")
+    lease = env.ledger.lock_order(p["order_uuid"])
+    assert lease is not None
+    # Another payment of the same order waits too: the order is the unit of exclusion.
+    other = env.payload(order_uuid=p["order_uuid"])
+    assert env.service.process(p) == card_errors.in_progress()
+    assert env.service.process(other) == card_errors.in_progress()
+    assert env.pis(p) == [] and env.row(p) is None
+    env.ledger.unlock_order(lease)
     assert env.service.process(p)["status"] == "succeeded"
     assert len(env.pis(p)) == 1
 
@@ -164,31 +170,54 @@ def test_live_claim_makes_others_wait(env):
 def test_expired_lease_of_an_owner_elsewhere_is_taken_over(env):
     p = env.payload()
     stale = SqliteAttemptLedger(env.db, lease_seconds=-1)
-    assert stale.claim(ChargeRequest.from_payload(p)).state == "new"
+    lease = stale.lock_order(p["order_uuid"])
+    claim = stale.claim(ChargeRequest.from_payload(p), lease)
+    assert claim.state == "new"
     # An owner on another host: its liveness cannot be known, so its lease decides.
     conn = sqlite3.connect(env.db)
     with conn:
-        conn.execute("UPDATE card_attempts SET owner = 'elsewhere|1|1|x'")
+        conn.execute("UPDATE card_order_leases SET owner = 'elsewhere|1|1|x'")
     conn.close()
     assert env.service.process(p)["status"] == "succeeded"
     assert env.row(p)["attempt_no"] == 2
     assert len(env.pis(p)) == 1
 
 
-def test_live_call_past_its_lease_is_not_charged_again(env):
-    # A call still running in a live process when its lease runs out (a slow Stripe, a long
-    # lookup): a second caller used to take the row over and charge beside it.
+def test_a_caller_that_lost_its_lease_cannot_record_a_payment_intent(env):
+    # The fence: once another caller holds the order, the first one's PaymentIntent is never
+    # recorded (so never confirmed), whatever Stripe answered it.
     p = env.payload()
     slow = SqliteAttemptLedger(env.db, lease_seconds=-1)
-    claim = slow.claim(ChargeRequest.from_payload(p))
-    assert claim.state == "new"
+    lease = slow.lock_order(p["order_uuid"])
+    claim = slow.claim(ChargeRequest.from_payload(p), lease)
+    taker = env.ledger.lock_order(p["order_uuid"])
+    assert taker is not None and taker.owner != lease.owner
+    assert slow.record_intent(claim.attempt, lease, "pi_lost") is None
+    assert env.row(p)["payment_intent_id"] is None and env.row(p)["envelope"] is not None
+    assert env.ledger.record_intent(claim.attempt, taker, "pi_kept") == "pi_kept"
+    # Write-once: a second id is never recorded beside the first.
+    assert env.ledger.record_intent(claim.attempt, taker, "pi_other") == "pi_kept"
+    assert env.row(p)["envelope"] is None
+
+
+def test_slow_confirm_past_the_lease_is_charged_once(env):
+    # Stripe holds the confirm longer than the lease: a second caller takes the order over,
+    # finds the recorded PaymentIntent and confirms or reads that one; nothing else is made.
+    p = env.payload()
+    delay_stripe(env.url, r"/v1/payment_intents/[^/]+/confirm$", ms=1500)
+    slow = CardChargeService(
+        ledger=SqliteAttemptLedger(env.db, lease_seconds=0.3), keys=env.keys, gateway=env.gateway
+    )
+    first = {}
+    thread = threading.Thread(target=lambda: first.update(slow.process(p)))
+    thread.start()
+    time.sleep(0.8)
     second = env.service.process(p)
-    outcome, final = env.service._run(claim)  # the slow call gets through
-    slow.settle(claim.attempt, outcome)
-    assert second == card_errors.in_progress()
-    assert final and outcome["status"] == "succeeded"
+    thread.join()
+    assert second["status"] == "succeeded" and first["status"] == "succeeded"
+    assert first["payment_intent_id"] == second["payment_intent_id"]
     assert len(succeeded_for_order(env.url, p["order_uuid"])) == 1
-    assert env.service.process(p)["payment_intent_id"] == outcome["payment_intent_id"]
+    assert len(env.pis(p)) == 1
 
 
 def test_many_orders_concurrently(env):
@@ -210,41 +239,85 @@ def test_many_orders_concurrently(env):
 
 
 class LostAnswer:
-    """Stripe charges, then the answer never arrives (a dropped connection)."""
+    """Stripe does what it is asked, then the answer never arrives (a dropped connection), at
+    the step named: "create" (the unconfirmed PaymentIntent) or "confirm"."""
 
-    def __init__(self, inner):
-        self.inner = inner
+    def __init__(self, inner, step):
+        self.inner, self.step = inner, step
 
-    def charge(self, request):
+    def create_intent(self, request):
+        result = self.inner.create_intent(request)
+        if self.step == "create":
+            raise GatewayFailure("retry", "APIConnectionError")
+        return result
+
+    def confirm_intent(self, payment_intent_id, key):
         try:
-            self.inner.charge(request)
+            result = self.inner.confirm_intent(payment_intent_id, key)
         except GatewayFailure:
-            pass  # a decline's answer is lost just the same
-        raise GatewayFailure("retry", "APIConnectionError")
+            result = None  # a decline's answer is lost just the same
+        if self.step == "confirm":
+            raise GatewayFailure("retry", "APIConnectionError")
+        return result
 
-    def find_payments(self, metadata):
-        return self.inner.find_payments(metadata)
+    def cancel_intent(self, payment_intent_id):
+        self.inner.cancel_intent(payment_intent_id)
 
 
-def test_lost_answer_is_settled_from_stripe_not_charged_again(env):
+@pytest.mark.parametrize("step", ["create", "confirm"])
+def test_lost_answer_is_never_charged_again(env, step):
     p = env.payload()
-    lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
-    assert lossy.process(p) == {"v": 1, "status": "retry", "message": card_errors.RETRY}
+    lossy = CardChargeService(
+        ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway, step)
+    )
+    assert lossy.process(p) == {"v": 1, "status": "retry", "message": card_errors.RETRY} | (
+        {"payment_intent_id": env.row(p)["payment_intent_id"]} if step == "confirm" else {}
+    )
     row = env.row(p)
-    assert row["status"] == "retryable" and row["envelope"] is not None
+    assert row["status"] == "retryable"
     out = env.service.process(p)
     assert out["status"] == "succeeded"
-    (pi,) = env.pis(p)
-    assert out["payment_intent_id"] == pi["id"]
+    assert [pi["id"] for pi in succeeded_for_order(env.url, p["order_uuid"])] == [
+        out["payment_intent_id"]
+    ]
+    if step == "confirm":
+        # The recorded PaymentIntent was re-read, not made again.
+        assert out["payment_intent_id"] == row["payment_intent_id"] and len(env.pis(p)) == 1
 
 
 def test_lost_answer_of_a_decline_settles_as_failed(env):
     p = env.payload(VISA_DECLINED)
-    lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
+    lossy = CardChargeService(
+        ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway, "confirm")
+    )
     assert lossy.process(p)["status"] == "retry"
     out = env.service.process(p)
-    assert out["status"] == "failed" and out["message"] == card_errors.DECLINED
+    assert out["status"] == "failed" and out["decline_code"] == "card_declined"
     assert len(env.pis(p)) == 1
+
+
+def test_stripe_answering_later_than_the_timeout_charges_once(env):
+    # Numbered case 3: PaymentIntent creation answered 4 s late to a client that waits 1 s.
+    # Stripe still processes each request the client gave up on. Every "Try again" used to
+    # make and confirm one more PaymentIntent under a new key (3 charges for one payment).
+    p = env.payload()
+    impatient = CardChargeService(
+        ledger=env.ledger,
+        keys=env.keys,
+        gateway=StripeGateway(SECRET_KEY, api_base=env.url, timeout=1),
+    )
+    delay_stripe(env.url, r"^/v1/payment_intents$", ms=4000, count=3)
+    for _ in range(3):
+        assert impatient.process(p)["status"] == "retry"
+    out = impatient.process(p)  # Stripe is fast again
+    assert out["status"] == "succeeded"
+    time.sleep(4.5)  # every late request has landed at Stripe by now
+    assert [pi["id"] for pi in succeeded_for_order(env.url, p["order_uuid"])] == [
+        out["payment_intent_id"]
+    ]
+    # The late ones exist, unconfirmed: they cannot take money, and nobody confirms them.
+    late = [pi for pi in env.pis(p) if pi["id"] != out["payment_intent_id"]]
+    assert len(late) == 3 and {pi["status"] for pi in late} == {"requires_confirmation"}
 
 
 def test_unreachable_stripe_is_retry_then_succeeds(env, tmp_path):
@@ -355,13 +428,20 @@ payload = json.loads(sys.stdin.read())
 real = StripeGateway(key, api_base=url)
 
 class Crash:
-    def charge(self, request):
-        if when == "before":
+    def create_intent(self, request):
+        if when == "before_create":
             os._exit(9)
-        real.charge(request)
+        result = real.create_intent(request)
+        if when == "after_create":
+            os._exit(9)
+        return result
+    def confirm_intent(self, pi_id, key):
+        if when == "before_confirm":
+            os._exit(9)
+        real.confirm_intent(pi_id, key)
         os._exit(9)
-    def find_payments(self, metadata):
-        return real.find_payments(metadata)
+    def cancel_intent(self, pi_id):
+        real.cancel_intent(pi_id)
 
 CardChargeService(
     ledger=SqliteAttemptLedger(db), keys=SqliteKeyStore(db, bits=2048), gateway=Crash()
@@ -370,8 +450,16 @@ sys.exit(0)
 """
 
 
-@pytest.mark.parametrize("when", ["before", "after"])
-def test_process_killed_between_ledger_and_answer(env, when):
+@pytest.mark.parametrize(
+    "when, recorded, charged",
+    [
+        ("before_create", False, False),
+        ("after_create", False, False),
+        ("before_confirm", True, False),
+        ("after_confirm", True, True),
+    ],
+)
+def test_process_killed_between_any_two_steps(env, when, recorded, charged):
     p = env.payload()
     child = subprocess.run(  # noqa: S603
         [sys.executable, "-c", CHILD, str(env.db), env.url, SECRET_KEY, when],
@@ -385,11 +473,15 @@ def test_process_killed_between_ledger_and_answer(env, when):
     row = env.row(p)
     # The attempt was on disk before Stripe was called, and the crash left it processing.
     assert row["status"] == "processing" and row["attempt_no"] == 1
-    assert len(env.pis(p)) == (1 if when == "after" else 0)
+    assert (row["payment_intent_id"] is not None) == recorded
+    assert len(succeeded_for_order(env.url, p["order_uuid"])) == (1 if charged else 0)
+    # The dead process's lease is taken over at once (its pid is gone), not after 2 minutes.
     out = env.service.process(p)
     assert out["status"] == "succeeded"
-    (pi,) = env.pis(p)
-    assert pi["id"] == out["payment_intent_id"] and pi["status"] == "succeeded"
+    (pi,) = succeeded_for_order(env.url, p["order_uuid"])
+    assert pi["id"] == out["payment_intent_id"]
+    if recorded:
+        assert pi["id"] == row["payment_intent_id"]
     assert env.row(p)["envelope"] is None
 
 
@@ -423,10 +515,12 @@ def test_envelope_of_a_rotated_key_still_charges(env):
 
 
 def test_resumed_charge_is_settled_before_a_lowered_limit_refuses_it(env):
-    # Charged, the answer lost; then the POS's limit was lowered. The next call must find the
-    # charge at Stripe (the customer paid), not record a refusal for money already taken.
+    # Charged, the answer lost; then the POS's limit was lowered. The next call must read the
+    # charge from Stripe (the customer paid), not record a refusal for money already taken.
     p = env.payload(amount=70.0)
-    lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
+    lossy = CardChargeService(
+        ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway, "confirm")
+    )
     assert lossy.process(p)["status"] == "retry"
     limited = limited_service(env)
     out = limited.process(p)
@@ -434,39 +528,123 @@ def test_resumed_charge_is_settled_before_a_lowered_limit_refuses_it(env):
     assert len(env.pis(p)) == 1
 
 
+def standing_service(env, total="7.00", paid="0", recorded=()):
+    """The env's service for a host that holds the order (total, money taken, recorded ids)."""
+    standing = OrderStanding(
+        total_minor=int(Decimal(total) * 100),
+        paid_minor=int(Decimal(paid) * 100),
+        recorded_intents=frozenset(recorded),
+    )
+    return CardChargeService(
+        ledger=env.ledger,
+        keys=env.keys,
+        gateway=env.gateway,
+        order_standing=lambda order_uuid: standing,
+    )
+
+
 def test_order_settled_in_the_back_office_is_not_charged(env):
     p = env.payload()
-    asked = []
-
-    def settled(order_uuid, payment_uuid):
-        asked.append((order_uuid, payment_uuid))
-        return True
-
-    guarded = CardChargeService(
-        ledger=env.ledger, keys=env.keys, gateway=env.gateway, order_settled=settled
-    )
-    out = guarded.process(p)
+    out = standing_service(env, paid="7.00").process(p)
     assert (out["status"], out["decline_code"]) == ("failed", "order_settled")
     assert out["message"] == card_errors.ORDER_SETTLED
-    assert asked == [(p["order_uuid"], p["payment_uuid"])]
     assert env.pis(p) == []
     assert env.row(p)["status"] == "failed" and env.row(p)["envelope"] is None
 
 
-def test_settle_earlier_finds_a_lost_charge_instead_of_charging_again(env):
-    # An earlier attempt charged, its answer lost (outcome unknown): settling it before a new
-    # card finds that charge; a declined one is passed over.
+def test_a_card_over_what_the_order_still_owes_is_not_charged(env):
+    p = env.payload(amount=7.0)
+    out = standing_service(env, total="7.00", paid="5.00").process(p)
+    assert (out["status"], out["decline_code"]) == ("failed", "over_due")
+    assert "2.00 USD" in out["message"] and env.pis(p) == []
+    # The back office's amount is refused outright (the page sent it).
+    with pytest.raises(CardRequestError, match="more than the 2.00 USD still due"):
+        standing_service(env, total="7.00", paid="5.00").process(
+            env.payload(amount=7.0), back_office=True
+        )
+
+
+def test_split_card_payments_of_one_order_are_each_charged(env):
+    first = env.payload(amount=4.0)
+    second = env.payload(amount=3.0, order_uuid=first["order_uuid"])
+    service = standing_service(env, total="7.00")
+    assert service.process(first)["status"] == "succeeded"
+    assert service.process(second)["status"] == "succeeded"
+    third = env.payload(amount=1.0, order_uuid=first["order_uuid"])
+    assert service.process(third)["decline_code"] == "order_settled"
+    assert len(succeeded_for_order(env.url, first["order_uuid"])) == 2
+
+
+def test_a_charge_not_yet_recorded_on_the_order_counts_as_paid(env):
+    # The register charged the card (the ledger holds it), the order is not synced yet: a
+    # back-office card for the same order is not charged.
+    register = env.payload()
+    assert env.service.process(register)["status"] == "succeeded"
+    new_card = env.payload(order_uuid=register["order_uuid"])
+    out = standing_service(env).process(new_card, back_office=True)
+    assert out["decline_code"] == "order_settled"
+    assert len(succeeded_for_order(env.url, register["order_uuid"])) == 1
+    # Once recorded on the order, the standing says paid itself; still nothing more.
+    recorded = env.service.outcome(register["order_uuid"], register["payment_uuid"])
+    again = standing_service(env, paid="7.00", recorded=[recorded["payment_intent_id"]])
+    assert again.process(env.payload(order_uuid=register["order_uuid"]))["status"] == "failed"
+
+
+def test_an_earlier_card_with_an_unknown_outcome_is_settled_before_a_new_one(env):
+    # The register's charge lost its answer (PaymentIntent recorded, outcome unknown): the
+    # back office's new card first confirms or reads that one, and is not charged.
     lost = env.payload()
-    lossy = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway))
-    assert lossy.process(lost)["status"] == "retry"
-    declined = env.payload(VISA_DECLINED, order_uuid=lost["order_uuid"])
-    assert env.service.process(declined)["status"] == "failed"
-    attempts = [env.ledger.get(p["order_uuid"], p["payment_uuid"]) for p in (declined, lost)]
-    attempt, outcome = env.service.settle_earlier(attempts)
-    assert attempt.payment_uuid == lost["payment_uuid"] and outcome["status"] == "succeeded"
-    # The order's PaymentIntents: the lost charge (found, not repeated) and the decline.
-    assert sorted(pi["status"] for pi in env.pis(lost)) == ["requires_payment_method", "succeeded"]
-    assert (
-        env.service.settle_earlier([env.ledger.get(lost["order_uuid"], declined["payment_uuid"])])
-        is None
+    lossy = CardChargeService(
+        ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway, "confirm")
     )
+    assert lossy.process(lost)["status"] == "retry"
+    new_card = env.payload(order_uuid=lost["order_uuid"])
+    out = standing_service(env).process(new_card, back_office=True)
+    assert out["decline_code"] == "order_settled"
+    assert env.row(lost)["status"] == "succeeded"
+    assert len(succeeded_for_order(env.url, lost["order_uuid"])) == 1
+
+
+def test_an_earlier_card_still_unknown_blocks_a_new_one(env):
+    lost = env.payload()
+    lossy = CardChargeService(
+        ledger=env.ledger, keys=env.keys, gateway=LostAnswer(env.gateway, "confirm")
+    )
+    assert lossy.process(lost)["status"] == "retry"
+    down = StripeGateway(SECRET_KEY, api_base="http://127.0.0.1:9", timeout=2)
+    blocked = CardChargeService(
+        ledger=env.ledger,
+        keys=env.keys,
+        gateway=down,
+        order_standing=lambda _o: OrderStanding(total_minor=700, paid_minor=0),
+    )
+    new_card = env.payload(order_uuid=lost["order_uuid"])
+    out = blocked.process(new_card, back_office=True)
+    assert out["status"] == "in_progress" and out["message"] == card_errors.EARLIER_PENDING
+    assert env.row(new_card) is None
+
+
+@pytest.mark.parametrize("register_first", [True, False])
+def test_two_actors_on_one_order_at_the_same_moment_charge_once(env, register_first):
+    # Numbered cases 1 and 2: two back-office windows, or the register and the back office,
+    # charge different cards for one unpaid order at the same moment, each its own payment.
+    delay_stripe(env.url, r"^/v1/payment_intents$", ms=300, count=6)
+    service = standing_service(env)
+    order_uuid = str(uuid.uuid4())
+    payloads = [env.payload(order_uuid=order_uuid) for _ in range(6)]
+    barrier = threading.Barrier(len(payloads))
+    results = []
+
+    def run(i, p):
+        barrier.wait()
+        results.append(service.process(p, back_office=(i % 2 == 0) != register_first))
+
+    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(payloads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(succeeded_for_order(env.url, order_uuid)) == 1
+    statuses = sorted(r["status"] for r in results)
+    assert statuses.count("succeeded") == 1, statuses
+    clear_stripe_delays(env.url)

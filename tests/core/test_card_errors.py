@@ -70,6 +70,9 @@ def test_requires_action_text():
         stripe.RateLimitError("Too many requests", http_status=429),
         stripe.APIConnectionError("Network down", should_retry=True),
         stripe.APIError("Internal error", http_status=500),
+        # A retry racing a slow first call with the same idempotency key: nothing was charged
+        # under it yet, so asking again later is safe.
+        stripe.IdempotencyError("in use", code="idempotency_key_in_use", http_status=409),
     ],
 )
 def test_retryable_trouble(exc):

@@ -389,9 +389,10 @@ def test_new_card_records_a_register_card_charged_but_not_synced(sb):
     assert len(succeeded_for_order(sb.url, order["uuid"])) == 1
 
 
-def test_new_card_settles_a_register_card_left_unknown(tmp_path, stripe_url):
-    # The register's card met no Stripe (outcome unknown, sealed card kept in the ledger): the
-    # back office settles that attempt first, never blocked by it, never charging twice.
+def test_new_card_is_charged_when_the_register_card_never_reached_stripe(tmp_path, stripe_url):
+    # The register's card met no Stripe (no PaymentIntent recorded: it cannot have taken
+    # money): the new card is charged, never blocked by it; the register's card, processed
+    # afterwards, is refused instead of charged a second time.
     down = Sandbox(tmp_path / "cards.sqlite3", "http://127.0.0.1:9")
     order = _imported_without_card(down)
     _, out = down.process(order)
@@ -401,4 +402,7 @@ def test_new_card_settles_a_register_card_left_unknown(tmp_path, stripe_url):
     assert r.status_code == 200 and r.get_json()["result"]["status"] == "succeeded"
     assert up.order(order["uuid"])["state"] == "paid"
     (intent,) = succeeded_for_order(stripe_url, order["uuid"])
-    assert intent["metadata"]["pos_payment_uuid"] == order["payments"][0]["uuid"]
+    assert intent["metadata"]["pos_payment_uuid"] != order["payments"][0]["uuid"]
+    _, late = up.process(order)
+    assert late["result"]["decline_code"] == "order_settled"
+    assert len(succeeded_for_order(stripe_url, order["uuid"])) == 1
