@@ -590,6 +590,22 @@ def charge_new_card(ctx, request, uuid):
         conn.close()
 
 
+def order_charge_state(ctx, request, uuid):
+    """GET /backoffice/order/<uuid>/charge-state: {state, charging}, for a page that was told
+    a card is being charged elsewhere to show the result by itself."""
+    conn = ctx.connect()
+    try:
+        order = conn.execute("SELECT state FROM orders WHERE uuid = ?", (uuid,)).fetchone()
+        if order is None:
+            return _json(404, {"error": {"code": "not_found", "message": "No such order."}})
+        charging = conn.execute(
+            "SELECT 1 FROM card_order_leases WHERE order_uuid = ?", (uuid,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return _json(200, {"result": {"state": order["state"], "charging": charging is not None}})
+
+
 def _record_charges(conn, charge, order) -> list:
     """Every charge the ledger holds for the order, recorded on it once (by payment uuid):
     this form's card, and a card charged earlier elsewhere (the register, another window)
@@ -657,4 +673,7 @@ hooks.SETTINGS_SECTIONS.append((_settings_render, _settings_save))
 hooks.ORDER_SECTIONS.append(_order_section)
 hooks.ROUTES.append(
     ("/backoffice/order/<uuid>/charge", "charge_new_card", charge_new_card, ["POST"])
+)
+hooks.ROUTES.append(
+    ("/backoffice/order/<uuid>/charge-state", "order_charge_state", order_charge_state, ["GET"])
 )

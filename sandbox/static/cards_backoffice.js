@@ -24,6 +24,29 @@ async function publicKey(configId) {
     return body.result;
 }
 
+// Told that a card is being charged for this order elsewhere: follow that charge and show
+// its result by itself (reload once paid; the button again once it ended unpaid).
+async function followOtherCharge(orderUuid, result, button) {
+    for (let i = 0; i < 60; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const response = await fetch(`/backoffice/order/${encodeURIComponent(orderUuid)}/charge-state`);
+        if (!response.ok) {
+            continue;
+        }
+        const { result: state } = await response.json();
+        if (state.state === "paid") {
+            window.location.reload();
+            return;
+        }
+        if (!state.charging) {
+            result.textContent = "The other charge ended without paying the order: you can charge this card now.";
+            button.disabled = false;
+            return;
+        }
+    }
+    button.disabled = false;
+}
+
 if (form) {
     const result = document.getElementById("charge-result");
     const button = document.getElementById("charge-submit");
@@ -68,6 +91,11 @@ if (form) {
                 return;
             }
             result.className = "flash error";
+            if (response.status === 409) {
+                result.className = "flash";
+                followOtherCharge(form.dataset.order, result, button);
+                return;
+            }
             if (outcome.next) {
                 // That card's attempt is final: another card is another payment.
                 form.dataset.payment = outcome.next.payment_uuid;

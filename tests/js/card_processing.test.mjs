@@ -110,7 +110,7 @@ describe("CardProcessor", () => {
         await store.put(a);
         await store.put(b);
         const transport = server([SUCCEEDED, { v: 1, status: "in_progress", message: "This card is being processed in another window." }]);
-        const processor = new CardProcessor({ transport, store });
+        const processor = new CardProcessor({ transport, store, setTimeout: () => {} });
         const engine = new SyncEngine({ store, transport, configId: 1, beforeSend: processor.beforeSend });
         const results = await engine.sync([a.uuid, b.uuid]);
         assert.deepEqual(results.map((r) => [r.ok, r.status]), [[true, "created"], [false, "skipped"]]);
@@ -120,6 +120,56 @@ describe("CardProcessor", () => {
         assert.equal(sent[0].payments[0].card.status, "succeeded");
         assert.equal(sent[0].payments[0].card.envelope, null);
         assert.deepEqual((await store.getAll()).map((r) => r.uuid), [b.uuid]);
+    });
+});
+
+describe("CardProcessor follow-up", () => {
+    it("a card being charged elsewhere shows its outcome by itself, without another click", async () => {
+        const store = new MemoryStore();
+        const order = makeCardOrder();
+        await store.put(order);
+        const busy = { v: 1, status: "in_progress", message: "being charged elsewhere" };
+        const transport = server([busy, busy, SUCCEEDED]);
+        const timers = [];
+        const processor = new CardProcessor({
+            transport,
+            store,
+            followUpDelaysMs: [10, 20, 40],
+            setTimeout: (fn, ms) => timers.push({ fn, ms }),
+        });
+        const pay = order.payments[0].uuid;
+        assert.equal((await processor.processPayment(order.uuid, pay)).status, "in_progress");
+        assert.deepEqual(timers.map((t) => t.ms), [10]);
+        timers.shift().fn();
+        await processor._inFlight.get(pay);
+        assert.deepEqual(timers.map((t) => t.ms), [20], "backs off");
+        timers.shift().fn();
+        await processor._inFlight.get(pay);
+        assert.equal(processor.outcomes[pay].status, "succeeded");
+        assert.equal((await store.get(order.uuid)).order.payments[0].card.status, "succeeded");
+        assert.equal(timers.length, 0, "stops once the outcome is known");
+        assert.equal(transport.calls.length, 3);
+    });
+
+    it("gives up after its last wait, leaving the card to a click", async () => {
+        const store = new MemoryStore();
+        const order = makeCardOrder();
+        await store.put(order);
+        const busy = { v: 1, status: "in_progress", message: "being charged elsewhere" };
+        const transport = server([busy, busy]);
+        const timers = [];
+        const processor = new CardProcessor({
+            transport,
+            store,
+            followUpDelaysMs: [10],
+            setTimeout: (fn, ms) => timers.push({ fn, ms }),
+        });
+        const pay = order.payments[0].uuid;
+        await processor.processPayment(order.uuid, pay);
+        timers.shift().fn();
+        await processor._inFlight.get(pay);
+        assert.equal(timers.length, 0);
+        assert.equal(processor.outcomes[pay].status, "in_progress");
     });
 });
 

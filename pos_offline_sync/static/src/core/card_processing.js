@@ -16,6 +16,13 @@ export const GONE_MESSAGE =
 
 const FINAL = new Set(["succeeded", "failed"]);
 
+/**
+ * When the server says the order's card is being charged elsewhere (another tab, another
+ * register, the back office), this page asks again by itself after these waits, until it has
+ * the outcome: the cashier never has to click again to see it.
+ */
+export const FOLLOW_UP_DELAYS_MS = [1500, 3000, 5000, 10000, 20000, 30000, 60000];
+
 /** The `offline_process_card` payload of one card payment. */
 export function processPayload(order, payment) {
     return {
@@ -67,10 +74,19 @@ export class CardProcessor {
      * @param {object} options.store OfflineStore (get, update)
      * @param {() => void} [options.onChange] after a card's state changed (refresh the UI)
      */
-    constructor({ transport, store, onChange = null }) {
+    constructor({
+        transport,
+        store,
+        onChange = null,
+        followUpDelaysMs = FOLLOW_UP_DELAYS_MS,
+        setTimeout = globalThis.setTimeout.bind(globalThis),
+    }) {
         this.transport = transport;
         this.store = store;
         this.onChange = onChange;
+        this.followUpDelaysMs = followUpDelaysMs;
+        this._setTimeout = setTimeout;
+        this._followUps = new Map(); // payment uuid -> tries so far
         // One request per payment at a time in this page: a double click waits for the first.
         this._inFlight = new Map();
         // payment uuid -> {status, message, busy, ...}: what the Process cells show (reactive,
@@ -99,6 +115,7 @@ export class CardProcessor {
             .catch((error) => ({ status: "no_answer", message: error.message || NO_ANSWER_MESSAGE }))
             .then((outcome) => {
                 this.outcomes[paymentUuid] = { ...outcome, busy: false };
+                this._followUp(orderUuid, paymentUuid, outcome);
                 return outcome;
             })
             .finally(() => {
@@ -108,6 +125,25 @@ export class CardProcessor {
         this._inFlight.set(paymentUuid, promise);
         this.onChange?.();
         return promise;
+    }
+
+    /** Asks again later while the card is being charged elsewhere; stops at an outcome. */
+    _followUp(orderUuid, paymentUuid, outcome) {
+        if (outcome?.status !== "in_progress") {
+            this._followUps.delete(paymentUuid);
+            return;
+        }
+        const tries = this._followUps.get(paymentUuid) || 0;
+        if (tries >= this.followUpDelaysMs.length) {
+            this._followUps.delete(paymentUuid);
+            return;
+        }
+        this._followUps.set(paymentUuid, tries + 1);
+        this._setTimeout(() => {
+            if (!this._inFlight.has(paymentUuid)) {
+                this.processPayment(orderUuid, paymentUuid);
+            }
+        }, this.followUpDelaysMs[tries]);
     }
 
     async _process(orderUuid, paymentUuid) {
