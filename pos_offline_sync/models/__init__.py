@@ -2,6 +2,7 @@ from . import (  # noqa: F401 - Odoo registers the models by import
     pos_config,
     pos_offline_card_attempt,
     pos_offline_card_key,
+    pos_offline_card_lease,
     pos_order,
     pos_payment_method,
     res_config_settings,

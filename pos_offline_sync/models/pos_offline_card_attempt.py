@@ -1,8 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import json
+import uuid
 
-import psycopg2.errors
-from odoo import api, fields, models
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -75,21 +75,32 @@ class PosOfflineCardAttempt(models.Model):
         """`offline_process_card` for a register whose access was checked by the caller, or
         (back_office) a manager's "Charge new card"."""
         try:
-            return self._offline_service(config, back_office=back_office).process(payload)
+            return self._offline_service(config, back_office=back_office).process(
+                payload, back_office=back_office
+            )
         except card_charge.CardRequestError as exc:
             raise UserError(self.env._("Malformed card request: %s", exc)) from None
 
     @api.model
-    def _offline_order_settled(self, order_uuid, payment_uuid):
-        """True when the back office holds that order, no longer waiting for a payment, and
-        not waiting for this one either (a line Odoo's own sync stored for the card, not
-        charged yet). Not scoped to the company on purpose: whatever company holds that uuid,
-        a settled order must not be charged again."""
-        order = self.env["pos.order"].sudo().search([("uuid", "=", order_uuid)], limit=1)
-        if not order or order.state == "draft":
-            return False
-        return not order.payment_ids.filtered(
-            lambda line: line.uuid == payment_uuid and not line.transaction_id
+    def _offline_order_standing(self, order_uuid):
+        """The core's OrderStanding of an order, or None when Odoo does not hold it yet. Read
+        from committed data (a cursor of its own: the request's snapshot may predate another
+        caller's payment) and from this request's view; the more paid of the two counts.
+        Not scoped to the company on purpose: whatever company holds that uuid, a settled
+        order is settled."""
+        standings = []
+        with self.env.registry.cursor() as cr:
+            committed = api.Environment(cr, SUPERUSER_ID, {})
+            standings.append(_standing(committed["pos.order"].search([("uuid", "=", order_uuid)])))
+        here = self.env["pos.order"].sudo().search([("uuid", "=", order_uuid)])
+        standings.append(_standing(here))
+        standings = [s for s in standings if s is not None]
+        if not standings:
+            return None
+        return card_charge.OrderStanding(
+            total_minor=max(s.total_minor for s in standings),
+            paid_minor=max(s.paid_minor for s in standings),
+            recorded_intents=frozenset().union(*(s.recorded_intents for s in standings)),
         )
 
     @api.model
@@ -111,7 +122,7 @@ class PosOfflineCardAttempt(models.Model):
             if back_office
             else RiskLimits.from_config({f: config[f] for f in risk_limits.FIELDS}),
             config_problem=problem,
-            order_settled=self._offline_order_settled,
+            order_standing=self._offline_order_standing,
         )
 
     @api.model
@@ -141,13 +152,37 @@ class PosOfflineCardAttempt(models.Model):
         return self.env["ir.config_parameter"].sudo().get_param("pos_offline_sync.stripe_api_base")
 
 
-class OdooAttemptLedger:
-    """The core's AttemptLedger over pos_offline_card_attempt, through cursors of its own.
+def _standing(orders):
+    """OrderStanding of a pos.order (None for none). Money taken is every payment line but an
+    offline card line without its charge (a line Odoo's own sync stored for the card, not
+    charged yet)."""
+    if not orders:
+        return None
+    order = orders[:1]
+    currency = order.currency_id.name
+    taken = order.payment_ids.filtered(
+        lambda line: line.transaction_id or not line.payment_method_id.offline_card_capture
+    )
+    return card_charge.OrderStanding(
+        total_minor=card_charge.to_minor_units(order.amount_total, currency),
+        paid_minor=sum(card_charge.to_minor_units(line.amount, currency) for line in taken),
+        recorded_intents=frozenset(filter(None, taken.mapped("transaction_id"))),
+    )
 
-    A claimed row stays locked (FOR UPDATE NOWAIT) by its cursor from claim to settle/release;
-    a second caller meets the lock and is told "in progress". Each state change is committed
-    at once on that cursor, so the ledger survives a rollback of the request around it.
+
+class OdooAttemptLedger:
+    """The core's AttemptLedger over pos_offline_card_attempt and pos_offline_card_lease.
+
+    Every call is one short transaction on a cursor of its own, committed when it returns
+    (`with registry.cursor()` commits on a clean exit): the ledger survives a rollback of the
+    request around it, sees other callers' committed rows rather than the request's snapshot,
+    and no transaction is left idle while Stripe is called. The order's lease is a committed
+    row with an expiry in the database's clock; recording a PaymentIntent takes a share lock
+    on the caller's own lease row in the same transaction, so a takeover (which updates that
+    row) and a late record by the caller it replaced cannot both succeed.
     """
+
+    LEASE_SECONDS = 120  # > the three Stripe calls of one charge at the client's 30 s timeout
 
     _COLUMNS = (
         "id, order_uuid, payment_uuid, attempt_no, state, amount, currency, "
@@ -155,92 +190,180 @@ class OdooAttemptLedger:
         "card_brand, card_last4"
     )
 
-    def __init__(self, env, config):
+    def __init__(self, env, config, lease_seconds=None):
         self.env = env
-        self.config = config
-        self._cursors = {}
+        # Read once: the ledger's own calls touch no record of the request's environment.
+        self.config_id, self.company_id = config.id, config.company_id.id
+        self.uid = env.uid
+        self.lease_seconds = self.LEASE_SECONDS if lease_seconds is None else lease_seconds
 
-    # -- protocol ---------------------------------------------------------------------------
-    def claim(self, request):
-        cr = self.env.registry.cursor()
-        try:
-            inserted = self._insert(cr, request)
-            if inserted:
-                # Durable before Stripe is called: a crash from here on leaves a trace.
-                cr.commit()  # pylint: disable=invalid-commit
-            else:
-                self._check_company(cr, request)
-            row = self._lock(cr, request.order_uuid, request.payment_uuid)
-            if row is None:
-                cr.rollback()
-                cr.close()
-                return card_charge.Claim("busy")
-            attempt = self._attempt(row, request)
-            if attempt.status in card_charge.FINAL:
-                cr.rollback()
-                cr.close()
-                return card_charge.Claim("done", attempt)
-            if inserted:
-                state = "new"
-            else:
-                # Left processing by a dead caller, or retryable: a new attempt number.
-                attempt.attempt_no += 1
-                attempt.status = card_charge.PROCESSING
-                cr.execute(
-                    SQL(
-                        "UPDATE pos_offline_card_attempt SET attempt_no = %s, state = %s, "
-                        "write_date = now() WHERE id = %s",
-                        attempt.attempt_no,
-                        card_charge.PROCESSING,
-                        attempt.id,
-                    )
+    def _cursor(self):
+        return self.env.registry.cursor()
+
+    # -- the order's lease ------------------------------------------------------------------
+    def lock_order(self, order_uuid):
+        owner = uuid.uuid4().hex
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "INSERT INTO pos_offline_card_lease (order_uuid, owner, lease_until, "
+                    "create_uid, write_uid, create_date, write_date) "
+                    "VALUES (%s, %s, now() + make_interval(secs => %s), %s, %s, now(), now()) "
+                    "ON CONFLICT (order_uuid) DO UPDATE SET owner = EXCLUDED.owner, "
+                    "lease_until = EXCLUDED.lease_until, write_date = now() "
+                    "WHERE pos_offline_card_lease.lease_until < now() RETURNING owner",
+                    order_uuid,
+                    owner,
+                    self.lease_seconds,
+                    self.uid,
+                    self.uid,
                 )
-                # The takeover must be durable before Stripe is asked again.
-                cr.commit()  # pylint: disable=invalid-commit
-                if self._lock(cr, request.order_uuid, request.payment_uuid) is None:
-                    cr.close()
-                    return card_charge.Claim("busy")
-                state = "resume"
-            attempt.owner = str(id(cr))
-            self._cursors[attempt.owner] = cr
-            return card_charge.Claim(state, attempt)
-        except Exception:
-            cr.rollback()
-            cr.close()
-            raise
+            )
+            row = cr.fetchone()
+        return card_charge.Lease(order_uuid, owner) if row and row[0] == owner else None
+
+    def unlock_order(self, lease):
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "DELETE FROM pos_offline_card_lease WHERE order_uuid = %s AND owner = %s",
+                    lease.order_uuid,
+                    lease.owner,
+                )
+            )
+
+    # -- attempts ---------------------------------------------------------------------------
+    def claim(self, request, lease):
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "INSERT INTO pos_offline_card_attempt (order_uuid, payment_uuid, "
+                    "order_reference, attempt_no, state, amount, currency, envelope, "
+                    "company_id, config_id, create_uid, write_uid, create_date, write_date) "
+                    "VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s, %s, now(), now()) "
+                    "ON CONFLICT (order_uuid, payment_uuid) DO NOTHING",
+                    request.order_uuid,
+                    request.payment_uuid,
+                    request.reference,
+                    card_charge.PROCESSING,
+                    float(request.amount),
+                    request.currency,
+                    json.dumps(request.envelope) if request.envelope else None,
+                    self.company_id,
+                    self.config_id,
+                    self.uid,
+                    self.uid,
+                )
+            )
+            inserted = cr.rowcount == 1
+            if not inserted:
+                self._check_company(cr, request.order_uuid, request.payment_uuid)
+            row = self._select(cr, request.order_uuid, request.payment_uuid)
+            attempt = self._attempt(row)
+            if inserted:
+                return card_charge.Claim("new", attempt)
+            if attempt.status in card_charge.FINAL:
+                return card_charge.Claim("done", attempt)
+            attempt.attempt_no += 1
+            attempt.status = card_charge.PROCESSING
+            cr.execute(
+                SQL(
+                    "UPDATE pos_offline_card_attempt SET attempt_no = %s, state = %s, "
+                    "write_date = now() WHERE id = %s",
+                    attempt.attempt_no,
+                    card_charge.PROCESSING,
+                    attempt.id,
+                )
+            )
+        return card_charge.Claim("resume", attempt)
+
+    def record_intent(self, attempt, lease, payment_intent_id, brand=None, last4=None):
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "SELECT 1 FROM pos_offline_card_lease WHERE order_uuid = %s AND owner = %s "
+                    "FOR SHARE",
+                    lease.order_uuid,
+                    lease.owner,
+                )
+            )
+            if not cr.fetchone():
+                return None
+            cr.execute(
+                SQL(
+                    "UPDATE pos_offline_card_attempt SET payment_intent_id = %s, envelope = NULL, "
+                    "card_brand = COALESCE(card_brand, %s), card_last4 = COALESCE(card_last4, "
+                    "%s), write_date = now() WHERE id = %s AND payment_intent_id IS NULL",
+                    payment_intent_id,
+                    brand,
+                    last4,
+                    attempt.id,
+                )
+            )
+            cr.execute(
+                SQL(
+                    "SELECT payment_intent_id FROM pos_offline_card_attempt WHERE id = %s",
+                    attempt.id,
+                )
+            )
+            return cr.fetchone()[0]
 
     def settle(self, attempt, outcome):
-        self._finish(
-            attempt,
-            SQL(
-                "UPDATE pos_offline_card_attempt SET state = %s, payment_intent_id = %s, "
-                "decline_code = %s, message = %s, card_brand = COALESCE(%s, card_brand), "
-                "card_last4 = COALESCE(%s, card_last4), envelope = NULL, write_date = now() "
-                "WHERE id = %s",
-                outcome["status"],
-                outcome.get("payment_intent_id"),
-                outcome.get("decline_code"),
-                outcome.get("message"),
-                outcome.get("brand"),
-                outcome.get("last4"),
-                attempt.id,
-            ),
-        )
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "UPDATE pos_offline_card_attempt SET state = %s, "
+                    "payment_intent_id = COALESCE(payment_intent_id, %s), decline_code = %s, "
+                    "message = %s, card_brand = COALESCE(%s, card_brand), "
+                    "card_last4 = COALESCE(%s, card_last4), envelope = NULL, write_date = now() "
+                    "WHERE id = %s AND state NOT IN %s",
+                    outcome["status"],
+                    outcome.get("payment_intent_id"),
+                    outcome.get("decline_code"),
+                    outcome.get("message"),
+                    outcome.get("brand"),
+                    outcome.get("last4"),
+                    attempt.id,
+                    card_charge.FINAL,
+                )
+            )
 
     def release(self, attempt, message):
-        self._finish(
-            attempt,
-            SQL(
-                "UPDATE pos_offline_card_attempt SET state = %s, message = %s, "
-                "write_date = now() WHERE id = %s",
-                card_charge.RETRYABLE,
-                message,
-                attempt.id,
-            ),
-        )
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "UPDATE pos_offline_card_attempt SET state = %s, message = %s, "
+                    "write_date = now() WHERE id = %s AND state = %s",
+                    card_charge.RETRYABLE,
+                    message,
+                    attempt.id,
+                    card_charge.PROCESSING,
+                )
+            )
 
     def get(self, order_uuid, payment_uuid):
-        self.env.cr.execute(
+        with self._cursor() as cr:
+            self._check_company(cr, order_uuid, payment_uuid)
+            row = self._select(cr, order_uuid, payment_uuid)
+        return self._attempt(row) if row else None
+
+    def order_attempts(self, order_uuid):
+        with self._cursor() as cr:
+            cr.execute(
+                SQL(
+                    "SELECT %s FROM pos_offline_card_attempt WHERE order_uuid = %s "
+                    "AND company_id = %s ORDER BY id",
+                    SQL(self._COLUMNS),
+                    order_uuid,
+                    self.company_id,
+                )
+            )
+            rows = cr.fetchall()
+        return [self._attempt(row) for row in rows]
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _select(self, cr, order_uuid, payment_uuid):
+        cr.execute(
             SQL(
                 "SELECT %s FROM pos_offline_card_attempt WHERE order_uuid = %s "
                 "AND payment_uuid = %s",
@@ -249,81 +372,27 @@ class OdooAttemptLedger:
                 payment_uuid,
             )
         )
-        row = self.env.cr.fetchone()
-        return self._attempt(row) if row else None
+        return cr.fetchone()
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _finish(self, attempt, query):
-        cr = self._cursors.pop(attempt.owner)
-        try:
-            cr.execute(query)
-            # The outcome must outlive whatever the request does next.
-            cr.commit()  # pylint: disable=invalid-commit
-        finally:
-            cr.close()
-
-    def _insert(self, cr, request):
-        cr.execute(
-            SQL(
-                "INSERT INTO pos_offline_card_attempt (order_uuid, payment_uuid, "
-                "order_reference, attempt_no, state, amount, currency, envelope, company_id, "
-                "config_id, create_uid, write_uid, create_date, write_date) "
-                "VALUES (%s, %s, %s, 1, %s, %s, %s, %s, %s, %s, %s, %s, now(), now()) "
-                "ON CONFLICT (order_uuid, payment_uuid) DO NOTHING",
-                request.order_uuid,
-                request.payment_uuid,
-                request.reference,
-                card_charge.PROCESSING,
-                float(request.amount),
-                request.currency,
-                json.dumps(request.envelope) if request.envelope else None,
-                self.config.company_id.id,
-                self.config.id,
-                self.env.uid,
-                self.env.uid,
-            )
-        )
-        return cr.rowcount == 1
-
-    def _check_company(self, cr, request):
+    def _check_company(self, cr, order_uuid, payment_uuid):
         """The ledger is keyed on uuids alone: a payment of another company's register is
         neither shown (its PaymentIntent, card) nor resumed with this company's Stripe key."""
         cr.execute(
             SQL(
                 "SELECT company_id FROM pos_offline_card_attempt WHERE order_uuid = %s "
                 "AND payment_uuid = %s",
-                request.order_uuid,
-                request.payment_uuid,
+                order_uuid,
+                payment_uuid,
             )
         )
         row = cr.fetchone()
-        if row and row[0] != self.config.company_id.id:
+        if row and row[0] != self.company_id:
             raise card_charge.CardRequestError("this payment belongs to another company")
 
-    def _lock(self, cr, order_uuid, payment_uuid):
-        try:
-            with cr.savepoint(flush=False):
-                cr.execute(
-                    SQL(
-                        "SELECT %s FROM pos_offline_card_attempt WHERE order_uuid = %s "
-                        "AND payment_uuid = %s FOR UPDATE NOWAIT",
-                        SQL(self._COLUMNS),
-                        order_uuid,
-                        payment_uuid,
-                    ),
-                    # A held lock is an expected answer ("in progress"), not a bad query.
-                    log_exceptions=False,
-                )
-                return cr.fetchone()
-        except psycopg2.errors.LockNotAvailable:
-            return None
-
-    def _attempt(self, row, request=None):
+    @staticmethod
+    def _attempt(row):
         (rid, order_uuid, payment_uuid, attempt_no, state, amount, currency, reference,
          envelope, pi, decline_code, message, brand, last4) = row  # fmt: skip
-        envelope = json.loads(envelope) if envelope else None
-        if envelope is None and request is not None and state not in card_charge.FINAL:
-            envelope = request.envelope
         return card_charge.Attempt(
             id=rid,
             order_uuid=order_uuid,
@@ -333,7 +402,7 @@ class OdooAttemptLedger:
             amount_minor=card_charge.to_minor_units(amount, currency),
             currency=currency,
             reference=reference or "",
-            envelope=envelope,
+            envelope=json.loads(envelope) if envelope else None,
             payment_intent_id=pi,
             decline_code=decline_code,
             message=message,

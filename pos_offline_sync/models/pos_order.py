@@ -2,6 +2,7 @@
 from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from ..core import sync_service
 from .offline_order_sink import OdooOrderSink
@@ -92,13 +93,20 @@ class PosOrder(models.Model):
         self.write(vals)
 
     def _offline_mark_paid_by_card(self, outcome, amount):
-        """A new card paid the order from the back office: add the payment, finish the order.
+        """A card charged through the ledger pays the order: add its payment (once per
+        PaymentIntent), finish the order when paid. Returns whether it was added.
 
         Takes the charge's outcome, not the ledger row: the row was committed by the ledger's
-        own cursor after this transaction's snapshot was taken, so it is not visible here."""
+        own cursor after this transaction's snapshot was taken, so it is not visible here.
+        The order's row is locked first: two requests recording the same charge at once (two
+        managers, a manager and the register's sync) then serialise, and the later one, which
+        Odoo retries on the serialization failure, finds the payment already there."""
         self.ensure_one()
+        self.env.cr.execute(
+            SQL("SELECT id FROM pos_order WHERE id = %s FOR NO KEY UPDATE", self.id)
+        )
         if outcome["payment_intent_id"] in self.payment_ids.mapped("transaction_id"):
-            return  # a second click on the same wizard: already recorded
+            return False  # a second click on the same wizard: already recorded
         method = self._offline_card_payment_method()
         self.add_payment(
             {
@@ -123,6 +131,7 @@ class PosOrder(models.Model):
                 pi=outcome["payment_intent_id"],
             )
         )
+        return True
 
     def _offline_card_payment_method(self):
         methods = self.session_id.payment_method_ids or self.config_id.payment_method_ids

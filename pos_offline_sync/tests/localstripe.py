@@ -15,11 +15,33 @@ SECRET_KEY = "sk_test_pos_offline_sync"
 VISA_OK = "4242424242424242"
 VISA_DECLINED = "4000000000000341"  # localstripe declines it at confirmation
 
-# Upstream binds every interface; bind loopback only and print the port we got.
+# Upstream binds every interface; bind loopback only and print the port we got. POST /_test/delay
+# {"path": regex, "ms", "count"} holds the next matching requests (a slow Stripe that still
+# processes what the client gave up on; the request is read first, the answer is late).
 _LAUNCH = (
-    "import socket\n"
+    "import asyncio, re, socket\n"
     "from aiohttp import web\n"
     "from localstripe.server import app\n"
+    "rules = []\n"
+    "@web.middleware\n"
+    "async def delay(request, handler):\n"
+    "    if request.path == '/_test/delay':\n"
+    "        if request.method == 'DELETE':\n"
+    "            rules.clear()\n"
+    "            return web.json_response({})\n"
+    "        body = await request.json()\n"
+    "        rules.append([re.compile(body['path']), body['ms'] / 1000, body.get('count', 1)])\n"
+    "        return web.json_response({})\n"
+    "    for rule in rules:\n"
+    "        if rule[2] > 0 and request.method == 'POST' and rule[0].search(request.path):\n"
+    "            rule[2] -= 1\n"
+    "            await request.read()\n"
+    "            async def late(s=rule[1]):\n"
+    "                await asyncio.sleep(s)\n"
+    "                return await handler(request)\n"
+    "            return await asyncio.shield(asyncio.ensure_future(late()))\n"
+    "    return await handler(request)\n"
+    "app.middlewares.insert(0, delay)\n"
     "s = socket.socket(); s.bind(('127.0.0.1', 0))\n"
     "print('PORT=%d' % s.getsockname()[1], flush=True)\n"
     "web.run_app(app, sock=s, print=None)\n"
@@ -58,6 +80,19 @@ class LocalStripe:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+    def delay(self, path, ms, count=1):
+        """The next `count` POSTs matching `path` (a regex) are answered `ms` late."""
+        body = json.dumps({"path": path, "ms": ms, "count": count}).encode()
+        request = urllib.request.Request(f"{self.url}/_test/delay", data=body, method="POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback test server
+            pass
+
+    def clear_delays(self):
+        request = urllib.request.Request(f"{self.url}/_test/delay", method="DELETE")
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback test server
+            pass
 
     def succeeded_intents(self, order_uuid):
         """PaymentIntents of an order that succeeded, read from localstripe itself."""

@@ -309,9 +309,10 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(len(pos_order.payment_ids), 1)
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
 
-    def test_new_card_settles_a_register_card_left_unknown(self):
-        # The register's card met no Stripe (outcome unknown, sealed card kept in the ledger).
-        # The back office settles that attempt first: never blocked by it, never charging twice.
+    def test_new_card_is_charged_when_the_register_card_never_reached_stripe(self):
+        # The register's card met no Stripe (no PaymentIntent recorded: it cannot have taken
+        # money). The new card is charged, never blocked by it; the register's card processed
+        # afterwards is refused instead of charged a second time.
         order = self.card_order_imported_without_card()
         pos_order = self.find(order)
         params = self.env["ir.config_parameter"].sudo()
@@ -320,11 +321,23 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(self.process(order)["status"], "retry")
         params.set_param("pos_offline_sync.stripe_api_base", stripe_url)
         action = self.new_card_wizard(pos_order).action_charge()
-        self.assertIn("was charged", action["params"]["message"])
+        self.assertIn("Card charged", action["params"]["message"])
         self.assertEqual(pos_order.state, "paid")
-        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
         [intent] = self.stripe.succeeded_intents(order["uuid"])
-        self.assertEqual(intent["metadata"]["pos_payment_uuid"], order["payments"][0]["uuid"])
+        self.assertNotEqual(intent["metadata"]["pos_payment_uuid"], order["payments"][0]["uuid"])
+        outcome = self.process(order)
+        self.assertEqual(outcome["decline_code"], "order_settled", outcome)
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
+    def test_new_card_over_what_is_due_is_refused(self):
+        order = self.card_order(VISA_DECLINED)
+        self.assertEqual(self.process(order)["status"], "failed")
+        self.sync(order)
+        wizard = self.new_card_wizard(self.find(order))
+        wizard.amount = 8.0
+        with self.assertRaisesRegex(UserError, "more than the 7.00 USD still due"):
+            wizard.action_charge()
+        self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
 
     def test_new_card_charged_when_the_register_card_was_declined(self):
         order = self.card_order(VISA_DECLINED)

@@ -54,45 +54,16 @@ class PosOfflineChargeCard(models.TransientModel):
                 self.env._("Only Point of Sale managers or accountants can charge a card.")
             )
 
-    def _settle_earlier_cards(self, order):
-        """Cards of this order that may already have been charged come first, through the same
-        ledger, so that a new card never takes the money twice: a charge not recorded on the
-        order yet (the register has not synced) is recorded now; an attempt whose outcome is
-        unknown (its caller died, Stripe did not answer) is settled now: found at Stripe, or
-        charged with the card it holds. Returns the outcome that paid the order, or None when
-        every earlier card failed; raises while one is still being processed elsewhere."""
-        Attempt = self.env["pos.offline.card.attempt"].sudo()
-        recorded = set(order.payment_ids.mapped("transaction_id"))
-        earlier = Attempt.search(
-            [
-                ("order_uuid", "=", order.uuid),
-                ("company_id", "=", order.company_id.id),
-                # This wizard's own payment is settled by the charge below.
-                ("payment_uuid", "!=", self.payment_uuid),
-                ("state", "in", ("processing", "retryable", "succeeded")),
-            ]
-        ).filtered(lambda a: a.state != "succeeded" or a.payment_intent_id not in recorded)
-        if not earlier:
-            return None
-        service = Attempt._offline_service(order.config_id, back_office=True)
-        settled = service.settle_earlier(
-            [service.ledger.get(a.order_uuid, a.payment_uuid) for a in earlier]
-        )
-        if settled is None:
-            return None
-        attempt, outcome = settled
-        if outcome["status"] != "succeeded":
-            raise UserError(
-                self.env._(
-                    "A card taken earlier for order %(order)s may already have been "
-                    "charged: %(reason)s Try again in a moment.",
-                    order=order.display_name,
-                    reason=outcome.get("message") or outcome["status"],
-                )
-            )
-        amount = card_charge.from_minor_units(attempt.amount_minor, attempt.currency)
-        order._offline_mark_paid_by_card(outcome, float(amount))
-        return outcome
+    def _record_charges(self, order, service):
+        """Every charge the ledger holds for the order, recorded on it once: this wizard's
+        card, and one charged elsewhere (the register, another manager's window) but not
+        recorded yet. Read from the ledger's committed rows, not this request's snapshot."""
+        recorded = False
+        for attempt in service.ledger.order_attempts(order.uuid):
+            if attempt.status == card_charge.SUCCEEDED:
+                amount = float(card_charge.from_minor_units(attempt.amount_minor, attempt.currency))
+                recorded |= order.sudo()._offline_mark_paid_by_card(attempt.outcome(), amount)
+        return recorded
 
     @staticmethod
     def _notify(message):
@@ -117,16 +88,6 @@ class PosOfflineChargeCard(models.TransientModel):
             )
         if self.amount <= 0:
             raise UserError(self.env._("The amount to charge must be positive."))
-        earlier = self._settle_earlier_cards(order)
-        if earlier:
-            self.envelope = False
-            return self._notify(
-                self.env._(
-                    "A card taken earlier for order %s was charged: the order is paid; the "
-                    "new card was not charged.",
-                    order.display_name,
-                )
-            )
         try:
             envelope = json.loads(self.envelope or "")
         except ValueError:
@@ -143,22 +104,43 @@ class PosOfflineChargeCard(models.TransientModel):
             "reference": order.pos_reference or order.name,
             "envelope": envelope,
         }
-        outcome = (
-            self.env["pos.offline.card.attempt"]
-            .sudo()
-            ._offline_process(order.config_id, payload, back_office=True)
-        )
-        if outcome["status"] == "succeeded":
-            order.sudo()._offline_mark_paid_by_card(outcome, self.amount)
-            # Sealed, but no longer needed by anyone: do not keep it until the vacuum.
-            self.envelope = False
+        Attempt = self.env["pos.offline.card.attempt"].sudo()
+        service = Attempt._offline_service(order.config_id, back_office=True)
+        try:
+            # Under the order's lease: earlier cards settled first, what is due re-read from
+            # committed data, at most one card charged for it whoever else is charging it.
+            outcome = service.process(payload, back_office=True)
+        except card_charge.CardRequestError as exc:
+            raise UserError(self.env._("This card cannot be charged: %s", exc)) from None
+        self._record_charges(order, service)
+        # Sealed, but no longer needed by anyone: do not keep it until the vacuum.
+        self.envelope = False
+        status = outcome["status"]
+        if status == "succeeded":
             return self._notify(self.env._("Card charged: order %s is paid.", order.display_name))
-        message = outcome.get("message") or outcome["status"]
-        if outcome["status"] == "failed":
+        if outcome.get("decline_code") == "order_settled" and order.state != "draft":
+            return self._notify(
+                self.env._(
+                    "A card taken earlier for order %s was charged: the order is paid; the "
+                    "new card was not charged.",
+                    order.display_name,
+                )
+            )
+        if status == "in_progress":
+            raise UserError(
+                self.env._(
+                    "A card is being charged for order %(order)s elsewhere (the register or "
+                    "another window): %(reason)s Try again in a moment.",
+                    order=order.display_name,
+                    reason=outcome.get("message") or "",
+                )
+            )
+        message = outcome.get("message") or status
+        if status == "failed":
             order.message_post(body=self.env._("New card declined: %s", message))
             # The next card is a new payment (a new ledger row); this one is settled.
             self.payment_uuid = str(uuid.uuid4())
-        self.write({"state": "failed", "result_message": message, "envelope": False})
+        self.write({"state": "failed", "result_message": message})
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,
