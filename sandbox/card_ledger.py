@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS card_attempts (
     message TEXT,
     brand TEXT,
     last4 TEXT,
+    legacy_unknown INTEGER NOT NULL DEFAULT 0,
     owner TEXT,
     lease_until REAL,
     created_at TEXT NOT NULL,
@@ -84,7 +85,7 @@ CREATE TABLE IF NOT EXISTS card_order_leases (
 _COLUMNS = (
     "id, order_uuid, payment_uuid, attempt_no, status, amount_minor, currency, reference, "
     "envelope, payment_intent_id, decline_code, message, brand, last4, owner, lease_until, "
-    "origin, created_at, updated_at"
+    "origin, created_at, updated_at, legacy_unknown"
 )
 
 
@@ -128,6 +129,30 @@ def owner_alive(owner: str | None) -> bool | None:
     return start == "?" or _process_start(pid) == start
 
 
+def _migrate(conn) -> None:
+    """A ledger of the earlier protocol (no `legacy_unknown` column): its attempts without an
+    outcome may have confirmed a PaymentIntent whose id was never recorded; they are marked so
+    that Stripe is searched for it before anything is created. Idempotent."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(card_attempts)")}
+    if not columns or "legacy_unknown" in columns:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(card_attempts)")}
+        if "legacy_unknown" not in columns:
+            conn.execute(
+                "ALTER TABLE card_attempts ADD COLUMN legacy_unknown INTEGER NOT NULL DEFAULT 0"
+            )
+            conn.execute(
+                "UPDATE card_attempts SET legacy_unknown = 1 WHERE payment_intent_id IS NULL "
+                "AND status IN ('processing', 'retryable')"
+            )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class SqliteAttemptLedger:
     def __init__(self, db_path, *, lease_seconds: float = LEASE_SECONDS, origin="register"):
         self.db_path = str(db_path)
@@ -137,7 +162,9 @@ class SqliteAttemptLedger:
         self._lock = _write_lock(self.db_path)
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
+        with self._lock:
+            _migrate(conn)
+            conn.executescript(SCHEMA)
 
     def with_origin(self, origin):
         """The same ledger (and connections), marking the rows it creates ("backoffice")."""
@@ -187,6 +214,8 @@ class SqliteAttemptLedger:
             message=row["message"],
             brand=row["brand"],
             last4=row["last4"],
+            legacy_unknown=bool(row["legacy_unknown"]),
+            created_at=datetime.fromisoformat(row["created_at"]).timestamp(),
         )
 
     # -- the order's lease --------------------------------------------------------------------
@@ -280,14 +309,24 @@ class SqliteAttemptLedger:
                 return None
             conn.execute(
                 "UPDATE card_attempts SET payment_intent_id = ?, envelope = NULL, "
-                "brand = COALESCE(brand, ?), last4 = COALESCE(last4, ?), updated_at = ? "
-                "WHERE id = ? AND payment_intent_id IS NULL",
+                "legacy_unknown = 0, brand = COALESCE(brand, ?), last4 = COALESCE(last4, ?), "
+                "updated_at = ? WHERE id = ? AND payment_intent_id IS NULL",
                 (payment_intent_id, brand, last4, _now_iso(), attempt.id),
             )
             row = conn.execute(
                 "SELECT payment_intent_id FROM card_attempts WHERE id = ?", (attempt.id,)
             ).fetchone()
         return row["payment_intent_id"]
+
+    def clear_legacy(self, attempt, lease) -> bool:
+        with self._tx(durable=True) as conn:
+            if not self._holds(conn, lease):
+                return False
+            conn.execute(
+                "UPDATE card_attempts SET legacy_unknown = 0, updated_at = ? WHERE id = ?",
+                (_now_iso(), attempt.id),
+            )
+        return True
 
     def settle(self, attempt: Attempt, outcome: dict) -> None:
         status = outcome["status"]

@@ -72,6 +72,8 @@ def _delays():
     async def delay(request, handler):
         if request.path == "/_test/delay":
             return await control(request)
+        if request.path == "/v1/payment_intents/search" and request.method == "GET":
+            return _search(request.query.get("query", ""))
         for rule in rules:
             if (
                 rule["count"] > 0
@@ -90,6 +92,33 @@ def _delays():
         return await handler(request)
 
     return delay
+
+
+def _search(query):
+    """Stripe's PaymentIntent search, for what we ask of it (localstripe has none): clauses
+    `metadata['key']:'value'` and `created>N` joined by AND. Unlike Stripe's, it does not lag."""
+    import re
+
+    from aiohttp import web
+    from localstripe.resources import store
+
+    wanted = dict(re.findall(r"metadata\['([^']+)'\]:'([^']*)'", query))
+    after = re.search(r"created>(\d+)", query)
+    found = [
+        value._export()
+        for key, value in list(store.items())
+        if key.startswith("payment_intent:")
+        and all((value.metadata or {}).get(k) == v for k, v in wanted.items())
+        and (not after or value.created > int(after.group(1)))
+    ]
+    return web.json_response(
+        {
+            "object": "search_result",
+            "data": found,
+            "has_more": False,
+            "url": "/v1/payment_intents/search",
+        }
+    )
 
 
 def main(argv=None):

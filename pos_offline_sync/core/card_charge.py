@@ -142,6 +142,10 @@ class Attempt:
     message: str | None = None
     brand: str | None = None
     last4: str | None = None
+    # Left with an unknown outcome by the earlier protocol (a PaymentIntent created and
+    # confirmed at once, its id not recorded): Stripe is searched before anything is created.
+    legacy_unknown: bool = False
+    created_at: float | None = None  # Unix time, bounds that search
 
     @property
     def idempotency_key(self) -> str:
@@ -218,8 +222,12 @@ class AttemptLedger(Protocol):
         envelope) and committed before anything is sent to Stripe -> "new"; with an outcome ->
         "done"; else taken over (`processing`, attempt_no + 1, committed) -> "resume"."""
 
+    def clear_legacy(self, attempt: Attempt, lease: Lease) -> bool:
+        """Fenced like record_intent: clear `legacy_unknown` (Stripe had nothing for it)."""
+
     def record_intent(self, attempt: Attempt, lease: Lease, payment_intent_id: str, brand=None,
                       last4=None) -> str | None:  # fmt: skip
+        # Also clears `legacy_unknown`: the payment's PaymentIntent is known from then on.
         """Write-once, in one transaction: only while `lease` still holds the order, store the
         PaymentIntent id (and the card's brand/last 4) and purge the envelope; commit. Returns
         the id recorded for the attempt (this one, or one recorded before), or None when the
@@ -295,6 +303,12 @@ class CardChargeService:
             raise CardRequestError("amount differs from this payment's first processing attempt")
         if existing is not None and existing.status in FINAL:
             return existing.outcome()
+        if existing is not None and existing.legacy_unknown:
+            # Stripe may hold a charge of it: found first, before anything may refuse it.
+            resolved = self._resolve_legacy(existing, request, lease)
+            if isinstance(resolved, dict):
+                return resolved
+            existing = resolved
         if existing is None or existing.payment_intent_id is None:
             # Nothing of this payment can have been charged yet: may it be charged at all?
             pending = self._settle_others(request, lease)
@@ -332,17 +346,40 @@ class CardChargeService:
             if not done:
                 self.ledger.release(attempt, "interrupted")
 
+    def _resolve_legacy(self, attempt, request, lease):
+        """The attempt after its legacy search (with its PaymentIntent recorded when Stripe had
+        one), or the outcome to answer when the search could not be made."""
+        claim = self.ledger.claim(request, lease)
+        try:
+            found = self._find_legacy(claim.attempt, lease)
+        except GatewayFailure as failure:
+            outcome = card_errors.outcome_for_failure(failure)
+            self.ledger.release(claim.attempt, outcome["message"])
+            return outcome
+        except BaseException:
+            self.ledger.release(claim.attempt, "interrupted")
+            raise
+        if not found:
+            return card_errors.in_progress()
+        if claim.attempt.payment_intent_id is None:
+            self.ledger.release(claim.attempt, "not found at Stripe")
+        return claim.attempt
+
     def _settle_others(self, request, lease):
         """The order's other cards whose PaymentIntent is recorded but whose outcome is not
         known yet are confirmed or read now (they may have taken the money). Returns the
         minor amount still unknown after that (0 when every one is settled)."""
         pending = 0
         for other in self.ledger.order_attempts(request.order_uuid):
-            if (
-                other.payment_uuid == request.payment_uuid
-                or other.status in FINAL
-                or not other.payment_intent_id
-            ):
+            if other.payment_uuid == request.payment_uuid or other.status in FINAL:
+                continue
+            if other.legacy_unknown:
+                resolved = self._resolve_legacy(other, _request_of(other), lease)
+                if isinstance(resolved, dict):
+                    pending += other.amount_minor
+                    continue
+                other = resolved
+            if not other.payment_intent_id:
                 continue
             claim = self.ledger.claim(_request_of(other), lease)
             if claim.state == "done":
@@ -390,8 +427,7 @@ class CardChargeService:
                     )
                     if refusal:
                         return card_errors.failed("risk_limit", message=refusal), True
-                recorded = self._create_and_record(attempt, lease)
-                if recorded is None:
+                if self._create_and_record(attempt, lease) is None:
                     return _LOST_LEASE, False
             result = self.gateway.confirm_intent(
                 attempt.payment_intent_id, attempt.idempotency_key + "-confirm"
@@ -411,6 +447,28 @@ class CardChargeService:
         except EnvelopeError as exc:
             _logger.warning("card attempt %s: %s", attempt.id, exc)
             return card_errors.failed("undecryptable", message=card_errors.UNDECRYPTABLE), True
+
+    def _find_legacy(self, attempt, lease) -> bool:
+        """For an attempt of the earlier protocol whose outcome is unknown: the PaymentIntent it
+        may have confirmed, found by a search bounded to the day before it was made, recorded
+        like one of ours (so it is read, never made again); or, when there is none, the mark
+        cleared so that one is created. False when the lease was lost. A search that fails
+        raises (retry / configuration): nothing is created then."""
+        since = max(int((attempt.created_at or 0) - 86400), 0)
+        found = self.gateway.find_intent(
+            {"pos_order_uuid": attempt.order_uuid, "pos_payment_uuid": attempt.payment_uuid},
+            since,
+        )
+        if found is None:
+            if not self.ledger.clear_legacy(attempt, lease):
+                return False
+            attempt.legacy_unknown = False
+            return True
+        recorded = self.ledger.record_intent(attempt, lease, found.payment_intent_id)
+        if recorded is None:
+            return False
+        attempt.payment_intent_id, attempt.envelope, attempt.legacy_unknown = recorded, None, False
+        return True
 
     def _create_and_record(self, attempt, lease) -> str | None:
         """The payment's one PaymentIntent: created unconfirmed, its id recorded (fenced by the

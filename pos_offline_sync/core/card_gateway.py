@@ -79,3 +79,9 @@ class CardGateway(Protocol):
 
     def cancel_intent(self, payment_intent_id: str) -> None:
         """Cancel an unconfirmed payment nobody will confirm (best effort, never raises)."""
+
+    def find_intent(self, metadata: dict, created_after: int) -> GatewayResult | None:
+        """Only for an attempt of the earlier protocol left with an unknown outcome (its
+        PaymentIntent was created and confirmed at once, under an attempt-numbered key, and
+        its id never recorded): the newest payment whose metadata holds `metadata`, created
+        after `created_after` (Unix time), through Stripe's search; None if there is none."""

@@ -176,6 +176,21 @@ class StripeGateway:
             self.cancel_intent(result.payment_intent_id)
         return result
 
+    def find_intent(self, metadata: dict, created_after: int) -> GatewayResult | None:
+        # A bounded search on our own metadata, never a listing of the account.
+        clauses = [f"metadata['{key}']:'{value}'" for key, value in sorted(metadata.items())]
+        query = " AND ".join([*clauses, f"created>{int(created_after)}"])
+        try:
+            found = self.client.v1.payment_intents.search(params={"query": query, "limit": 10})
+        except stripe.StripeError as exc:
+            raise classify(exc) from None
+        results = [_result(pi.to_dict()) for pi in found.data]
+        for status in ("succeeded", "processing", "requires_action", "unconfirmed"):
+            for result in results:
+                if result.status == status:
+                    return result
+        return results[0] if results else None
+
     def cancel_intent(self, payment_intent_id):
         # An unconfirmed or 3-D Secure PaymentIntent must not be completed later by anyone.
         try:

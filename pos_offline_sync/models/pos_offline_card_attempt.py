@@ -50,6 +50,13 @@ class PosOfflineCardAttempt(models.Model):
         copy=False,
         help="The encrypted card, kept only until the attempt has an outcome.",
     )
+    legacy_unknown = fields.Boolean(
+        string="Checked at Stripe First",
+        readonly=True,
+        copy=False,
+        help="Left without an outcome by an earlier version, which confirmed its PaymentIntent "
+        "at once without recording it: Stripe is searched for it before anything is charged.",
+    )
     company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
     config_id = fields.Many2one("pos.config", readonly=True, index=True)
 
@@ -187,7 +194,7 @@ class OdooAttemptLedger:
     _COLUMNS = (
         "id, order_uuid, payment_uuid, attempt_no, state, amount, currency, "
         "order_reference, envelope, payment_intent_id, decline_code, message, "
-        "card_brand, card_last4"
+        "card_brand, card_last4, legacy_unknown, extract(epoch from create_date)"
     )
 
     def __init__(self, env, config, lease_seconds=None):
@@ -277,23 +284,30 @@ class OdooAttemptLedger:
             )
         return card_charge.Claim("resume", attempt)
 
+    @staticmethod
+    def _holds(cr, lease):
+        """Whether `lease` still holds its order; the share lock keeps a takeover (which
+        updates that row) out until this transaction ends."""
+        cr.execute(
+            SQL(
+                "SELECT 1 FROM pos_offline_card_lease WHERE order_uuid = %s AND owner = %s "
+                "FOR SHARE",
+                lease.order_uuid,
+                lease.owner,
+            )
+        )
+        return cr.fetchone() is not None
+
     def record_intent(self, attempt, lease, payment_intent_id, brand=None, last4=None):
         with self._cursor() as cr:
-            cr.execute(
-                SQL(
-                    "SELECT 1 FROM pos_offline_card_lease WHERE order_uuid = %s AND owner = %s "
-                    "FOR SHARE",
-                    lease.order_uuid,
-                    lease.owner,
-                )
-            )
-            if not cr.fetchone():
+            if not self._holds(cr, lease):
                 return None
             cr.execute(
                 SQL(
                     "UPDATE pos_offline_card_attempt SET payment_intent_id = %s, envelope = NULL, "
-                    "card_brand = COALESCE(card_brand, %s), card_last4 = COALESCE(card_last4, "
-                    "%s), write_date = now() WHERE id = %s AND payment_intent_id IS NULL",
+                    "legacy_unknown = false, card_brand = COALESCE(card_brand, %s), "
+                    "card_last4 = COALESCE(card_last4, %s), write_date = now() "
+                    "WHERE id = %s AND payment_intent_id IS NULL",
                     payment_intent_id,
                     brand,
                     last4,
@@ -307,6 +321,19 @@ class OdooAttemptLedger:
                 )
             )
             return cr.fetchone()[0]
+
+    def clear_legacy(self, attempt, lease):
+        with self._cursor() as cr:
+            if not self._holds(cr, lease):
+                return False
+            cr.execute(
+                SQL(
+                    "UPDATE pos_offline_card_attempt SET legacy_unknown = false, "
+                    "write_date = now() WHERE id = %s",
+                    attempt.id,
+                )
+            )
+        return True
 
     def settle(self, attempt, outcome):
         with self._cursor() as cr:
@@ -392,7 +419,7 @@ class OdooAttemptLedger:
     @staticmethod
     def _attempt(row):
         (rid, order_uuid, payment_uuid, attempt_no, state, amount, currency, reference,
-         envelope, pi, decline_code, message, brand, last4) = row  # fmt: skip
+         envelope, pi, decline_code, message, brand, last4, legacy, created) = row  # fmt: skip
         return card_charge.Attempt(
             id=rid,
             order_uuid=order_uuid,
@@ -408,4 +435,6 @@ class OdooAttemptLedger:
             message=message,
             brand=brand,
             last4=last4,
+            legacy_unknown=bool(legacy),
+            created_at=float(created) if created is not None else None,
         )

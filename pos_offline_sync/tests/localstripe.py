@@ -15,7 +15,9 @@ SECRET_KEY = "sk_test_pos_offline_sync"
 VISA_OK = "4242424242424242"
 VISA_DECLINED = "4000000000000341"  # localstripe declines it at confirmation
 
-# Upstream binds every interface; bind loopback only and print the port we got. POST /_test/delay
+# Upstream binds every interface; bind loopback only and print the port we got. GET
+# /v1/payment_intents/search answers Stripe's search for metadata and created clauses (localstripe
+# has none). POST /_test/delay
 # {"path": regex, "ms", "count"} holds the next matching requests (a slow Stripe that still
 # processes what the client gave up on; the request is read first, the answer is late).
 _LAUNCH = (
@@ -23,8 +25,19 @@ _LAUNCH = (
     "from aiohttp import web\n"
     "from localstripe.server import app\n"
     "rules = []\n"
+    "def search(query):\n"
+    "    from localstripe.resources import store\n"
+    "    wanted = dict(re.findall(r\"metadata\\['([^']+)'\\]:'([^']*)'\", query))\n"
+    "    after = int((re.search(r'created>(\\d+)', query) or [0, 0])[1])\n"
+    "    data = [v._export() for k, v in list(store.items()) if k.startswith('payment_intent:')\n"
+    "            and all((v.metadata or {}).get(a) == b for a, b in wanted.items())\n"
+    "            and v.created > after]\n"
+    "    return web.json_response({'object': 'search_result', 'data': data, 'has_more': False,\n"
+    "                              'url': '/v1/payment_intents/search'})\n"
     "@web.middleware\n"
     "async def delay(request, handler):\n"
+    "    if request.path == '/v1/payment_intents/search' and request.method == 'GET':\n"
+    "        return search(request.query.get('query', ''))\n"
     "    if request.path == '/_test/delay':\n"
     "        if request.method == 'DELETE':\n"
     "            rules.clear()\n"

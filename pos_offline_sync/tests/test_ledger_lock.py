@@ -7,10 +7,13 @@ commit, as in production, so two callers in two threads are two transactions. Th
 commit are removed at the end of each test.
 """
 
+import importlib.util
+import json
 import threading
 import time
 import unittest
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from odoo.tests import TransactionCase, tagged
@@ -18,6 +21,7 @@ from odoo.tests.common import _super_send
 from odoo.tools import SQL
 
 from ..core import card_charge, card_envelope, card_keys
+from ..core.card_gateway import GatewayIntent
 from ..core.stripe_gateway import StripeGateway
 from ..models.pos_offline_card_attempt import OdooAttemptLedger
 from .localstripe import SECRET_KEY, VISA_OK, LocalStripe
@@ -186,3 +190,82 @@ class TestLedgerLock(TransactionCase):
         thread.join()
         self.assertEqual((first["status"], second["status"]), ("succeeded", "succeeded"))
         self.assertEqual(len(self.succeeded()), 1)
+
+    # -- attempts left by 19.0.1.0.0 (PaymentIntent confirmed at once, its id not recorded) --
+    def _legacy_attempt(self, payload):
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    "INSERT INTO pos_offline_card_attempt (order_uuid, payment_uuid, "
+                    "attempt_no, state, amount, currency, envelope, company_id, config_id, "
+                    "legacy_unknown, create_date, write_date) "
+                    "VALUES (%s, %s, 1, 'retryable', 7.0, 'USD', %s, %s, %s, true, now(), now())",
+                    payload["order_uuid"],
+                    payload["payment_uuid"],
+                    json.dumps(payload["envelope"]),
+                    self.config.company_id.id,
+                    self.config.id,
+                )
+            )
+
+    def _old_protocol_charge(self, payload):
+        gateway = StripeGateway(SECRET_KEY, api_base=self.stripe.url)
+        created = gateway.create_intent(
+            GatewayIntent(
+                card=card_envelope.open_envelope(payload["envelope"], self.keys.get_private),
+                amount_minor=700,
+                currency="usd",
+                idempotency_key=f"pos-offline-{payload['order_uuid']}-{payload['payment_uuid']}-1",
+                metadata={
+                    "pos_order_uuid": payload["order_uuid"],
+                    "pos_payment_uuid": payload["payment_uuid"],
+                },
+            )
+        )
+        return gateway.confirm_intent(created.payment_intent_id, "old").payment_intent_id
+
+    def test_a_charge_of_the_earlier_version_is_found_not_made_again(self):
+        payload = self.payload()
+        charged = self._old_protocol_charge(payload)
+        self._legacy_attempt(payload)
+        outcome = self.service().process(payload)
+        self.assertEqual((outcome["status"], outcome["payment_intent_id"]), ("succeeded", charged))
+        self.assertEqual([pi["id"] for pi in self.succeeded()], [charged])
+
+    def test_an_attempt_of_the_earlier_version_without_a_charge_is_charged_once(self):
+        payload = self.payload()
+        self._legacy_attempt(payload)
+        self.assertEqual(self.service().process(payload)["status"], "succeeded")
+        self.assertEqual(len(self.succeeded()), 1)
+
+    def test_the_migration_marks_only_attempts_left_without_an_outcome(self):
+        path = Path(__file__).parents[1] / "migrations/19.0.1.1.0/pre-migrate-ledger-protocol.py"
+        spec = importlib.util.spec_from_file_location("pos_offline_sync_pre_migrate", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        cr = self.env.cr
+        rows = {}
+        for state, pi in (("retryable", None), ("processing", None), ("processing", "pi_x"),
+                          ("succeeded", "pi_y"), ("failed", None)):  # fmt: skip
+            cr.execute(
+                SQL(
+                    "INSERT INTO pos_offline_card_attempt (order_uuid, payment_uuid, state, "
+                    "amount, currency, company_id, payment_intent_id) "
+                    "VALUES (%s, %s, %s, 1, 'USD', %s, %s) RETURNING id",
+                    self.order_uuid,
+                    str(uuid.uuid4()),
+                    state,
+                    self.config.company_id.id,
+                    pi,
+                )
+            )
+            rows[cr.fetchone()[0]] = state == "retryable" or (state == "processing" and not pi)
+        # (Not its ALTER TABLE: its lock would outlive the test, into the cleanup's cursor.)
+        migration.mark_legacy_attempts(cr)
+        cr.execute(
+            SQL(
+                "SELECT id, legacy_unknown FROM pos_offline_card_attempt WHERE id IN %s",
+                tuple(rows),
+            )
+        )
+        self.assertEqual(dict(cr.fetchall()), rows)

@@ -91,7 +91,8 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path, stripe_url):
-    return Env(tmp_path / "cards.sqlite3", stripe_url)
+    yield Env(tmp_path / "cards.sqlite3", stripe_url)
+    clear_stripe_delays(stripe_url)  # a rule a test did not use up must not slow the next
 
 
 def test_success_charges_once_and_purges_the_envelope(env):
@@ -648,3 +649,113 @@ def test_two_actors_on_one_order_at_the_same_moment_charge_once(env, register_fi
     statuses = sorted(r["status"] for r in results)
     assert statuses.count("succeeded") == 1, statuses
     clear_stripe_delays(env.url)
+
+
+# -- attempts left by the earlier protocol (a PaymentIntent created and confirmed at once under
+# an attempt-numbered key, its id never recorded) ------------------------------------------------
+OLD_SCHEMA = """
+CREATE TABLE card_attempts (
+    id INTEGER PRIMARY KEY, order_uuid TEXT NOT NULL, payment_uuid TEXT NOT NULL,
+    attempt_no INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL, amount_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL, reference TEXT NOT NULL DEFAULT '', config_id INTEGER,
+    origin TEXT NOT NULL DEFAULT 'register', envelope TEXT, payment_intent_id TEXT,
+    decline_code TEXT, message TEXT, brand TEXT, last4 TEXT, owner TEXT, lease_until REAL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (order_uuid, payment_uuid)
+);
+"""
+
+
+def _old_ledger_with(env, payload, status="retryable"):
+    """A ledger file of the earlier protocol holding one attempt without an outcome."""
+    conn = sqlite3.connect(env.db)
+    with conn:
+        conn.execute("DROP TABLE IF EXISTS card_attempts")
+        conn.execute("DROP TABLE IF EXISTS card_order_leases")
+        conn.executescript(OLD_SCHEMA)
+        conn.execute(
+            "INSERT INTO card_attempts (order_uuid, payment_uuid, attempt_no, status, "
+            "amount_minor, currency, envelope, created_at, updated_at) "
+            "VALUES (?, ?, 1, ?, 700, 'USD', ?, datetime('now'), datetime('now'))",
+            (
+                payload["order_uuid"],
+                payload["payment_uuid"],
+                status,
+                json.dumps(payload["envelope"]),
+            ),
+        )
+    conn.close()
+    env.ledger = SqliteAttemptLedger(env.db)  # migrates
+    env.service = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=env.gateway)
+
+
+def _old_protocol_charge(env, payload):
+    """What the earlier code did: one PaymentIntent created and confirmed at once."""
+    from pos_offline_sync.core.card_envelope import open_envelope
+    from pos_offline_sync.core.card_gateway import GatewayIntent
+
+    created = env.gateway.create_intent(
+        GatewayIntent(
+            card=open_envelope(payload["envelope"], env.keys.get_private),
+            amount_minor=700,
+            currency="usd",
+            idempotency_key=f"pos-offline-{payload['order_uuid']}-{payload['payment_uuid']}-1",
+            metadata={
+                "pos_order_uuid": payload["order_uuid"],
+                "pos_payment_uuid": payload["payment_uuid"],
+            },
+        )
+    )
+    return env.gateway.confirm_intent(created.payment_intent_id, "old-confirm").payment_intent_id
+
+
+@pytest.mark.parametrize("status", ["retryable", "processing"])
+def test_earlier_protocol_charge_is_found_not_made_again(env, status):
+    p = env.payload()
+    charged = _old_protocol_charge(env, p)
+    _old_ledger_with(env, p, status)
+    assert env.row(p)["legacy_unknown"] == 1
+    out = env.service.process(p)
+    assert out["status"] == "succeeded" and out["payment_intent_id"] == charged
+    assert [pi["id"] for pi in succeeded_for_order(env.url, p["order_uuid"])] == [charged]
+    assert env.row(p)["legacy_unknown"] == 0 and env.row(p)["envelope"] is None
+
+
+def test_earlier_protocol_attempt_without_a_charge_is_charged_once(env):
+    p = env.payload()
+    _old_ledger_with(env, p)
+    out = env.service.process(p)
+    assert out["status"] == "succeeded"
+    assert len(succeeded_for_order(env.url, p["order_uuid"])) == 1
+    assert env.service.process(p) == out
+
+
+def test_earlier_protocol_charge_is_found_before_a_new_card_is_charged(env):
+    register = env.payload()
+    _old_protocol_charge(env, register)
+    _old_ledger_with(env, register)
+    new_card = env.payload(order_uuid=register["order_uuid"])
+    out = standing_service(env).process(new_card, back_office=True)
+    assert out["decline_code"] == "order_settled"
+    assert len(succeeded_for_order(env.url, register["order_uuid"])) == 1
+
+
+class NoSearch:
+    """A Stripe account where search is not available (it answers an error)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def find_intent(self, metadata, created_after):
+        raise GatewayFailure("config", "Stripe rejected the request (search).")
+
+
+def test_earlier_protocol_attempt_is_not_charged_blind_when_stripe_cannot_be_searched(env):
+    p = env.payload()
+    _old_ledger_with(env, p)
+    blind = CardChargeService(ledger=env.ledger, keys=env.keys, gateway=NoSearch(env.gateway))
+    out = blind.process(p)
+    assert out["status"] == "config_error"
+    assert env.pis(p) == [] and env.row(p)["legacy_unknown"] == 1
