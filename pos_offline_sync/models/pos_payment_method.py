@@ -12,6 +12,7 @@ class PosPaymentMethod(models.Model):
     )
 
     offline_card_key_warning = fields.Char(
+        string="Offline Card Key Warning",
         compute="_compute_offline_card_key_warning",
         help="Why cards cannot be taken offline with this method now (empty when they can).",
     )

@@ -20,7 +20,9 @@ class ResConfigSettings(models.TransientModel):
     pos_offline_card_max_age_hours = fields.Integer(
         related="pos_config_id.offline_card_max_age_hours", readonly=False
     )
-    pos_offline_card_key_warning = fields.Char(compute="_compute_pos_offline_card_key_warning")
+    pos_offline_card_key_warning = fields.Char(
+        string="Offline Card Key Warning", compute="_compute_pos_offline_card_key_warning"
+    )
 
     @api.depends("pos_config_id")
     def _compute_pos_offline_card_key_warning(self):
