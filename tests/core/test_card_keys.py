@@ -177,6 +177,14 @@ def test_kek_file_is_made_0600_never_overwritten_and_read_back(tmp_path):
     assert again.returncode != 0 and "never overwritten" in again.stderr
 
 
+def test_a_kek_file_made_by_openssl_rand_base64_32_is_read(tmp_path):
+    # `(umask 077; openssl rand -base64 32 > FILE)`, as CONFIGURE.md offers: one line, no comment.
+    path = tmp_path / "openssl.kek"
+    secret = os.urandom(32)
+    path.write_text(base64.b64encode(secret).decode() + "\n")
+    assert read_kek_file(path).kek_id == KeyEncryptionKey(secret).kek_id
+
+
 def test_missing_or_bad_kek_files_say_why_without_quoting_them(tmp_path):
     with pytest.raises(CardKeyUnavailable) as exc:
         load_kek("")
