@@ -21,6 +21,7 @@
         "views/pos_payment_method_views.xml",
         "views/pos_order_views.xml",
         "views/pos_offline_card_attempt_views.xml",
+        "views/pos_offline_card_key_views.xml",
         "views/offline_csv_import_views.xml",
         "views/charge_new_card_views.xml",
     ],

@@ -54,6 +54,7 @@ class SandboxContext:
 
     db_path: Path
     stripe: dict | None = None
+    card_kek_file: str | None = None  # the KEK file protecting card keys, outside db_path
     extras: dict = field(default_factory=dict)  # per-app state of extension modules
 
     def connect(self):
@@ -85,8 +86,8 @@ def _static(base: Path, path: str) -> Response:
 
 
 class SandboxApp:
-    def __init__(self, db_path, *, stripe=None):
-        self.ctx = SandboxContext(Path(db_path), stripe)
+    def __init__(self, db_path, *, stripe=None, card_kek_file=None):
+        self.ctx = SandboxContext(Path(db_path), stripe, card_kek_file)
         init_db(self.ctx.db_path)
         rules = [
             Rule("/", endpoint="root"),
@@ -310,8 +311,10 @@ class SandboxApp:
         )
 
 
-def create_app(db_path, *, stripe=None) -> SandboxApp:
+def create_app(db_path, *, stripe=None, card_kek_file=None) -> SandboxApp:
     """The sandbox WSGI app on the SQLite file `db_path` (created and seeded if new).
 
-    `stripe`: `{"api_base": url, "secret_key": "sk_test_..."}` for the cards module, or None."""
-    return SandboxApp(db_path, stripe=stripe)
+    `stripe`: `{"api_base": url, "secret_key": "sk_test_..."}` for the cards module, or None.
+    `card_kek_file`: the key-encryption key file that wraps the card keys (kept outside the
+    SQLite file); without it cards cannot be taken offline."""
+    return SandboxApp(db_path, stripe=stripe, card_kek_file=card_kek_file)

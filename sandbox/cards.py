@@ -40,6 +40,7 @@ from pos_offline_sync.core.card_charge import (
     to_minor_units,
 )
 from pos_offline_sync.core.card_gateway import GatewayFailure
+from pos_offline_sync.core.card_keys import CardKeyUnavailable, kek_or_problem, unavailable_answer
 from pos_offline_sync.core.order_schema import OrderValidationError
 from pos_offline_sync.core.risk_limits import FIELDS as RISK_FIELDS
 from pos_offline_sync.core.risk_limits import RiskLimits
@@ -82,7 +83,8 @@ class _Runtime:
         finally:
             conn.close()
         self.ledger = SqliteAttemptLedger(db_path)
-        self.keys = SqliteKeyStore(db_path)
+        # The card keys' KEK lives in its own file, never in the SQLite file.
+        self.keys = SqliteKeyStore(db_path, kek=kek_or_problem(ctx.card_kek_file))
         self.secret = os.urandom(32)  # signs the back office's charge forms (per process)
         self.gateway = None
         self.config_problem = None
@@ -137,7 +139,7 @@ def service(ctx, config_row, *, origin="register") -> CardChargeService:
         keys=rt.keys,
         gateway=rt.gateway,
         limits=limits if origin == "register" else None,
-        config_problem=rt.config_problem,
+        config_problem=rt.config_problem or _kek_problem(rt),
         order_standing=lambda order_uuid: _order_standing(ctx, order_uuid),
     )
 
@@ -170,6 +172,30 @@ def _order_standing(ctx, order_uuid) -> OrderStanding | None:
     return OrderStanding(total_minor=total, paid_minor=paid, recorded_intents=recorded)
 
 
+# -- card keys --------------------------------------------------------------------------------
+NO_KEK_HINT = "Start the sandbox with --card-kek-file PATH (make demo makes one)."
+
+
+def _key_message(exc: CardKeyUnavailable) -> str:
+    text = exc.message[:1].upper() + exc.message[1:] + "."
+    return f"{text} {NO_KEK_HINT}" if exc.code == "no_kek" else text
+
+
+def _kek_problem(rt) -> str | None:
+    """Why no card can be opened at all (no usable KEK): nothing is charged, nothing written."""
+    problem = rt.keys.kek_problem()
+    return _key_message(problem) if problem else None
+
+
+def public_key_answer(rt) -> dict:
+    """The current public key, or why cards cannot be taken (never a key whose private half
+    the KEK does not protect)."""
+    try:
+        return rt.keys.current_public().as_rpc()
+    except CardKeyUnavailable as exc:
+        return unavailable_answer(exc.code, _key_message(exc))
+
+
 # -- RPC ---------------------------------------------------------------------------------------
 @rpc_method("offline_card_public_key")
 def offline_card_public_key(ctx, payload):
@@ -181,7 +207,7 @@ def offline_card_public_key(ctx, payload):
         _config(conn, payload.get("config_id"))
     finally:
         conn.close()
-    return rt.keys.current_public().as_rpc()
+    return public_key_answer(rt)
 
 
 @rpc_method("offline_process_card")
@@ -384,11 +410,20 @@ def _pos_data(ctx, conn, data):
     for field in RISK_FIELDS:
         data["config"][field] = config[field]
     # Delivered with the POS data so the register can cache it for offline use.
-    data["card_public_key"] = rt.keys.current_public().as_rpc()
+    data["card_public_key"] = public_key_answer(rt)
 
 
 def _settings_render(ctx, conn):
-    runtime(ctx)
+    rt = runtime(ctx)
+    problem = rt.keys.problem()
+    warning = (
+        Markup(
+            '<p class="flash error" id="card-key-warning" role="alert">Cards cannot be taken '
+            "offline: {message}</p>"
+        ).format(message=_key_message(problem))
+        if problem
+        else Markup("")
+    )
     config = conn.execute("SELECT * FROM pos_config ORDER BY id LIMIT 1").fetchone()
     rows = Markup("").join(
         Markup(
@@ -398,9 +433,9 @@ def _settings_render(ctx, conn):
         for field in RISK_FIELDS
     )
     return Markup(
-        '<fieldset id="card-limits"><legend>Offline card risk limits</legend>{rows}'
+        '<fieldset id="card-limits"><legend>Offline card risk limits</legend>{warning}{rows}'
         '<p class="muted">0 means no limit.</p></fieldset>'
-    ).format(rows=rows)
+    ).format(warning=warning, rows=rows)
 
 
 def _settings_save(ctx, conn, form):

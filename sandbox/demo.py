@@ -1,6 +1,10 @@
 """`make demo`: localstripe and the sandbox on 127.0.0.1, until Ctrl-C.
 
-    python -m sandbox.demo [--port 8069] [--db var/demo.sqlite3]
+    python -m sandbox.demo [--port 8069] [--db var/demo.sqlite3] [--card-kek-file PATH]
+
+The card keys in the SQLite file are wrapped by a key-encryption key kept in its own file
+(default var/keys/demo-card.kek, made on the first run, mode 0600): back it up apart from the
+database; without it the cards waiting in the database can never be charged.
 
 localstripe runs through `sandbox.localstripe_server` rather than its own `localstripe --port N`
 command, which listens on every interface ("::") and pickles its store, test card numbers
@@ -16,10 +20,13 @@ import sys
 import threading
 from pathlib import Path
 
+from pos_offline_sync.core.card_keys import CardKeyUnavailable, read_kek_file, write_kek_file
+
 from .server import install_stop_handlers, is_loopback, make_sandbox_server, serve, url_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "var" / "demo.sqlite3"
+DEFAULT_KEK = ROOT / "var" / "keys" / "demo-card.kek"
 # localstripe accepts any sk_test_ key; this one only ever reaches the loopback test double.
 DEMO_SECRET_KEY = "sk_test_pos_offline_sync_demo"  # noqa: S105 - a test double's key
 STARTUP_TIMEOUT_S = 30
@@ -66,21 +73,39 @@ def stop_process(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def ensure_kek(path: Path) -> str:
+    """Makes the demo's card KEK file on the first run; says which KEK is used."""
+    if path.exists():
+        try:
+            return f"KEK {read_kek_file(path).kek_id}"
+        except CardKeyUnavailable as exc:
+            return f"unusable: {exc.message}; cards are refused"
+    return f"new KEK {write_kek_file(path).kek_id}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run the pos_offline_sync demo.")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
     parser.add_argument("--port", type=int, default=0, help="sandbox port; 0 picks a free one")
     parser.add_argument("--db", default=str(DEFAULT_DB), help="SQLite file of the demo")
+    parser.add_argument(
+        "--card-kek-file",
+        default=str(DEFAULT_KEK),
+        help="key-encryption key of the card keys, outside the database (made if missing)",
+    )
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"--host must be a loopback address (127.0.0.1), not {args.host!r}")
+    kek_note = ensure_kek(Path(args.card_kek_file))
 
     # From here on Ctrl-C / SIGTERM raise SystemExit, so the `finally` below stops localstripe.
     install_stop_handlers()
     stripe_process, stripe_url = start_localstripe(args.host)
     try:
         stripe = {"api_base": stripe_url, "secret_key": DEMO_SECRET_KEY}
-        server = make_sandbox_server(args.host, args.port, args.db, stripe=stripe)
+        server = make_sandbox_server(
+            args.host, args.port, args.db, stripe=stripe, card_kek_file=args.card_kek_file
+        )
         url = url_of(server)
         print(
             f"SANDBOX_URL={url}\n"
@@ -91,6 +116,7 @@ def main(argv=None) -> int:
             f"  localstripe:  {stripe_url} (test cards: 4242424242424242 succeeds, "
             f"4000000000000341 is declined)\n"
             f"  Database:     {args.db}\n"
+            f"  Card KEK:     {args.card_kek_file} ({kek_note}; keep it apart from the database)\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )

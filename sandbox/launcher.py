@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pos_offline_sync.core.card_keys import write_kek_file
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 30
@@ -43,6 +47,8 @@ class Sandbox:
     process: subprocess.Popen
     output: list[str] = field(default_factory=list)
     stripe_url: str | None = None
+    kek_file: Path | None = None  # the card KEK the server was given (outside db_path)
+    owned_kek_dir: Path | None = None  # a temp dir start_sandbox made for it, removed on stop
 
     @property
     def log(self) -> str:
@@ -56,6 +62,20 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        _remove(self.owned_kek_dir)
+
+
+def _remove(folder: Path | None) -> None:
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_kek_file() -> tuple[Path, Path]:
+    """A fresh card KEK in its own temp dir (apart from any database): (file, dir)."""
+    folder = Path(tempfile.mkdtemp(prefix="pos-offline-kek-"))
+    path = folder / "card.kek"
+    write_kek_file(path)
+    return path, folder
 
 
 def start_sandbox(
@@ -64,14 +84,24 @@ def start_sandbox(
     *,
     stripe_url: str | None = None,
     stripe_key: str | None = None,
+    kek_file: Path | bool = True,
 ) -> Sandbox:
     """Starts `python -m sandbox.server` on 127.0.0.1 and returns once it printed its URL.
-    With `stripe_url`, card processing goes to that (local) Stripe with `stripe_key`."""
+    With `stripe_url`, card processing goes to that (local) Stripe with `stripe_key`.
+    `kek_file`: the card KEK file to use; True (default) makes a fresh one in its own temp dir,
+    never beside the database file; False starts without one (cards refused)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("SANDBOX_CARD_KEK_FILE", None)
     if stripe_url:
         env.update(SANDBOX_STRIPE_API_BASE=stripe_url, SANDBOX_STRIPE_SECRET_KEY=stripe_key or "")
+    owned = None
+    if kek_file is True:
+        kek_file, owned = new_kek_file()
     argv = [sys.executable, "-m", "sandbox.server", "--host", "127.0.0.1", "--port", "0"]
-    argv += ["--db", str(db_path), *(extra_args or [])]
+    argv += ["--db", str(db_path)]
+    if kek_file:
+        argv += ["--card-kek-file", str(kek_file)]
+    argv += extra_args or []
     process = subprocess.Popen(  # noqa: S603 - fixed argv, our own module
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -91,9 +121,19 @@ def start_sandbox(
             line = lines.get(timeout=STARTUP_TIMEOUT_S)
         except queue.Empty:
             process.kill()
+            _remove(owned)
             raise RuntimeError("sandbox did not start in time:\n" + "".join(output)) from None
         if not line:
+            _remove(owned)
             raise RuntimeError("sandbox exited before listening:\n" + "".join(output))
         match = re.search(r"SANDBOX_URL=(\S+)", line)
         if match:
-            return Sandbox(match.group(1).rstrip("/"), db_path, process, output, stripe_url)
+            return Sandbox(
+                match.group(1).rstrip("/"),
+                db_path,
+                process,
+                output,
+                stripe_url,
+                kek_file=Path(kek_file) if kek_file else None,
+                owned_kek_dir=owned,
+            )

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 
+from pos_offline_sync.core.card_keys import CardKeyUnavailable
 from pos_offline_sync.core.sync_service import PayloadError
 
 _logger = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ def dispatch(ctx, method: str, body: bytes) -> tuple[int, dict]:
         return _error(400, "bad_request", str(exc))
     except RpcError as exc:
         return _error(exc.status, exc.code, exc.message)
+    except CardKeyUnavailable as exc:
+        # A card key this server cannot open now (e.g. wrapped by another KEK): the card is
+        # kept, and the caller told why.
+        return _error(503, "card_key_unavailable", exc.message)
     except Exception:  # noqa: BLE001 - a bug answers 500 without leaking details
         _logger.exception("RPC method %s failed", method)
         return _error(500, "server_error", "the server failed to answer; sending again is safe")

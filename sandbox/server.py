@@ -58,10 +58,11 @@ def serve(server) -> None:
         server.server_close()
 
 
-def make_sandbox_server(host: str, port: int, db: str, *, stripe=None):
+def make_sandbox_server(host: str, port: int, db: str, *, stripe=None, card_kek_file=None):
     if not is_loopback(host):
         raise ValueError(f"the sandbox binds to a loopback address only, not {host!r}")
-    return make_server(host, port, create_app(db, stripe=stripe), threaded=True)
+    app = create_app(db, stripe=stripe, card_kek_file=card_kek_file)
+    return make_server(host, port, app, threaded=True)
 
 
 def stripe_from_env():
@@ -76,6 +77,13 @@ def main(argv=None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLite file (default {DEFAULT_DB})")
+    parser.add_argument(
+        "--card-kek-file",
+        default=os.environ.get("SANDBOX_CARD_KEK_FILE"),
+        help="key-encryption key file wrapping the card keys, outside the SQLite file "
+        "(default: $SANDBOX_CARD_KEK_FILE; without one, cards cannot be taken offline; "
+        "make one with python -m pos_offline_sync.core.card_keys --new-kek PATH)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
@@ -85,7 +93,9 @@ def main(argv=None) -> int:
         # No request lines: werkzeug logs one per request, stripe-python one per Stripe call.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("stripe").setLevel(logging.WARNING)
-    server = make_sandbox_server(args.host, args.port, args.db, stripe=stripe_from_env())
+    server = make_sandbox_server(
+        args.host, args.port, args.db, stripe=stripe_from_env(), card_kek_file=args.card_kek_file
+    )
     install_stop_handlers()
     print(f"SANDBOX_URL={url_of(server)}", flush=True)
     serve(server)

@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 import sandbox  # noqa: E402, F401 - first: makes the core importable without Odoo
+from pos_offline_sync.core.card_keys import load_kek, write_kek_file  # noqa: E402
 
 SECRET_KEY = "sk_test_pos_offline_sync"
 VISA_OK = "4242424242424242"
@@ -90,6 +91,20 @@ def succeeded_for_order(base_url, order_uuid):
         for pi in payment_intents(base_url, pos_order_uuid=order_uuid)
         if pi["status"] == "succeeded"
     ]
+
+
+def kek_file_for(db_path) -> Path:
+    """The card KEK file of a test database, made on first use in a folder of its own next to
+    the database (never inside it), so that two hosts on one file share it."""
+    db_path = Path(db_path)
+    path = db_path.parent / "kek" / f"{db_path.name}.kek"
+    if not path.exists():
+        write_kek_file(path)
+    return path
+
+
+def kek_for(db_path):
+    return load_kek(kek_file_for(db_path))
 
 
 def card(number=VISA_OK, cvc="123", exp_month=12, exp_year=2030, name="Ada Lovelace"):

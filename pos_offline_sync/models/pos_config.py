@@ -46,8 +46,10 @@ class PosConfig(models.Model):
         return read_records
 
     def _offline_card_public_key(self):
-        """Public half of the company's card key ({kid, spki}) or False when cards are off."""
+        """Public half of the company's card key ({v, kid, spki}), its refusal
+        ({v, unavailable: {code, message}}: no KEK protects the private half), or False when
+        cards are off."""
         self.ensure_one()
         if not self.payment_method_ids.filtered("offline_card_capture"):
             return False
-        return OdooKeyStore(self.env, self.company_id).current_public().as_rpc()
+        return OdooKeyStore(self.env, self.company_id).public_answer()

@@ -120,15 +120,17 @@ class PosOfflineCardAttempt(models.Model):
                 gateway = StripeGateway(secret, api_base=self._offline_stripe_api_base())
             except GatewayFailure as failure:
                 problem = failure.message
+        keys = OdooKeyStore(self.env, company)
         return card_charge.CardChargeService(
             ledger=OdooAttemptLedger(self.env, config),
-            keys=OdooKeyStore(self.env, company),
+            keys=keys,
             gateway=gateway,
             # The limits are for cards taken offline; a manager's back-office charge is online.
             limits=None
             if back_office
             else RiskLimits.from_config({f: config[f] for f in risk_limits.FIELDS}),
-            config_problem=problem,
+            # Without a KEK no card can be opened: nothing is written, the card is kept.
+            config_problem=problem or keys.kek_problem_message(),
             order_standing=self._offline_order_standing,
         )
 

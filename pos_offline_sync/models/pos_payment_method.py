@@ -11,6 +11,21 @@ class PosPaymentMethod(models.Model):
         "encrypted form and charges them through Stripe when the order is synced.",
     )
 
+    offline_card_key_warning = fields.Char(
+        string="Offline Card Key Warning",
+        compute="_compute_offline_card_key_warning",
+        help="Why cards cannot be taken offline with this method now (empty when they can).",
+    )
+
+    @api.depends("offline_card_capture", "company_id")
+    def _compute_offline_card_key_warning(self):
+        Key = self.env["pos.offline.card.key"]
+        for method in self:
+            company = method.company_id or self.env.company
+            method.offline_card_key_warning = (
+                Key._key_problem(company) if method.offline_card_capture else False
+            )
+
     @api.model
     def _load_pos_data_fields(self, config):
         return super()._load_pos_data_fields(config) + ["offline_card_capture"]

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -20,3 +20,13 @@ class ResConfigSettings(models.TransientModel):
     pos_offline_card_max_age_hours = fields.Integer(
         related="pos_config_id.offline_card_max_age_hours", readonly=False
     )
+    pos_offline_card_key_warning = fields.Char(
+        string="Offline Card Key Warning", compute="_compute_pos_offline_card_key_warning"
+    )
+
+    @api.depends("pos_config_id")
+    def _compute_pos_offline_card_key_warning(self):
+        Key = self.env["pos.offline.card.key"]
+        for settings in self:
+            company = settings.pos_config_id.company_id or self.env.company
+            settings.pos_offline_card_key_warning = Key._key_problem(company)

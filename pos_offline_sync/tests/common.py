@@ -6,6 +6,7 @@ import uuid
 from odoo.addons.point_of_sale.tests.common import TestPoSCommon
 
 from ..core import card_envelope, card_keys
+from .kek import use_new_kek
 from .localstripe import SECRET_KEY, LocalStripe
 
 
@@ -16,6 +17,8 @@ class OfflineSyncCommon(TestPoSCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # The card keys' KEK: a key file outside the database, named by the configuration.
+        cls.kek_file = use_new_kek(cls.addClassCleanup)
         cls.config = cls.basic_config
         cls.card_pm = cls.bank_pm1.copy({"name": "Card (offline)", "offline_card_capture": True})
         cls.config.write(

@@ -2,6 +2,7 @@
 from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
 from odoo.tests import Form, tagged
 
+from .kek import use_new_kek
 from .localstripe import SECRET_KEY, LocalStripe
 
 
@@ -16,7 +17,9 @@ class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
         self.assertTrue(self.main_pos_config.allow_offline_mode)
         self.assertFalse(self.main_pos_config.allow_offline_auto_detect)
 
-        # Cards taken offline on the "Bank" method, charged through localstripe.
+        # Cards taken offline on the "Bank" method, charged through localstripe; their keys
+        # wrapped by a KEK file the configuration names.
+        use_new_kek(self.addCleanup)
         self.bank_payment_method.offline_card_capture = True
         stripe = LocalStripe()
         self.addCleanup(stripe.stop)

@@ -21,6 +21,10 @@ async function publicKey(configId) {
     if (!response.ok) {
         throw new Error(body.error?.message || "The card key could not be loaded.");
     }
+    if (body.result?.unavailable) {
+        // The server holds no key it can protect: no card is sealed for it.
+        throw new Error(`Card capture is unavailable: ${body.result.unavailable.message}`);
+    }
     return body.result;
 }
 

@@ -25,6 +25,8 @@ from tests.card_support import (
     VISA_DECLINED,
     VISA_OK,
     card,
+    kek_file_for,
+    kek_for,
     localstripe,
     payment_intents,
     succeeded_for_order,
@@ -56,7 +58,7 @@ def stripe_url():
 class Env:
     def __init__(self, db, url):
         self.db, self.url = db, url
-        self.keys = SqliteKeyStore(db, bits=2048)
+        self.keys = SqliteKeyStore(db, kek=kek_for(db), bits=2048)
         self.ledger = SqliteAttemptLedger(db)
         self.gateway = StripeGateway(SECRET_KEY, api_base=url)
         self.service = CardChargeService(ledger=self.ledger, keys=self.keys, gateway=self.gateway)
@@ -421,10 +423,11 @@ import json, os, sys
 import tests.card_support
 from pos_offline_sync.core.card_charge import CardChargeService
 from pos_offline_sync.core.stripe_gateway import StripeGateway
+from pos_offline_sync.core.card_keys import load_kek
 from sandbox.card_keystore import SqliteKeyStore
 from sandbox.card_ledger import SqliteAttemptLedger
 
-db, url, key, when = sys.argv[1:5]
+db, url, key, when, kek_file = sys.argv[1:6]
 payload = json.loads(sys.stdin.read())
 real = StripeGateway(key, api_base=url)
 
@@ -445,7 +448,8 @@ class Crash:
         real.cancel_intent(pi_id)
 
 CardChargeService(
-    ledger=SqliteAttemptLedger(db), keys=SqliteKeyStore(db, bits=2048), gateway=Crash()
+    ledger=SqliteAttemptLedger(db), keys=SqliteKeyStore(db, kek=load_kek(kek_file), bits=2048),
+    gateway=Crash(),
 ).process(payload)
 sys.exit(0)
 """
@@ -463,7 +467,8 @@ sys.exit(0)
 def test_process_killed_between_any_two_steps(env, when, recorded, charged):
     p = env.payload()
     child = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", CHILD, str(env.db), env.url, SECRET_KEY, when],
+        [sys.executable, "-c", CHILD, str(env.db), env.url, SECRET_KEY, when]
+        + [str(kek_file_for(env.db))],
         input=json.dumps(p),
         cwd=ROOT,
         capture_output=True,
@@ -510,7 +515,7 @@ def test_envelope_of_a_rotated_key_still_charges(env):
     assert new.kid != old and env.keys.current_public().kid == new.kid
     assert env.keys.kids() == [old, new.kid]
     # A fresh store on the same file (another process) reads both keys back.
-    assert SqliteKeyStore(env.db, bits=2048).get_private(old) is not None
+    assert SqliteKeyStore(env.db, kek=kek_for(env.db), bits=2048).get_private(old) is not None
     assert env.service.process(waiting)["status"] == "succeeded"
     assert env.service.process(env.payload())["status"] == "succeeded"
 

@@ -17,6 +17,7 @@ from tests.card_support import (
     VISA_DECLINED,
     VISA_OK,
     card,
+    kek_file_for,
     localstripe,
     payment_intents,
     succeeded_for_order,
@@ -39,7 +40,7 @@ class Sandbox:
     def __init__(self, db, url, stripe=True):
         self.db, self.url = db, url
         config = {"api_base": url, "secret_key": SECRET_KEY} if stripe else None
-        self.client = Client(create_app(db, stripe=config))
+        self.client = Client(create_app(db, stripe=config, card_kek_file=kek_file_for(db)))
 
     def rpc(self, method, payload, **kw):
         r = self.client.post(f"/rpc/{method}", json=payload, **kw)

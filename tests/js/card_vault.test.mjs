@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import {
     CardVault,
     NO_KEY_MESSAGE,
+    UNAVAILABLE_MESSAGE,
     capturedCard,
     detectBrand,
     kidOf,
@@ -63,6 +64,9 @@ class MemoryStorage {
     }
     setItem(key, value) {
         this.items.set(key, String(value));
+    }
+    removeItem(key) {
+        this.items.delete(key);
     }
 }
 
@@ -225,5 +229,42 @@ describe("sealing with WebCrypto, opened by Python", () => {
         const captured = await later.capture(validateCard(GOOD, NOW).card);
         assert.equal(python("open", pem, JSON.stringify(captured.envelope)).number, "4242424242424242");
         assert.ok(![...storage.items.values()].join().includes("4242424242424242"));
+    });
+
+    it("CardVault drops its cached key when the server refuses one (no KEK) and says why", async () => {
+        const storage = new MemoryStorage();
+        const reason = "No key-encryption key (KEK) is configured on the server.";
+        let answer = { v: 1, ...publicKey };
+        const transport = { call: async () => answer };
+        const vault = new CardVault({ transport, configId: 1, dbName: "db", storage });
+        await vault.refresh();
+        assert.equal(vault.ready, true);
+        assert.equal(storage.items.size, 1);
+
+        // The server lost its KEK: it hands out no key, and the stale cached one is not used.
+        answer = { v: 1, unavailable: { code: "no_kek", message: reason } };
+        assert.equal(await vault.refresh(), null);
+        assert.equal(vault.ready, false);
+        assert.deepEqual(vault.unavailable, { code: "no_kek", message: reason });
+        assert.equal(storage.items.size, 0);
+        await assert.rejects(vault.capture(validateCard(GOOD, NOW).card), {
+            message: `${UNAVAILABLE_MESSAGE} ${reason}`,
+        });
+        // A page opened offline afterwards has nothing cached to seal with.
+        const later = new CardVault({ transport: { call: async () => Promise.reject(new Error("offline")) }, configId: 1, dbName: "db", storage });
+        assert.equal(await later.refresh(), null);
+        assert.equal(later.ready, false);
+        // The same refusal delivered with the POS data does the same.
+        const fromData = new CardVault({ transport, configId: 1, dbName: "db", storage });
+        assert.equal(await fromData.remember(answer), null);
+        assert.equal(fromData.ready, false);
+
+        // The KEK is back: a key comes again and seals.
+        answer = { v: 1, ...publicKey };
+        await vault.refresh();
+        assert.equal(vault.ready, true);
+        assert.equal(vault.unavailable, null);
+        const captured = await vault.capture(validateCard(GOOD, NOW).card);
+        assert.equal(python("open", pem, JSON.stringify(captured.envelope)).number, "4242424242424242");
     });
 });

@@ -14,7 +14,14 @@ import pytest
 from werkzeug.test import Client
 
 # isort: off
-from tests.card_support import SECRET_KEY, VISA_OK, card, localstripe, succeeded_for_order
+from tests.card_support import (
+    SECRET_KEY,
+    VISA_OK,
+    card,
+    kek_file_for,
+    localstripe,
+    succeeded_for_order,
+)
 from pos_offline_sync.core.card_envelope import seal_card
 from pos_offline_sync.core.card_keys import PublicKeyInfo
 from pos_offline_sync.core.csv_schema import CSV_COLUMNS
@@ -566,7 +573,7 @@ def test_charge_new_card_pays_an_imported_unprocessed_card(db_path):
     """The manager's "Charge new card" on such an order, against a real localstripe."""
     with localstripe() as stripe_url:
         stripe = {"api_base": stripe_url, "secret_key": SECRET_KEY}
-        client = Client(create_app(db_path, stripe=stripe))
+        client = Client(create_app(db_path, stripe=stripe, card_kek_file=kek_file_for(db_path)))
         _upload(client, _card_csv([("card-4", [(2, 7, "unprocessed")])]))
         page = client.get("/backoffice/order/card-4").get_data(as_text=True)
         form = dict(

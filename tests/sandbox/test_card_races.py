@@ -9,6 +9,7 @@ import base64
 import copy
 import json
 import re
+import shutil
 import sqlite3
 import threading
 import urllib.error
@@ -32,7 +33,7 @@ from pos_offline_sync.core.card_envelope import seal_card
 from pos_offline_sync.core.card_keys import PublicKeyInfo
 from sandbox import orders
 from sandbox.app import create_app
-from sandbox.launcher import start_sandbox
+from sandbox.launcher import new_kek_file, start_sandbox
 # isort: on
 
 TRIES = 6
@@ -48,13 +49,15 @@ def stripe_url():
 def two_servers(tmp_path, stripe_url):
     """Two sandbox processes (two workers, two managers' sessions) on one database file."""
     db = tmp_path / "shared.sqlite3"
+    kek, kek_dir = new_kek_file()  # one key-encryption key for both, outside the database
     servers = [
-        start_sandbox(db, ["--quiet"], stripe_url=stripe_url, stripe_key=SECRET_KEY)
+        start_sandbox(db, ["--quiet"], stripe_url=stripe_url, stripe_key=SECRET_KEY, kek_file=kek)
         for _ in range(2)
     ]
-    yield db, servers
+    yield db, kek, servers
     for server in servers:
         server.stop()
+    shutil.rmtree(kek_dir, ignore_errors=True)
     clear_stripe_delays(stripe_url)
 
 
@@ -75,7 +78,7 @@ def _envelope(server, number=VISA_OK):
     return seal_card(card(number), info.kid, info.load())
 
 
-def _imported_unpaid(db, server, stripe_url):
+def _imported_unpaid(db, kek, server, stripe_url):
     """A card order imported from a CSV (unpaid, no card data); the register still holds its
     sealed card."""
     order_uuid = str(uuid.uuid4())
@@ -98,7 +101,9 @@ def _imported_unpaid(db, server, stripe_url):
     )
     from_csv = copy.deepcopy(order)
     del from_csv["payments"][0]["card"]["envelope"]
-    app = create_app(db, stripe={"api_base": stripe_url, "secret_key": SECRET_KEY})
+    app = create_app(
+        db, stripe={"api_base": stripe_url, "secret_key": SECRET_KEY}, card_kek_file=str(kek)
+    )
     orders.import_orders(app.ctx, [from_csv], 1)
     return order
 
@@ -161,9 +166,9 @@ def _order_row(db, order_uuid):
 
 
 def test_two_managers_charging_one_order_at_once_charge_one_card(two_servers, stripe_url):
-    db, (a, b) = two_servers
+    db, kek, (a, b) = two_servers
     for _ in range(TRIES):
-        order = _imported_unpaid(db, a, stripe_url)
+        order = _imported_unpaid(db, kek, a, stripe_url)
         charges = [_charge_new_card(a, order["uuid"]), _charge_new_card(b, order["uuid"])]
         # Stripe slow enough that both requests are inside their charge at the same time.
         delay_stripe(stripe_url, r"^/v1/payment_intents$", ms=400, count=2)
@@ -183,9 +188,9 @@ def test_two_managers_charging_one_order_at_once_charge_one_card(two_servers, st
 
 
 def test_register_process_and_back_office_charge_at_once_charge_one_card(two_servers, stripe_url):
-    db, (register, back_office) = two_servers
+    db, kek, (register, back_office) = two_servers
     for i in range(TRIES):
-        order = _imported_unpaid(db, register, stripe_url)
+        order = _imported_unpaid(db, kek, register, stripe_url)
         calls = [_process(register, order), _charge_new_card(back_office, order["uuid"])]
         delay_stripe(stripe_url, r"^/v1/payment_intents$", ms=400, count=2)
         results = _at_once(*(calls if i % 2 else calls[::-1]))

@@ -14,6 +14,24 @@ export const PUBLIC_KEY_METHOD = "offline_card_public_key";
 export const NO_KEY_MESSAGE =
     "Cards cannot be taken offline on this register yet: it must be online once to load the card key.";
 
+/** Prefix of the error when the server refused to hand out a key (its reason follows). */
+export const UNAVAILABLE_MESSAGE = "Card capture is unavailable:";
+
+/**
+ * The server's refusal to hand out a key (`{v, unavailable: {code, message}}`, CONTRACTS §2),
+ * or null when `answer` is not one.
+ */
+export function unavailableReason(answer) {
+    const reason = answer && typeof answer === "object" ? answer.unavailable : null;
+    if (!reason || typeof reason !== "object") {
+        return null;
+    }
+    return {
+        code: typeof reason.code === "string" ? reason.code : "unavailable",
+        message: typeof reason.message === "string" ? reason.message : "",
+    };
+}
+
 const BRANDS = [
     ["amex", /^3[47]/],
     ["diners", /^3(0[0-5]|[689])/],
@@ -233,17 +251,29 @@ export class CardVault {
         this.storageKey = `pos_offline_sync.card_key.${dbName}.${configId}`;
         this.storage = storage === undefined ? globalThis.localStorage : storage;
         this.crypto = crypto || globalThis.crypto;
+        this._key = null;
+        /** The server's refusal ({code, message}) while it hands out no key, else null. */
+        this.unavailable = null;
     }
 
     /**
      * Keeps a key delivered with the POS data (no extra request); checked against its kid.
-     * @param {{kid, spki}|null} key
+     * A refusal from the server (`{unavailable: {code, message}}`: it holds no key whose
+     * private half it can protect) drops the cached key: no card is sealed until a key comes.
+     * @param {{kid, spki}|{unavailable: object}|null} key
      */
     async remember(key) {
+        const refused = unavailableReason(key);
+        if (refused) {
+            this.forget();
+            this.unavailable = refused;
+            return null;
+        }
         if (!key || typeof key.kid !== "string" || typeof key.spki !== "string") {
             return this.cachedKey();
         }
         await importPublicKey(key, this.crypto);
+        this.unavailable = null;
         try {
             this.storage?.setItem(this.storageKey, JSON.stringify({ kid: key.kid, spki: key.spki }));
         } catch {
@@ -253,8 +283,21 @@ export class CardVault {
         return this._key;
     }
 
+    /** Drops the key of this register (memory and storage). */
+    forget() {
+        this._key = null;
+        try {
+            this.storage?.removeItem(this.storageKey);
+        } catch {
+            // Storage disabled: nothing was cached.
+        }
+    }
+
     /** The cached key, or null. */
     cachedKey() {
+        if (this.unavailable) {
+            return null;
+        }
         try {
             const raw = this.storage?.getItem(this.storageKey);
             const key = raw ? JSON.parse(raw) : null;
@@ -279,16 +322,20 @@ export class CardVault {
         return this.remember(key);
     }
 
-    /** True when a card can be sealed now (a key is known). */
+    /** True when a card can be sealed now (a key is known and the server did not refuse). */
     get ready() {
-        return Boolean(this._key || this.cachedKey());
+        return !this.unavailable && Boolean(this._key || this.cachedKey());
     }
 
     /**
      * Validated card -> the payment's `card` object.
-     * @throws {Error} NO_KEY_MESSAGE when no key was ever loaded
+     * @throws {Error} the server's reason when it refused a key, NO_KEY_MESSAGE when no key
+     *     was ever loaded
      */
     async capture(card) {
+        if (this.unavailable) {
+            throw new Error(`${UNAVAILABLE_MESSAGE} ${this.unavailable.message}`.trim());
+        }
         const key = this._key || this.cachedKey();
         if (!key) {
             throw new Error(NO_KEY_MESSAGE);

@@ -1,6 +1,6 @@
 /** @odoo-module */
 import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
-import { NO_KEY_MESSAGE, detectBrand, validateCard } from "../card_vault.js";
+import { detectBrand, validateCard } from "../card_vault.js";
 import { riskRefusal, unprocessedCards } from "../risk_limits.js";
 
 /**
@@ -11,6 +11,10 @@ import { riskRefusal, unprocessedCards } from "../risk_limits.js";
  *
  * Props: amount, currency, vault (CardVault), limits (limitsFromConfig), controller (optional:
  * its waiting orders feed the total and age limits), onConfirm(card), onCancel().
+ *
+ * Without a usable key the form takes no card and says why, in its template (so the text is
+ * translated): the server refused a key (`vault.unavailable`, with the server's reason, itself
+ * translated by the server), or the register never loaded one.
  */
 export class CardForm extends Component {
     static template = "pos_offline_sync.CardForm";
@@ -27,7 +31,15 @@ export class CardForm extends Component {
 
     setup() {
         this.form = useState({ number: "", expiry: "", cvc: "", name: "" });
-        this.ui = useState({ errors: {}, refusal: null, busy: false, error: "" });
+        this.ui = useState({
+            errors: {},
+            refusal: null,
+            busy: false,
+            error: "",
+            // null, "refused" (the server holds no protected key) or "never_loaded"
+            keyProblem: null,
+            keyReason: "",
+        });
         onWillStart(() => this.checkLimits());
         // Whatever happens, the typed card leaves memory we control with the form.
         onWillUnmount(() => this.wipe());
@@ -47,8 +59,16 @@ export class CardForm extends Component {
             currency: this.props.currency || "",
             now: this.props.now ? this.props.now() : Date.now(),
         });
-        if (!this.ui.refusal && !this.props.vault.ready) {
-            this.ui.error = NO_KEY_MESSAGE;
+        this.checkKey();
+    }
+
+    checkKey() {
+        const vault = this.props.vault;
+        if (vault.unavailable) {
+            this.ui.keyProblem = "refused";
+            this.ui.keyReason = vault.unavailable.message || "";
+        } else if (!vault.ready) {
+            this.ui.keyProblem = "never_loaded";
         }
     }
 
@@ -69,7 +89,7 @@ export class CardForm extends Component {
     }
 
     async confirm() {
-        if (this.ui.busy || this.ui.refusal) {
+        if (this.ui.busy || this.ui.refusal || this.ui.keyProblem) {
             return;
         }
         const checked = validateCard(this.form, this.props.now ? new Date(this.props.now()) : new Date());
