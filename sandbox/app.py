@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -21,7 +22,15 @@ from werkzeug.security import safe_join
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from pos_offline_sync.core.csv_schema import parse_offline_csv
+from pos_offline_sync.core.csv_schema import (
+    MAX_CSV_BYTES,
+    CsvFileError,
+    CsvTooLargeError,
+    check_csv_size,
+    count_import,
+    open_csv,
+    parse_offline_csv,
+)
 
 from . import hooks, orders, pages, rpc
 from .db import connect, init_db, write_transaction
@@ -42,6 +51,7 @@ STATIC_TYPES = {
 }
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the CSV file
 
 # The cards module registers its RPC methods and hooks when it is there.
 if importlib.util.find_spec("sandbox.cards") is not None:
@@ -282,31 +292,69 @@ class SandboxApp:
     def on_import_csv(self, request):
         if request.method == "GET":
             return _html(pages.import_page())
+
+        def refuse(message, status):
+            return _html(pages.import_page(flash=message, flash_kind="error"), status)
+
+        # The size first, from the request's header: a file past the limit is never read.
+        if request.content_length is None:
+            return refuse("The upload says not how large it is (no Content-Length).", 411)
+        if request.content_length > MAX_CSV_BYTES + _FORM_OVERHEAD:
+            too_large = CsvTooLargeError(
+                "bytes", request.content_length, MAX_CSV_BYTES, subject="the upload"
+            )
+            return refuse(f"The file is too large to import: {too_large.reason}.", 413)
+        request.max_content_length = MAX_CSV_BYTES + _FORM_OVERHEAD
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            return _html(pages.import_page(flash="Choose a CSV file.", flash_kind="error"), 400)
+            return refuse("Choose a CSV file.", 400)
+        stream = upload.stream  # spooled to a temporary file past 500 KB by werkzeug
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
         try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            message = "The file is not UTF-8 text: export it again from the register."
-            return _html(pages.import_page(flash=message, flash_kind="error"), 400)
-        parsed = parse_offline_csv(text)
+            check_csv_size(size)
+            parsed = parse_offline_csv(open_csv(stream))
+        except CsvFileError as exc:
+            what = "too large to import" if exc.status == 413 else "refused, nothing imported"
+            return refuse(f"The file {upload.filename} is {what}: {exc.reason}.", exc.status)
         conn = self.ctx.connect()
         try:
             config_id = conn.execute("SELECT id FROM pos_config ORDER BY id LIMIT 1").fetchone()[0]
         finally:
             conn.close()
-        results = orders.import_orders(self.ctx, parsed.orders, config_id)
-        created = sum(1 for r in results if r["ok"] and r["status"] == "created")
-        exists = sum(1 for r in results if r["ok"] and r["status"] == "exists")
-        failed = sum(1 for r in results if not r["ok"]) + len(parsed.errors)
+        done = [0]
+
+        def on_chunk(stored, total):
+            done[0] = stored
+            for hook in hooks.IMPORT_CHUNK_DONE:
+                hook(self.ctx, stored, total)
+
+        try:
+            results = orders.import_orders(self.ctx, parsed.orders, config_id, on_chunk=on_chunk)
+        except Exception:  # noqa: BLE001 - the page says what is kept and what to do
+            _logger.exception(
+                "CSV import stopped after %d of %d orders", done[0], len(parsed.orders)
+            )
+            message = (
+                f"The import stopped after {done[0]} of {len(parsed.orders)} order(s), which "
+                "are saved. Import the same file again to import the rest: nothing is created "
+                "twice."
+            )
+            return refuse(message, 500)
+        counts = count_import(parsed, results)
         flash = (
-            f"{created} order(s) imported, {exists} already in the back office, "
-            f"{failed} problem(s)."
+            f"{counts.done} of {counts.total} order(s) imported ({counts.created} new, "
+            f"{counts.exists} already in the back office), {counts.problems} problem(s)."
         )
         return _html(
             pages.import_page(
-                results, parsed.errors, flash=flash, flash_kind="error" if failed else "ok"
+                results,
+                parsed.errors,
+                flash=flash,
+                flash_kind="error" if counts.problems else "ok",
+                line_of=parsed.line_of,
+                counts=counts,
             )
         )
 

@@ -11,6 +11,8 @@ escaped again and shows as text.
 - ROUTES: `(rule, endpoint, view(ctx, request, **values) -> Response, methods)`: extra pages.
 - APP_INIT: `fn(ctx) -> None`, called once by `create_app` after the database is created, so a
   module migrates its tables before any request (whatever the first request is).
+- IMPORT_CHUNK_DONE: `fn(ctx, done, total) -> None`, after each committed chunk of a CSV import
+  (progress; the tests raise here to crash an import between two chunks).
 """
 
 POS_DATA: list = []
@@ -18,3 +20,4 @@ SETTINGS_SECTIONS: list = []
 ORDER_SECTIONS: list = []
 ROUTES: list = []
 APP_INIT: list = []
+IMPORT_CHUNK_DONE: list = []

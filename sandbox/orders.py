@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pos_offline_sync.core.csv_schema import import_in_chunks
 from pos_offline_sync.core.order_schema import OrderValidationError
 from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
 
@@ -254,16 +255,18 @@ def offline_sync_orders(ctx, payload):
         conn.close()
 
 
-def import_orders(ctx, orders: list[dict], config_id: int) -> list[dict]:
-    """The CSV import path: the same sink and core as the register's sync, in batches."""
+def import_orders(ctx, orders: list[dict], config_id: int, *, on_chunk=None) -> list[dict]:
+    """The CSV import path: the same sink and core as the register's sync, in chunks that each
+    commit (csv_schema.import_in_chunks): a crash keeps the chunks before it, and importing
+    again stores the rest. `on_chunk(done, total)` runs after each commit."""
     conn = ctx.connect()
     try:
         sink = make_sink(ctx, conn, config_id, origin="csv")
-        results = []
-        for start in range(0, len(orders), MAX_BATCH):
-            payload = {"v": 1, "config_id": config_id, "orders": orders[start : start + MAX_BATCH]}
-            results += sync_batch(payload, sink, max_batch=MAX_BATCH)["results"]
-        return results
+
+        def store_chunk(payload):
+            return sync_batch(payload, sink, max_batch=MAX_BATCH)["results"]
+
+        return import_in_chunks(orders, config_id, store_chunk, on_chunk=on_chunk)
     finally:
         conn.close()
 

@@ -10,6 +10,8 @@ import json
 
 from markupsafe import Markup, escape
 
+from pos_offline_sync.core.csv_schema import MAX_CSV_BYTES, MAX_CSV_ROWS
+
 e = escape
 
 STYLE = Markup("""
@@ -211,22 +213,34 @@ def order_page(order, lines, payments, extra_sections: list[str]) -> str:
     return layout(f"Order {order['reference']}", body)
 
 
-def import_page(results=None, errors=None, *, flash=None, flash_kind="ok") -> str:
+def import_page(
+    results=None, errors=None, *, flash=None, flash_kind="ok", line_of=None, counts=None
+) -> str:
     form = Markup(
         '<form method="post" action="/backoffice/import" enctype="multipart/form-data" '
-        'id="import-form"><label for="csv-file">CSV exported by the register</label>'
+        'id="import-form"><label for="csv-file">CSV exported by the register (at most '
+        "{bytes} MB and {rows} rows)</label>"
         '<input type="file" id="csv-file" name="file" accept=".csv,text/csv" required> '
         '<button type="submit" id="import">Import</button></form>'
-    )
+    ).format(bytes=f"{MAX_CSV_BYTES / 1e6:g}", rows=f"{MAX_CSV_ROWS:,}")
     parts = [form]
+    if counts is not None:
+        parts.append(
+            Markup(
+                '<p id="import-progress" data-done="{done}" data-total="{total}">'
+                "{done} of {total} order(s) imported</p>"
+            ).format(done=counts.done, total=counts.total)
+        )
+    line_of = line_of or {}
     if results:
         rows = Markup("").join(
             Markup(
-                '<tr data-uuid="{uuid}" data-status="{status}"><td>{reference}</td>'
-                "<td>{label}</td><td>{reason}</td></tr>"
+                '<tr data-uuid="{uuid}" data-status="{status}"><td class="line">{line}</td>'
+                "<td>{reference}</td><td>{label}</td><td>{reason}</td></tr>"
             ).format(
                 uuid=r.get("uuid") or "",
                 status=r["status"],
+                line=line_of.get(r.get("uuid"), ""),
                 reference=r.get("reference") or r.get("uuid") or "",
                 label={"created": "Imported", "exists": "Already in the back office"}.get(
                     r["status"], "Error"
@@ -237,7 +251,7 @@ def import_page(results=None, errors=None, *, flash=None, flash_kind="ok") -> st
         )
         parts.append(
             Markup(
-                '<h2>Orders</h2><table id="import-results"><thead><tr><th>Order</th>'
+                '<h2>Orders</h2><table id="import-results"><thead><tr><th>Line</th><th>Order</th>'
                 "<th>Result</th><th>Detail</th></tr></thead><tbody>{}</tbody></table>"
             ).format(rows)
         )

@@ -1,13 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-import base64
+import io
+import logging
+import time
 
-from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models, tools
+from odoo.exceptions import UserError, ValidationError
 
 from ..core import csv_schema, sync_service
 from ..models.offline_order_sink import OdooOrderSink
 
-_BATCH = 500  # sync_batch's own limit
+_logger = logging.getLogger(__name__)
+_UUIDS_PER_SEARCH = 1000
 
 
 class PosOfflineCsvImport(models.TransientModel):
@@ -19,6 +22,7 @@ class PosOfflineCsvImport(models.TransientModel):
 
     _name = "pos.offline.csv.import"
     _description = "Import Offline POS Orders (CSV)"
+    _import_chunk = csv_schema.IMPORT_CHUNK_ORDERS  # orders per committed chunk
 
     config_id = fields.Many2one(
         "pos.config",
@@ -46,48 +50,119 @@ class PosOfflineCsvImport(models.TransientModel):
             vals["config_id"] = config.id
         return vals
 
-    def _parse(self):
-        self.ensure_one()
-        try:
-            text = base64.b64decode(self.csv_file or b"").decode("utf-8-sig")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UserError(self.env._("The file is not a UTF-8 CSV file.")) from exc
-        if not text.strip():
-            raise UserError(self.env._("The file is empty."))
-        return csv_schema.parse_offline_csv(text)
+    # -- the file ---------------------------------------------------------------------------
+    @api.constrains("csv_file")
+    def _check_csv_file_size(self):
+        """Refused when uploaded, before anything reads it (the import checks again)."""
+        for wizard in self:
+            attachment = wizard._csv_attachment()
+            if attachment and attachment.file_size > csv_schema.MAX_CSV_BYTES:
+                raise ValidationError(wizard._too_large("bytes", attachment.file_size))
 
-    def _order_status(self, order):
-        existing = self.env["pos.order"]._get_open_order({"uuid": order["uuid"]})
-        if existing and (existing.state != "draft" or existing.offline_synced):
-            return "exists"
-        return "new"
+    def _csv_attachment(self):
+        # The Binary field is kept in an attachment: its stored size is the file's, exactly.
+        return self.env["ir.attachment"].search(
+            [
+                ("res_model", "=", self._name),
+                ("res_field", "=", "csv_file"),
+                ("res_id", "=", self.id),
+            ],
+            limit=1,
+        )
 
-    def action_preview(self):
-        self.ensure_one()
-        parsed = self._parse()
-        lines = [
-            fields.Command.create(
-                {
-                    "order_uuid": order["uuid"],
-                    "reference": order.get("reference"),
-                    "amount_total": order.get("amount_total") or 0.0,
-                    "status": self._order_status(order),
-                }
+    def _too_large(self, what, size):
+        values = {
+            "bytes": f"{csv_schema.MAX_CSV_BYTES:,}",
+            "rows": f"{csv_schema.MAX_CSV_ROWS:,}",
+        }
+        # None: the parser knows only that the file is past the limit
+        values["size"] = (
+            f"{size:,}" if size is not None else self.env._("more than %s", values[what])
+        )
+        if what == "rows":
+            return self.env._(
+                "The file has %(size)s rows: a CSV import takes at most %(rows)s rows and "
+                "%(bytes)s bytes. Export fewer orders per file from the register.",
+                **values,
             )
-            for order in parsed.orders
-        ]
-        lines += [
+        return self.env._(
+            "The file is %(size)s bytes: a CSV import takes at most %(bytes)s bytes and "
+            "%(rows)s rows. Export fewer orders per file from the register.",
+            **values,
+        )
+
+    def _parse(self):
+        """The file's orders and line errors; its size is checked before any of it is read,
+        and it is parsed as a stream of lines (only its bytes are held, once)."""
+        self.ensure_one()
+        attachment = self._csv_attachment()
+        if not attachment:
+            raise UserError(self.env._("Choose the CSV file to import."))
+        if attachment.file_size > csv_schema.MAX_CSV_BYTES:
+            raise UserError(self._too_large("bytes", attachment.file_size))
+        try:
+            parsed = csv_schema.parse_offline_csv(
+                csv_schema.open_csv(io.BytesIO(attachment.raw or b""))
+            )
+        except csv_schema.CsvTooLargeError as exc:
+            raise UserError(self._too_large(exc.what, exc.size)) from exc
+        except csv_schema.CsvFileError as exc:
+            raise UserError(
+                self.env._(
+                    "The file cannot be imported (nothing of it was): %(reason)s.",
+                    reason=exc.reason,
+                )
+            ) from exc
+        if not parsed.orders and [e.reason for e in parsed.errors] == ["the file is empty"]:
+            raise UserError(self.env._("The file is empty."))
+        return parsed
+
+    def _stored_uuids(self, uuids):
+        """The uuids already in the back office for good: not a draft, or a synced draft."""
+        done = set()
+        for start in range(0, len(uuids), _UUIDS_PER_SEARCH):
+            orders = self.env["pos.order"].search_fetch(
+                [("uuid", "in", uuids[start : start + _UUIDS_PER_SEARCH])],
+                ["uuid", "state", "offline_synced"],
+                order="id desc",
+            )
+            latest = {}
+            for order in orders:
+                latest.setdefault(order.uuid, order)  # as _get_open_order: the newest
+            done |= {u for u, o in latest.items() if o.state != "draft" or o.offline_synced}
+        return done
+
+    def _error_lines(self, parsed):
+        return [
             fields.Command.create(
                 {"line_no": error.line, "status": "error", "message": error.reason}
             )
             for error in parsed.errors
         ]
-        self.line_ids = [fields.Command.clear()] + lines
+
+    # -- actions ----------------------------------------------------------------------------
+    def action_preview(self):
+        self.ensure_one()
+        parsed = self._parse()
+        stored = self._stored_uuids([order["uuid"] for order in parsed.orders])
+        lines = [
+            fields.Command.create(
+                {
+                    "line_no": parsed.line_of[order["uuid"]],
+                    "order_uuid": order["uuid"],
+                    "reference": order.get("reference"),
+                    "amount_total": order.get("amount_total") or 0.0,
+                    "status": "exists" if order["uuid"] in stored else "new",
+                }
+            )
+            for order in parsed.orders
+        ]
+        self.line_ids = [fields.Command.clear()] + lines + self._error_lines(parsed)
         self.state = "preview"
         self.summary = self.env._(
             "%(orders)s order(s) read, %(new)s new, %(errors)s line error(s).",
             orders=len(parsed.orders),
-            new=len(self.line_ids.filtered(lambda line: line.status == "new")),
+            new=len(parsed.orders) - len(stored),
             errors=len(parsed.errors),
         )
         return self._reopen()
@@ -95,45 +170,144 @@ class PosOfflineCsvImport(models.TransientModel):
     def action_import(self):
         self.ensure_one()
         parsed = self._parse()
-        sink = OdooOrderSink(self.env, self.config_id.with_company(self.config_id.company_id))
-        results = []
-        for start in range(0, len(parsed.orders), _BATCH):
-            payload = {
-                "v": 1,
-                "config_id": self.config_id.id,
-                "orders": parsed.orders[start : start + _BATCH],
-            }
-            results += sync_service.sync_batch(payload, sink)["results"]
+        orders = parsed.orders
+        stored = self._stored_uuids([order["uuid"] for order in orders])
+        # The orders not in the back office yet go first: if this request's time runs out,
+        # what is left over is what an earlier import already stored.
+        todo = sorted(range(len(orders)), key=lambda i: orders[i]["uuid"] in stored)
+        done, ends = [0], [time.monotonic()]  # orders stored; when each chunk ended
+        budget = self._import_budget()
+
+        def on_chunk(count, total):
+            done[0] = count
+            ends.append(time.monotonic())
+            self._import_chunk_done(count, total)
+
+        def out_of_time():
+            # Another chunk as long as the longest so far must end within the budget.
+            longest = max(b - a for a, b in zip(ends, ends[1:], strict=False))
+            return time.monotonic() + longest - ends[0] > budget
+
+        try:
+            results = self._import_orders(
+                [orders[i] for i in todo],
+                on_chunk=on_chunk,
+                stop=None if budget is None else out_of_time,
+            )
+        except Exception as exc:
+            _logger.exception("CSV import stopped after %s of %s orders", done[0], len(orders))
+            raise UserError(
+                self.env._(
+                    "The import stopped after %(done)s of %(total)s order(s), which are saved. "
+                    "Import the same file again to import the rest: nothing is created twice.",
+                    done=done[0],
+                    total=len(orders),
+                )
+            ) from exc
+        by_index = dict(zip(todo, results, strict=False))
+        results = [
+            by_index.get(i) or self._not_reached(order, order["uuid"] in stored)
+            for i, order in enumerate(orders)
+        ]
         lines = [
-            fields.Command.create(
-                {
-                    "order_uuid": result.get("uuid"),
-                    "reference": result.get("reference") or order.get("reference"),
-                    "amount_total": order.get("amount_total") or 0.0,
-                    "status": result["status"] if result["ok"] else "error",
-                    "message": result.get("reason")
-                    or (self.env._("Paid") if result.get("paid") else self.env._("Unpaid")),
-                }
-            )
-            for order, result in zip(parsed.orders, results, strict=True)
+            fields.Command.create(self._result_line(parsed, order, result))
+            for order, result in zip(orders, results, strict=True)
         ]
-        lines += [
-            fields.Command.create(
-                {"line_no": error.line, "status": "error", "message": error.reason}
-            )
-            for error in parsed.errors
-        ]
-        self.line_ids = [fields.Command.clear()] + lines
-        created = sum(1 for r in results if r["ok"] and r["status"] == "created")
-        self.state = "done"
-        self.summary = self.env._(
-            "%(created)s order(s) created, %(exists)s already in the back office, "
-            "%(errors)s error(s).",
-            created=created,
-            exists=sum(1 for r in results if r["ok"] and r["status"] == "exists"),
-            errors=sum(1 for r in results if not r["ok"]) + len(parsed.errors),
+        self.line_ids = [fields.Command.clear()] + lines + self._error_lines(parsed)
+        counts = csv_schema.count_import(
+            parsed, [r if r["status"] != "new" else None for r in results]
         )
+        self.state = "preview" if counts.left else "done"
+        self.summary = self.env._(
+            "%(done)s of %(total)s order(s) imported (%(created)s new, %(exists)s already in "
+            "the back office), %(errors)s problem(s).",
+            done=counts.done,
+            total=counts.total,
+            created=counts.created,
+            exists=counts.exists,
+            errors=counts.problems,
+        )
+        if counts.left:
+            self.summary += " " + self.env._(
+                "%(left)s order(s) left: this request's time ran out. Click Import again to "
+                "import them; nothing is created twice.",
+                left=counts.left,
+            )
         return self._reopen()
+
+    def _not_reached(self, order, stored):
+        """The result of an order the import did not reach before its time ran out."""
+        if stored:
+            return {"uuid": order["uuid"], "ok": True, "status": "exists", "paid": None}
+        return {"uuid": order["uuid"], "ok": True, "status": "new", "paid": None}
+
+    def _result_line(self, parsed, order, result):
+        if result["paid"] is None:
+            message = (
+                self.env._("Already in the back office")
+                if result["status"] == "exists"
+                else self.env._("Not imported yet: click Import again")
+            )
+        else:
+            message = result.get("reason") or (
+                self.env._("Paid") if result["paid"] else self.env._("Unpaid")
+            )
+        return {
+            "line_no": parsed.line_of[order["uuid"]],
+            "order_uuid": order["uuid"],
+            "reference": result.get("reference") or order.get("reference"),
+            "amount_total": order.get("amount_total") or 0.0,
+            "status": result["status"] if result["ok"] else "error",
+            "message": message,
+        }
+
+    def _import_budget(self):
+        """Seconds of chunks one request may run: half the worker's limit_time_real (past it
+        the worker is killed), leaving room for a chunk slower than the ones before and for the
+        wizard's own writes. None when the server sets no limit."""
+        limit = tools.config.get("limit_time_real") or 0
+        return limit / 2 if limit > 0 else None
+
+    def _import_orders(self, orders, on_chunk=None, stop=None):
+        """Stores the orders through the register's sync path, IMPORT_CHUNK_ORDERS at a time,
+        each chunk committed in a cursor of its own.
+
+        Why commit inside the request: a file of up to MAX_CSV_ROWS rows takes minutes in
+        Odoo (~0.1 s an order), more than one request may run (`_import_budget`) and than a
+        worker lives past limit_time_real. In one transaction, a stop or a killed worker would
+        lose all of it; here only the chunk in flight is lost, and importing the file again
+        finds the stored orders by uuid and stores the rest. A separate cursor (not
+        cr.commit()) keeps this request's own transaction whole: the wizard's rows are written
+        once, at the end. The request must hold no lock a chunk needs: it only reads before.
+        """
+        config_id = self.config_id.id
+        company = self.config_id.company_id
+        registry = self.env.registry
+        self.env.flush_all()  # what this transaction wrote, visible to the chunks' reads
+
+        def store_chunk(payload):
+            with registry.cursor() as cr:  # commits on leaving, rolls back on an exception
+                env = self.env(cr=cr)
+                config = env["pos.config"].browse(config_id).with_company(company)
+                return sync_service.sync_batch(payload, OdooOrderSink(env, config))["results"]
+
+        try:
+            return csv_schema.import_in_chunks(
+                orders,
+                config_id,
+                store_chunk,
+                chunk_size=self._import_chunk,
+                on_chunk=on_chunk,
+                stop=stop,
+            )
+        finally:
+            self.env.invalidate_all()  # the chunks changed records this cache may hold
+
+    def _import_chunk_done(self, done, total):
+        """After each committed chunk: progress in the server log."""
+        _logger.info(
+            "CSV import into %s: %s of %s order(s) stored", self.config_id.name, done, total
+        )
 
     def _reopen(self):
         return {

@@ -454,7 +454,7 @@ def test_csv_import_twice_creates_nothing_twice(client, db_path, order_factory):
     first = _upload(client, text)
     assert first.status_code == 200
     html = first.get_data(as_text=True)
-    assert "3 order(s) imported" in html
+    assert "3 of 3 order(s) imported (3 new, 0 already in the back office)" in html
     assert _rows(db_path) == [o["uuid"] for o in orders]
     assert _rows(db_path, "SELECT customer FROM orders ORDER BY id")[0] == (
         '=HYPERLINK("http://x","y")'
@@ -462,7 +462,7 @@ def test_csv_import_twice_creates_nothing_twice(client, db_path, order_factory):
     assert set(_rows(db_path, "SELECT origin FROM orders")) == {"csv"}
 
     second = _upload(client, text).get_data(as_text=True)
-    assert "0 order(s) imported, 3 already in the back office" in second
+    assert "3 of 3 order(s) imported (0 new, 3 already in the back office)" in second
     assert _rows(db_path) == [o["uuid"] for o in orders]
 
 
@@ -470,7 +470,7 @@ def test_csv_of_orders_synced_since_creates_nothing(client, db_path, order_facto
     orders = [order_factory() for _ in range(2)]
     _sync(client, orders[:1])
     html = _upload(client, _csv_text(orders)).get_data(as_text=True)
-    assert "1 order(s) imported, 1 already in the back office" in html
+    assert "2 of 2 order(s) imported (1 new, 1 already in the back office)" in html
     assert _rows(db_path) == [o["uuid"] for o in orders]
 
 
@@ -486,7 +486,7 @@ def test_csv_import_lists_bad_lines_and_imports_the_rest(client, db_path, order_
     assert re.search(r'<li data-line="4">Line 4: quantity is not a number', html)
     assert re.search(rf'<tr data-uuid="{unknown["uuid"]}" data-status="error">', html)
     assert "unknown product 999" in html
-    assert "1 order(s) imported" in html
+    assert "1 of 2 order(s) imported (1 new, 0 already in the back office)" in html
 
 
 def _card_csv(orders) -> str:
@@ -541,7 +541,7 @@ def test_csv_unprocessed_card_is_imported_unpaid_without_that_payment(client, db
     assert "internal error" not in html
     assert re.search(r'<tr data-uuid="card-1" data-status="created">', html)
     assert re.search(r'<tr data-uuid="card-2" data-status="created">', html)
-    assert "2 order(s) imported" in html
+    assert "2 of 2 order(s) imported (2 new" in html
     assert _rows(
         db_path,
         "SELECT uuid, state, amount_paid, card_failed, note, origin FROM orders ORDER BY id",
@@ -565,7 +565,7 @@ def test_csv_unprocessed_card_is_imported_unpaid_without_that_payment(client, db
         assert form and form.group(1) == due
     # Imported again: nothing twice.
     again = _upload(client, text).get_data(as_text=True)
-    assert "0 order(s) imported, 2 already in the back office" in again
+    assert "2 of 2 order(s) imported (0 new, 2 already in the back office)" in again
     assert _rows(db_path, "SELECT count(*) FROM orders") == [2]
 
 

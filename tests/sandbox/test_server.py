@@ -7,13 +7,17 @@ import queue
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests import csv_support
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30
@@ -171,3 +175,80 @@ def test_demo_runs_localstripe_and_sandbox_on_loopback_and_stops_both(tmp_path):
         proc.kill()
     assert "Demo stopped." in "".join(proc.output)
     assert _port_closed(port) and _port_closed(stripe_port)
+
+
+def _post_csv(port: int, data: bytes, timeout=120) -> str:
+    boundary = "----csv-import-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="day.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/backoffice/import",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+        return response.read().decode()
+
+
+def _post_unanswered(port: int, data: bytes) -> None:
+    """The upload whose server is killed before it answers."""
+    try:
+        _post_csv(port, data)
+    except OSError:  # the connection dies with the server
+        pass
+
+
+def _counts(db) -> tuple[int, int, int, int]:
+    """Orders, distinct uuids, order lines, payments: what a killed import left committed."""
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return tuple(
+            conn.execute(sql).fetchone()[0]
+            for sql in (
+                "SELECT count(*) FROM orders",
+                "SELECT count(DISTINCT uuid) FROM orders",
+                "SELECT count(*) FROM order_lines",
+                "SELECT count(*) FROM order_payments",
+            )
+        )
+    finally:
+        conn.close()
+
+
+def test_csv_import_killed_mid_way_then_run_again_stores_each_order_once(tmp_path):
+    """SIGKILL while the import commits its chunks: what is committed is whole orders, and the
+    same file uploaded to a restarted server completes the rest, every order exactly once."""
+    db = tmp_path / "killed.sqlite3"
+    n = 10_000
+    data = csv_support.export(n)
+    first = Proc("sandbox.server", "--port", "0", "--db", str(db), "--quiet")
+    try:
+        port = int(first.wait_for(r"SANDBOX_URL=http://127\.0\.0\.1:(\d+)").group(1))
+        threading.Thread(target=_post_unanswered, args=(port, data), daemon=True).start()
+        deadline = time.monotonic() + 60
+        while db.exists() is False or _counts(db)[0] < 300:
+            assert time.monotonic() < deadline, "the import never got going"
+            time.sleep(0.002)
+        first.process.kill()  # SIGKILL: no cleanup, a chunk maybe half written
+        first.process.wait(timeout=10)
+    finally:
+        first.kill()
+    stored, distinct, lines, payments = _counts(db)
+    assert 300 <= stored < n, stored  # killed mid-way
+    assert stored == distinct == lines == payments  # whole orders only
+    assert stored % 100 == 0  # whole chunks only
+
+    second = Proc("sandbox.server", "--port", "0", "--db", str(db), "--quiet")
+    try:
+        port = int(second.wait_for(r"SANDBOX_URL=http://127\.0\.0\.1:(\d+)").group(1))
+        html = _post_csv(port, data)
+    finally:
+        second.stop()
+    assert f"{n} of {n} order(s) imported ({n - stored} new, {stored} already" in html
+    assert _counts(db) == (n, n, n, n)
