@@ -2,6 +2,7 @@
 import json
 import uuid
 
+import psycopg2.errors
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -212,23 +213,28 @@ class OdooAttemptLedger:
     # -- the order's lease ------------------------------------------------------------------
     def lock_order(self, order_uuid):
         owner = uuid.uuid4().hex
+        query = SQL(
+            "INSERT INTO pos_offline_card_lease (order_uuid, owner, lease_until, "
+            "create_uid, write_uid, create_date, write_date) "
+            "VALUES (%s, %s, now() + make_interval(secs => %s), %s, %s, now(), now()) "
+            "ON CONFLICT (order_uuid) DO UPDATE SET owner = EXCLUDED.owner, "
+            "lease_until = EXCLUDED.lease_until, write_date = now() "
+            "WHERE pos_offline_card_lease.lease_until < now() RETURNING owner",
+            order_uuid,
+            owner,
+            self.lease_seconds,
+            self.uid,
+            self.uid,
+        )
         with self._cursor() as cr:
-            cr.execute(
-                SQL(
-                    "INSERT INTO pos_offline_card_lease (order_uuid, owner, lease_until, "
-                    "create_uid, write_uid, create_date, write_date) "
-                    "VALUES (%s, %s, now() + make_interval(secs => %s), %s, %s, now(), now()) "
-                    "ON CONFLICT (order_uuid) DO UPDATE SET owner = EXCLUDED.owner, "
-                    "lease_until = EXCLUDED.lease_until, write_date = now() "
-                    "WHERE pos_offline_card_lease.lease_until < now() RETURNING owner",
-                    order_uuid,
-                    owner,
-                    self.lease_seconds,
-                    self.uid,
-                    self.uid,
-                )
-            )
-            row = cr.fetchone()
+            try:
+                # Another caller taking the same lease at this moment: ours is then the
+                # REPEATABLE READ transaction that meets its row, which is a plain "busy".
+                with cr.savepoint(flush=False):
+                    cr.execute(query, log_exceptions=False)
+                    row = cr.fetchone()
+            except psycopg2.errors.SerializationFailure:
+                return None
         return card_charge.Lease(order_uuid, owner) if row and row[0] == owner else None
 
     def unlock_order(self, lease):
