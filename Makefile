@@ -75,6 +75,8 @@ endef
 test-odoo: deps
 	$(call odoo_fresh_run,/$(ADDON),test-odoo)
 	@$(PYTHON) tools/odoo_test_summary.py var/test-odoo.log
+	@# No card number in what the database and the log keep after the card tests.
+	@$(PYTHON) tools/pan_scan.py --db $(ODOO_DB) $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) --log var/test-odoo.log
 
 # Server time per order, addon path vs Odoo's own sync_from_ui (tag pos_offline_sync_bench).
 bench-odoo: deps
