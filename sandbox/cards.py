@@ -37,7 +37,7 @@ from pos_offline_sync.core.card_charge import (
     to_minor_units,
 )
 from pos_offline_sync.core.card_gateway import GatewayFailure
-from pos_offline_sync.core.order_schema import OrderValidationError
+from pos_offline_sync.core.order_schema import OrderValidationError, payments_cover
 from pos_offline_sync.core.risk_limits import FIELDS as RISK_FIELDS
 from pos_offline_sync.core.risk_limits import RiskLimits
 from pos_offline_sync.core.stripe_gateway import StripeGateway
@@ -204,12 +204,14 @@ class CardOrderSink(orders.SqliteOrderSink):
             return super()._payment_state(order)
         config = _config(self.conn, self.config_id)
         charge = service(self.ctx, config)
-        kept, notes, tx_ids, failed = [], [], {}, False
+        payments, notes = self._without_cardless_payments(order)
+        kept, tx_ids, failed = [], {}, bool(notes)
         currency = order.get("currency") or "USD"
         for index, payment in enumerate(order["payments"], start=1):
             card = payment.get("card")
             if not card:
-                kept.append(payment)
+                if any(payment is p for p in payments):
+                    kept.append(payment)
                 continue
             attempt, outcome = _ledger_outcome(charge, order, index, payment, currency)
             if outcome is None:
@@ -258,9 +260,8 @@ class CardOrderSink(orders.SqliteOrderSink):
                 # Unknown card state: the order stays in the browser, to be sent again.
                 raise OrderValidationError(f"card payment not processed yet: {outcome['message']}")
             card.pop("envelope", None)
-        total = order["amount_total"]
         paid = sum(p["amount"] for p in kept)
-        covered = round(paid - total, 6) >= 0 if total >= 0 else round(paid - total, 6) <= 0
+        covered = payments_cover(order["amount_total"], paid, self.rounding)
         return orders.PaymentState(
             "paid" if covered and not failed else "draft",
             kept,

@@ -15,6 +15,7 @@ from werkzeug.test import Client
 
 # isort: off
 from tests.card_support import SECRET_KEY, VISA_OK, card, localstripe, succeeded_for_order
+from tests.order_support import recent
 from pos_offline_sync.core.card_envelope import seal_card
 from pos_offline_sync.core.card_keys import PublicKeyInfo
 from pos_offline_sync.core.csv_schema import CSV_COLUMNS
@@ -239,7 +240,8 @@ def test_hostile_input_never_gets_a_500(client, db_path, order_factory):
         data='{"v": 1, "config_id": 99999999999999999999999, "orders": []}',
         headers=JSON,
     )
-    assert huge.status_code == 403
+    assert huge.status_code == 400
+    assert "ids are 1 to 2147483647" in huge.get_json()["error"]["message"]
     mutations = [
         lambda o: o.update(customer={"id": None, "name": "\ud800x"}),
         lambda o: o.update(customer={"id": 2**70, "name": "x"}),
@@ -491,7 +493,7 @@ def _card_csv(orders) -> str:
         head = {
             "order_uuid": uuid,
             "order_reference": f"Order {uuid}",
-            "created_at": "2026-11-27T12:00:00Z",
+            "created_at": recent(),
             "cashier": "Mitchell Admin",
             "currency": "USD",
             "order_total": "7",
@@ -627,3 +629,150 @@ def test_csv_import_refuses_bad_files_clearly(client, db_path):
     assert garbage.status_code == 200
     assert "the header lacks the columns" in garbage.get_data(as_text=True)
     assert _rows(db_path) == []
+
+
+CARD_MISSING_NOTE = (
+    "Card payment of 7.00 USD on Card (offline) has no card charged: take the payment again."
+)
+
+
+def test_csv_offline_card_method_without_card_columns_is_imported_unpaid(client, db_path):
+    """Numbered case 5: a CSV row paying with the offline-card payment method but with empty
+    card columns was imported as Paid (no charge, no transaction). A payment on that method
+    without a successful charge in the ledger never pays: unpaid, with a note, "Charge new
+    card" offered for the amount due, nothing charged."""
+    html = _upload(client, _card_csv([("card-5", [(2, 7, "")])])).get_data(as_text=True)
+    assert re.search(r'<tr data-uuid="card-5" data-status="created">', html)
+    assert _rows(db_path, "SELECT uuid, state, amount_paid, card_failed, note FROM orders") == [
+        ("card-5", "draft", 0.0, 1, CARD_MISSING_NOTE)
+    ]
+    assert _rows(db_path, "SELECT count(*) FROM order_payments") == [0]
+    assert _rows(db_path, "SELECT count(*) FROM card_attempts") == [0]
+    page = client.get("/backoffice/order/card-5").get_data(as_text=True)
+    form = re.search(r'<form id="charge-new-card"[^>]*data-amount="([^"]+)"', page)
+    assert form and form.group(1) == "7.00"
+
+
+def test_sync_offline_card_method_without_a_card_is_stored_unpaid(client, db_path, order_factory):
+    """The register's sync, same rule as the CSV: the method takes cards offline, the payment
+    has no card, so nothing was charged for it."""
+    order = order_factory()
+    order["payments"][0].update(payment_method_id=2, payment_method_name="Card (offline)")
+    (result,) = _sync(client, [order]).get_json()["result"]["results"]
+    assert result["ok"] and result["paid"] is False
+    assert _rows(db_path, "SELECT state, amount_paid, card_failed, note FROM orders") == [
+        ("draft", 0.0, 1, CARD_MISSING_NOTE)
+    ]
+
+
+# -- the server trusts no amount (issue 8) ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("config_id", "status", "message"),
+    [
+        (2**80, 400, "config_id is not the id of a register: ids are 1 to 2147483647"),
+        (2**63, 400, "ids are 1 to 2147483647"),
+        (2**31, 400, "ids are 1 to 2147483647"),
+        (2**31 - 1, 403, "You have no access to this Point of Sale."),
+    ],
+)
+def test_register_id_past_its_bound_is_a_400_with_the_reason(client, config_id, status, message):
+    response = client.post(
+        "/rpc/offline_sync_orders",
+        data=json.dumps({"v": 1, "config_id": config_id, "orders": []}),
+        headers=JSON,
+    )
+    assert response.status_code == status
+    assert message in response.get_json()["error"]["message"]
+
+
+def _set_lines(order, total, qty=2, price=3.5):
+    order["lines"][0].update(qty=qty, price_unit=price, price_subtotal_incl=total)
+    order["amount_total"] = total
+    order["payments"][0]["amount"] = total
+
+
+REFUSED_ORDERS = [
+    (lambda o: o.update(amount_total=1e26), "amount_total is too large: 1e+26 (at most 1e+12)"),
+    (lambda o: o["payments"][0].update(amount=1e26), "payment 1: amount is too large: 1e+26"),
+    (lambda o: o["lines"][0].update(qty=1e6 + 1), "line 1: quantity is too large: 1e+06"),
+    (lambda o: o.update(session_id=2**31), "session_id is not a record id: 2147483648"),
+    (lambda o: o.update(config_id=2**80), "config_id is not a record id: 1208925819614629"),
+    (lambda o: o.update(amount_total=6.0), "amount_total 6.00 is not the sum of the lines (7.00)"),
+    (
+        lambda o: _set_lines(o, 1.0),
+        "line 1: line total 1.00 is not quantity x unit price less discount (7.00)",
+    ),
+    (
+        lambda o: _set_lines(o, -7.0, qty=-2),
+        "amount_total is negative (-7.00) but the order is not a return (is_return)",
+    ),
+    (
+        lambda o: o.update(amount_return=5.0),
+        "amount_return 5.00 is more than the payments exceed the total by (0.00)",
+    ),
+    (
+        lambda o: o.update(customer={"id": None, "name": "Ann\x00"}),
+        "customer name contains a control character (U+0000)",
+    ),
+    (
+        lambda o: o["lines"][0].update(product_name="Pad\x1b[2J"),
+        "line 1: product_name contains a control character (U+001B)",
+    ),
+    (lambda o: o.update(reference="Order\n7"), "reference contains a control character (U+000A)"),
+    (
+        lambda o: o.update(odoo={"session_id": 2**31}),
+        "odoo.session_id is out of range: 2147483648",
+    ),
+    (
+        lambda o: o.update(created_at="2999-01-01T00:00:00Z"),
+        "created_at '2999-01-01T00:00:00Z' is more than 10 minutes after the server's time",
+    ),
+]
+
+
+def test_orders_past_a_bound_get_their_reason_never_a_500(client, db_path, order_factory):
+    orders = []
+    for mutate, _ in REFUSED_ORDERS:
+        order = order_factory()
+        mutate(order)
+        orders.append(order)
+    response = _sync(client, orders)
+    assert response.status_code == 200
+    results = response.get_json()["result"]["results"]
+    for (_, reason), result in zip(REFUSED_ORDERS, results, strict=True):
+        assert (result["ok"], result["status"]) == (False, "error")
+        assert result["reason"].startswith(reason), (reason, result["reason"])
+    assert _rows(db_path) == []
+
+
+def test_orders_at_each_bound_are_stored(client, db_path, order_factory):
+    at_bounds = [
+        order_factory(session_id=2**31 - 1),
+        order_factory(amount_total=7.004),  # under half a cent from its lines
+        order_factory(amount_return=3.0),
+        order_factory(created_at=recent(-9)),  # 9 minutes ahead of the server
+        order_factory(odoo={"session_id": 2**31 - 1, "general_customer_note": "a\nb"}),
+    ]
+    at_bounds[2]["payments"][0]["amount"] = 10.0
+    big = order_factory()
+    _set_lines(big, 1e12, qty=1e6, price=1e6)
+    at_bounds.append(big)
+    ret = order_factory(is_return=True)
+    _set_lines(ret, -7.0, qty=-2)
+    at_bounds.append(ret)
+    results = _sync(client, at_bounds).get_json()["result"]["results"]
+    assert [r["ok"] for r in results] == [True] * len(at_bounds), results
+    assert [r["paid"] for r in results] == [True] * len(at_bounds)
+
+
+def test_unknown_keys_are_dropped_before_storing(client, db_path, order_factory):
+    order = order_factory(state="paid", amount_paid=100.0)
+    order["payments"][0]["amount"] = 5.0
+    order["lines"][0]["discount_reason"] = "x"
+    (result,) = _sync(client, [order]).get_json()["result"]["results"]
+    # Paid is the server's decision: 5.00 does not cover 7.00, whatever the browser says.
+    assert result["ok"] and result["paid"] is False
+    stored = json.loads(_rows(db_path, "SELECT payload FROM orders")[0])
+    assert "state" not in stored and "discount_reason" not in stored["lines"][0]
+    assert stored["amount_paid"] == 5.0
+    assert _rows(db_path, "SELECT amount_paid FROM orders") == [5.0]
