@@ -8,6 +8,7 @@ import io
 import json
 import re
 import sqlite3
+import uuid as uuidlib
 from pathlib import Path
 
 import pytest
@@ -776,3 +777,126 @@ def test_unknown_keys_are_dropped_before_storing(client, db_path, order_factory)
     assert "state" not in stored and "discount_reason" not in stored["lines"][0]
     assert stored["amount_paid"] == 5.0
     assert _rows(db_path, "SELECT amount_paid FROM orders") == [5.0]
+
+
+# -- the offline card risk limits at sync -------------------------------------------------------
+@pytest.fixture(scope="module")
+def stripe_url():
+    with localstripe() as url:
+        yield url
+
+
+@pytest.fixture
+def card_client(db_path, stripe_url):
+    return Client(create_app(db_path, stripe={"api_base": stripe_url, "secret_key": SECRET_KEY}))
+
+
+def _limits(client, amount=0, total=0, hours=0):
+    response = client.post(
+        "/settings",
+        data={
+            "allow_offline_mode": "1",
+            "offline_card_max_amount": str(amount),
+            "offline_card_max_total": str(total),
+            "offline_card_max_age_hours": str(hours),
+        },
+    )
+    assert response.status_code == 200
+
+
+def _sealed_card_order(client, order_factory, amount, minutes_ago=1):
+    key = client.post("/rpc/offline_card_public_key", json={"v": 1, "config_id": 1})
+    key = key.get_json()["result"]
+    info = PublicKeyInfo(key["kid"], base64.b64decode(key["spki"]))
+    # A uuid of its own: localstripe lives for the module, PaymentIntents are found by uuid.
+    order = order_factory(created_at=recent(minutes_ago), uuid=str(uuidlib.uuid4()))
+    _set_lines(order, amount, qty=1, price=amount)
+    order["payments"][0].update(
+        payment_method_id=2,
+        payment_method_name="Card (offline)",
+        card={
+            "brand": "visa",
+            "last4": "4242",
+            "status": "unprocessed",
+            "envelope": seal_card(card(VISA_OK), info.kid, info.load()),
+        },
+    )
+    return order
+
+
+def _card_rows(db_path):
+    return _rows(db_path, "SELECT uuid, state, card_failed FROM orders ORDER BY id")
+
+
+def test_sync_holds_a_card_over_the_per_payment_limit(
+    card_client, db_path, stripe_url, order_factory
+):
+    _limits(card_client, amount=7)
+    at = _sealed_card_order(card_client, order_factory, 7.0)
+    over = _sealed_card_order(card_client, order_factory, 7.01)
+    results = _sync(card_client, [at, over]).get_json()["result"]["results"]
+    assert [(r["ok"], r["paid"]) for r in results] == [(True, True), (True, False)]
+    assert len(succeeded_for_order(stripe_url, at["uuid"])) == 1
+    assert succeeded_for_order(stripe_url, over["uuid"]) == []
+    note = _rows(db_path, f"SELECT note FROM orders WHERE uuid = '{over['uuid']}'")[0]
+    assert note.startswith("Card payment of 7.01 USD (VISA **** 4242) not charged: This card")
+    # Not charged, and the sealed card is not kept anywhere.
+    payload = _rows(db_path, f"SELECT payload FROM orders WHERE uuid = '{over['uuid']}'")[0]
+    assert '"ct"' not in payload and "envelope" not in payload
+
+
+def test_sync_holds_cards_past_the_unprocessed_total(
+    card_client, db_path, stripe_url, order_factory
+):
+    _limits(card_client, total=11)
+    first = _sealed_card_order(card_client, order_factory, 6.0, minutes_ago=10)
+    second = _sealed_card_order(card_client, order_factory, 5.0, minutes_ago=5)
+    third = _sealed_card_order(card_client, order_factory, 0.01, minutes_ago=2)
+    # Sent newest first: judged in the order the register took them.
+    results = _sync(card_client, [third, second, first]).get_json()["result"]["results"]
+    assert [r["paid"] for r in results] == [False, True, True]  # 6 + 5 = 11, then 11.01
+    assert succeeded_for_order(stripe_url, third["uuid"]) == []
+    note = _rows(db_path, f"SELECT note FROM orders WHERE uuid = '{third['uuid']}'")[0]
+    assert "would reach 11.01 USD" in note
+
+
+def test_sync_holds_a_card_that_waited_past_the_age_limit(
+    card_client, db_path, stripe_url, order_factory
+):
+    _limits(card_client, hours=1)
+    young = _sealed_card_order(card_client, order_factory, 7.0, minutes_ago=59)
+    old = _sealed_card_order(card_client, order_factory, 7.0, minutes_ago=61)
+    results = _sync(card_client, [young, old]).get_json()["result"]["results"]
+    assert [(r["ok"], r["paid"]) for r in results] == [(True, True), (True, False)]
+    assert succeeded_for_order(stripe_url, old["uuid"]) == []
+    note = _rows(db_path, f"SELECT note FROM orders WHERE uuid = '{old['uuid']}'")[0]
+    assert "waited 1 h 01 min unprocessed, over this POS's limit of 1 hours" in note
+    # The back office offers "Charge new card" for it.
+    page = card_client.get(f"/backoffice/order/{old['uuid']}").get_data(as_text=True)
+    assert 'id="charge-new-card"' in page
+
+
+def test_a_card_processed_before_the_sync_is_not_judged_again(
+    card_client, db_path, stripe_url, order_factory
+):
+    # Processed by the register while within the limits: its outcome is the ledger's.
+    order = _sealed_card_order(card_client, order_factory, 7.0, minutes_ago=30)
+    payment = order["payments"][0]
+    outcome = card_client.post(
+        "/rpc/offline_process_card",
+        json={
+            "v": 1,
+            "config_id": 1,
+            "order_uuid": order["uuid"],
+            "payment_uuid": payment["uuid"],
+            "amount": 7.0,
+            "currency": "USD",
+            "reference": order["reference"],
+            "envelope": payment["card"]["envelope"],
+        },
+    ).get_json()["result"]
+    assert outcome["status"] == "succeeded"
+    _limits(card_client, amount=1, total=1, hours=0.1)
+    (result,) = _sync(card_client, [order]).get_json()["result"]["results"]
+    assert result["ok"] and result["paid"]
+    assert len(succeeded_for_order(stripe_url, order["uuid"])) == 1
