@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 MAX_UUID_LENGTH = 128
@@ -317,7 +317,7 @@ def _odoo_part(value, path: str, key: str, depth: int, budget: list) -> None:
         raise OrderValidationError(f"odoo has more than {MAX_ODOO_NODES} values")
     if depth > MAX_ODOO_DEPTH:
         raise OrderValidationError(f"{path} is nested too deeply")
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, bool | date):  # a date: from a Python caller
         return
     if isinstance(value, int):
         if not MIN_INT <= value <= MAX_ID:
@@ -330,7 +330,7 @@ def _odoo_part(value, path: str, key: str, depth: int, budget: list) -> None:
         if len(value) > MAX_ODOO_TEXT:
             raise OrderValidationError(f"{path} is longer than {MAX_ODOO_TEXT} characters")
         check_text(value, path, note="note" in key.lower())
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):  # a tuple from a Python caller: ORM commands
         for index, item in enumerate(value):
             _odoo_part(item, f"{path}[{index}]", key, depth + 1, budget)
     elif isinstance(value, dict):
@@ -436,6 +436,7 @@ def validate_order(raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = Non
 # -- rules a host applies with what only it knows ----------------------------------------------
 UNTAXED = "quantity x unit price less discount"
 TAXED = "quantity x unit price less discount, with its taxes"
+UNTAXED_BASE = "quantity x unit price less discount, before its taxes"
 
 
 def untaxed_line_total(line: dict) -> Decimal:
@@ -445,19 +446,28 @@ def untaxed_line_total(line: dict) -> Decimal:
 
 
 def check_line_total(
-    line: dict, index: int, expected, rounding=DEFAULT_ROUNDING, *, tolerance=0, how=UNTAXED
+    line: dict,
+    index: int,
+    expected,
+    rounding=DEFAULT_ROUNDING,
+    *,
+    tolerance=0,
+    how=UNTAXED,
+    field="price_subtotal_incl",
+    label="line total",
 ):
-    """Refuses a line whose total is not `expected` (what the host computes from quantity, unit
-    price, discount and, in Odoo, taxes) at the currency's precision, give or take `tolerance`
-    rounding units (for a tax engine that spreads rounding differences over the lines)."""
-    actual = line["price_subtotal_incl"]
+    """Refuses a line whose total (`field`) is not `expected` (what the host computes from
+    quantity, unit price, discount and, in Odoo, taxes) at the currency's precision, give or
+    take `tolerance` rounding units (for a tax engine that spreads rounding differences over
+    the lines)."""
+    actual = line[field]
     margin = _quantum(rounding) * Decimal(tolerance)
     if abs(_decimal(actual) - _decimal(expected)) <= margin or amounts_equal(
         actual, expected, rounding
     ):
         return
     raise OrderValidationError(
-        f"line {index}: line total {format_amount(actual, rounding)} is not {how} "
+        f"line {index}: {label} {format_amount(actual, rounding)} is not {how} "
         f"({format_amount(expected, rounding)})"
     )
 

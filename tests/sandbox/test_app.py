@@ -900,3 +900,14 @@ def test_a_card_processed_before_the_sync_is_not_judged_again(
     (result,) = _sync(card_client, [order]).get_json()["result"]["results"]
     assert result["ok"] and result["paid"]
     assert len(succeeded_for_order(stripe_url, order["uuid"])) == 1
+
+
+@pytest.mark.parametrize("method", ["offline_process_card", "offline_card_public_key"])
+@pytest.mark.parametrize("config_id", [2**31, 2**80])
+def test_card_methods_answer_a_huge_register_id_with_a_400(client, method, config_id):
+    """They queried SQLite with it: OverflowError, a 500."""
+    response = client.post(f"/rpc/{method}", json={"v": 1, "config_id": config_id})
+    assert response.status_code == 400
+    assert "ids are 1 to 2147483647" in response.get_json()["error"]["message"]
+    at_bound = client.post(f"/rpc/{method}", json={"v": 1, "config_id": 2**31 - 1})
+    assert at_bound.status_code == 403
