@@ -76,8 +76,10 @@ CARD_KEYS = (
     "decline_code",
 )
 PARTNER_KEYS = ("id", "name")
-# Line breaks and tabs are text only in a note (and a product's catalogue name); elsewhere, like
-# NUL and the other control characters, they are refused (PostgreSQL cannot store NUL at all).
+# Line breaks and tabs are text only in a note, a card's message and the names the register
+# copies from the server's own records (product, payment method, customer, cashier: refusing
+# them would strand every order of a record the back office itself holds); elsewhere, like NUL
+# and the other control characters, they are refused (PostgreSQL cannot store NUL at all).
 NOTE_WHITESPACE = frozenset("\t\n\r")
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -199,7 +201,8 @@ def _partner(value, what: str):
         raise OrderValidationError(f"{what} is not an object")
     return {
         "id": _id(value.get("id"), f"{what} id", required=False),
-        "name": _text(value.get("name"), f"{what} name"),
+        # A name from the server's own records (like a product's): see NAME below.
+        "name": _text(value.get("name"), f"{what} name", note=True),
     }
 
 
@@ -237,7 +240,6 @@ def _line(raw, index: int) -> dict:
     discount = raw.get("discount")
     return {
         "product_id": _id(raw.get("product_id"), f"{where}: product_id"),
-        # A catalogue name may run over lines (the CSV round trip keeps them); still no NUL.
         "product_name": _text(raw.get("product_name"), f"{where}: product_name", note=True),
         "qty": _number(raw.get("qty"), f"{where}: quantity", allow_zero=False, limit=MAX_QTY),
         "price_unit": _number(raw.get("price_unit"), f"{where}: unit price"),
@@ -294,7 +296,7 @@ def _payment(raw, index: int) -> dict:
         "uuid": _text(raw.get("uuid"), f"{where}: uuid", max_length=MAX_UUID_LENGTH),
         "payment_method_id": _id(raw.get("payment_method_id"), f"{where}: payment_method_id"),
         "payment_method_name": _text(
-            raw.get("payment_method_name"), f"{where}: payment_method_name"
+            raw.get("payment_method_name"), f"{where}: payment_method_name", note=True
         ),
         "amount": _number(raw.get("amount"), f"{where}: amount"),
         "card": _card(raw.get("card"), where),

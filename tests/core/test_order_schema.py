@@ -387,8 +387,8 @@ def test_unknown_keys_are_dropped_at_every_level(order):
             "customer name contains a control character (U+0085)",
         ),
         (
-            lambda o: o.update(cashier={"id": 1, "name": "Mitchell\r\nAdmin"}),
-            "cashier name contains a control character (U+000D)",
+            lambda o: o.update(cashier={"id": 1, "name": "Mitchell\x08Admin"}),
+            "cashier name contains a control character (U+0008)",
         ),
         (
             lambda o: o["lines"][0].update(product_name="Desk\x00Pad"),
@@ -423,11 +423,19 @@ def test_control_characters_are_refused_with_the_field(order, mutate, expected):
 
 
 def test_line_breaks_pass_where_text_may_run_over_lines(order):
+    # Names the register copies from the server's own records, a card's message.
+    order["customer"] = {"id": 7, "name": "Deco\tAddict"}
+    order["cashier"] = {"id": 1, "name": "Mitchell\r\nAdmin"}
+    order["payments"][0]["payment_method_name"] = "Card\n(offline)"
     order["lines"][0]["product_name"] = "Desk Pad\n\tlarge"
     order["payments"][0]["card"] = {"status": "failed", "message": "Declined.\nTry again."}
     order["payments"][0]["payment_method_id"] = 2
     checked = _valid(order)
     assert checked["lines"][0]["product_name"] == "Desk Pad\n\tlarge"
+    assert checked["customer"]["name"] == "Deco\tAddict"
+    # Never NUL, nor the other control characters, even there.
+    order["customer"]["name"] = "Deco\x00Addict"
+    assert _refused(order) == "customer name contains a control character (U+0000)"
 
 
 @pytest.mark.parametrize(
@@ -489,6 +497,15 @@ def test_the_clock_defaults_to_now(order_factory):
 def test_odoo_part_is_bounded(order, odoo, expected):
     order["odoo"] = odoo
     assert _refused(order).startswith(expected)
+
+
+def test_odoo_part_text_and_size_at_their_bounds(order):
+    order["odoo"] = {"note": "a" * 1_000_000, "many": list(range(199_997))}
+    assert len(_valid(order)["odoo"]["note"]) == 1_000_000  # 200000 values with the two above
+    order["odoo"]["many"].append(0)
+    assert _refused(order) == "odoo has more than 200000 values"
+    order["odoo"] = {"note": "a" * 1_000_001}
+    assert _refused(order) == "odoo.note is longer than 1000000 characters"
 
 
 def test_odoo_part_at_its_bounds_passes_and_is_a_copy(order):
