@@ -82,7 +82,7 @@ class UiOrderCheck:
             for index, (path, line) in enumerate(lines, start=1)
         ]
         payments = self._x2many(vals, "payment_ids", existing.payment_ids, own_uuids)
-        self._payments(payments, order)
+        self._payments(payments, order, existing)
         PosOrder = self.env["pos.order"]
         for name in list(vals):
             field = PosOrder._fields.get(name)
@@ -350,12 +350,20 @@ class UiOrderCheck:
                 commands.append([_CREATE, 0, record_vals])
             vals[name] = commands
 
-    def _payments(self, payments, order):
+    def _payments(self, payments, order, existing):
         """Each payment line is one of the plain order's payments, on a method of this
-        register: the plain order is what the core checked and what the cards are matched on."""
+        register: the plain order is what the core checked and what the cards are matched on.
+        A draft synced before it was finished offline already holds some (not sent again)."""
         methods = self.config.payment_method_ids
         plain = {p["uuid"]: p for p in order["payments"] if p.get("uuid")}
-        seen = set()
+        seen = {
+            line.uuid
+            for line in existing.payment_ids
+            if line.uuid in plain
+            and line.payment_method_id.id == plain[line.uuid]["payment_method_id"]
+            and amounts_equal(line.amount, plain[line.uuid]["amount"], self.rounding)
+        }
+        sent = set()
         for path, vals in payments:
             method_id = vals.get("payment_method_id")
             if not _is_id(method_id) or method_id not in methods.ids:
@@ -368,11 +376,12 @@ class UiOrderCheck:
             match = plain.get(vals.get("uuid"))
             if (
                 match is None
-                or vals["uuid"] in seen
+                or vals["uuid"] in sent
                 or match["payment_method_id"] != method_id
                 or not amounts_equal(match["amount"], vals["amount"], self.rounding)
             ):
                 _refuse(path, "is not one of the order's payments")
+            sent.add(vals["uuid"])
             seen.add(vals["uuid"])
         if len(seen) != len(order["payments"]):
             _refuse("odoo.payment_ids", "the order's payments are not all there")

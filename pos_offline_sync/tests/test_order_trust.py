@@ -146,6 +146,32 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         self.refused(order, "odoo.company_id", "is not this register's")
         self.assertEqual(victim.lines.qty, 2)
 
+    def test_a_draft_synced_before_it_was_finished_offline_is_completed(self):
+        # Odoo's own sync stored the order as a draft with its payment; finished offline, it
+        # comes again with both: its own records, not another order's.
+        order = self.plain_order()
+        order["odoo"]["access_token"] = "token-1"  # the browser sends it; Odoo deletes it
+        self.line(order)["uuid"] = "line-1"  # the browser's lines have theirs: matched on it
+        draft = copy.deepcopy(order["odoo"])
+        draft["state"] = "draft"
+        self.env["pos.order"].sync_from_ui([draft])
+        existing = self.find(order)
+        self.assertEqual((existing.state, len(existing.payment_ids)), ("draft", 1))
+        pos_order = self.stored(order)
+        self.assertEqual(pos_order, existing)
+        self.assertEqual(pos_order.state, "paid")
+        self.assertEqual((len(pos_order.lines), len(pos_order.payment_ids)), (1, 1))
+        # Its own line by id is fine too; another order's is not (above).
+        again = self.plain_order()
+        again["odoo"]["access_token"] = "token-2"
+        self.line(again)["uuid"] = "line-2"
+        draft = copy.deepcopy(again["odoo"])
+        draft["state"] = "draft"
+        self.env["pos.order"].sync_from_ui([draft])
+        line = self.find(again).lines
+        again["odoo"]["lines"] = [[1, line.id, dict(again["odoo"]["lines"][0][2])]]
+        self.assertEqual(self.stored(again).lines, line)
+
     def test_ids_past_the_database_range_are_a_reason_not_an_overflow(self):
         for path, value in (("session_id", 2**31), ("partner_id", 2**80)):
             with self.subTest(path=path):
