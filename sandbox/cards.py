@@ -41,9 +41,9 @@ from pos_offline_sync.core.card_charge import (
 )
 from pos_offline_sync.core.card_gateway import GatewayFailure
 from pos_offline_sync.core.card_keys import CardKeyUnavailable, kek_or_problem, unavailable_answer
-from pos_offline_sync.core.order_schema import OrderValidationError
+from pos_offline_sync.core.order_schema import OrderValidationError, payments_cover
 from pos_offline_sync.core.risk_limits import FIELDS as RISK_FIELDS
-from pos_offline_sync.core.risk_limits import RiskLimits
+from pos_offline_sync.core.risk_limits import RiskLimits, refusals_at_sync
 from pos_offline_sync.core.stripe_gateway import StripeGateway
 from pos_offline_sync.core.sync_service import PayloadError
 
@@ -238,29 +238,58 @@ def _ledger_outcome(charge, order, index, payment, currency):
     return attempt, attempt.outcome() if attempt else None
 
 
-def _card_note(payment, currency, outcome) -> str:
+def _card_note(payment, currency, outcome, what="failed") -> str:
     card = payment.get("card") or {}
     amount = f"{Decimal(str(payment['amount'])):.2f} {currency or ''}".strip()
     who = f"{(card.get('brand') or 'card').upper()} **** {card.get('last4') or '????'}"
-    return f"Card payment of {amount} ({who}) failed: {outcome['message']}"
+    return f"Card payment of {amount} ({who}) {what}: {outcome['message']}"
 
 
 class CardOrderSink(orders.SqliteOrderSink):
     """The order sink, with card outcomes taken from the ledger."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._risk_refusals: dict = {}  # (order uuid, payment uuid) -> why it is not charged
+
+    def begin(self, orders_in: list[dict], now) -> None:
+        """The POS's risk limits over the cards this call brings that are not processed yet
+        (no attempt in the ledger, card still sealed), on the server's clock: those over a
+        limit are not charged (core/risk_limits.py refusals_at_sync)."""
+        config = _config(self.conn, self.config_id)
+        limits = RiskLimits.from_config({k: config[k] for k in RISK_FIELDS})
+        ledger = runtime(self.ctx).ledger
+
+        def unprocessed(order, payment):
+            return bool(payment["card"].get("envelope")) and (
+                ledger.get(order["uuid"], payment["uuid"]) is None
+            )
+
+        self._risk_refusals = refusals_at_sync(limits, orders_in, unprocessed=unprocessed, now=now)
 
     def _payment_state(self, order: dict) -> orders.PaymentState:
         if not any(p.get("card") for p in order["payments"]):
             return super()._payment_state(order)
         config = _config(self.conn, self.config_id)
         charge = service(self.ctx, config)
-        kept, notes, tx_ids, failed = [], [], {}, False
+        payments, notes = self._without_cardless_payments(order)
+        kept, tx_ids, failed = [], {}, bool(notes)
         currency = order.get("currency") or "USD"
         for index, payment in enumerate(order["payments"], start=1):
             card = payment.get("card")
             if not card:
-                kept.append(payment)
+                if any(payment is p for p in payments):
+                    kept.append(payment)
                 continue
             attempt, outcome = _ledger_outcome(charge, order, index, payment, currency)
+            refusal = self._risk_refusals.get((order["uuid"], payment["uuid"]))
+            if outcome is None and attempt is None and refusal:
+                # Over a risk limit: never sent to Stripe; the order waits for another payment.
+                card.update(status="failed", message=refusal, decline_code="risk_limit")
+                card.pop("envelope", None)
+                notes.append(_card_note(payment, order.get("currency"), card, "not charged"))
+                failed = True
+                continue
             if outcome is None:
                 if (
                     self.origin == CSV_ORIGIN
@@ -307,9 +336,8 @@ class CardOrderSink(orders.SqliteOrderSink):
                 # Unknown card state: the order stays in the browser, to be sent again.
                 raise OrderValidationError(f"card payment not processed yet: {outcome['message']}")
             card.pop("envelope", None)
-        total = order["amount_total"]
         paid = sum(p["amount"] for p in kept)
-        covered = round(paid - total, 6) >= 0 if total >= 0 else round(paid - total, 6) <= 0
+        covered = payments_cover(order["amount_total"], paid, self.rounding)
         return orders.PaymentState(
             "paid" if covered and not failed else "draft",
             kept,
@@ -340,6 +368,8 @@ class CardOrderSink(orders.SqliteOrderSink):
             if outcome is None:
                 if not payment["card"].get("envelope"):
                     continue  # nothing left to charge: the order stays as it was stored
+                if attempt is None and (order["uuid"], payment["uuid"]) in self._risk_refusals:
+                    continue  # over a risk limit: not charged, the order stays unpaid
                 try:
                     outcome = charge.process(_process_payload(order, payment))
                 except CardRequestError as exc:

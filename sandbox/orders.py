@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pos_offline_sync.core.csv_schema import import_in_chunks
-from pos_offline_sync.core.order_schema import OrderValidationError
+from pos_offline_sync.core.order_schema import (
+    MAX_ID,
+    OrderValidationError,
+    check_line_total,
+    no_card_reason,
+    payments_cover,
+    payments_without_card,
+    untaxed_line_total,
+)
 from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
 
 from .db import savepoint, write_transaction
@@ -58,6 +66,8 @@ def _without_envelopes(order: dict) -> dict:
 class SqliteOrderSink:
     """Stores validated plain orders (CONTRACTS §1) into the sandbox database."""
 
+    rounding = 0.01  # the sandbox sells in USD only
+
     def __init__(self, ctx, conn, config_id: int, *, origin: str = "sync"):
         self.ctx = ctx
         self.conn = conn
@@ -67,6 +77,10 @@ class SqliteOrderSink:
         self._in_batch = False
         self._products = {r["id"] for r in conn.execute("SELECT id FROM products")}
         self._methods = {r["id"] for r in conn.execute("SELECT id FROM payment_methods")}
+        self._card_methods = {
+            r["id"]: r["name"]
+            for r in conn.execute("SELECT id, name FROM payment_methods WHERE offline_card = 1")
+        }
 
     # -- protocol (BatchOrderSink, see pos_offline_sync/core/sync_service.py) ----------------
     def prepare(self, order: dict) -> None:
@@ -152,13 +166,32 @@ class SqliteOrderSink:
 
     # -- the card-outcome step (extended by sandbox/cards.py) ---------------------------------
     def _payment_state(self, order: dict) -> PaymentState:
-        """Paid iff the payments cover the total. The cards module overrides this to take card
-        outcomes from its ledger (never from the browser's claim)."""
-        payments = list(order["payments"])
+        """Paid iff the payments cover the total and none is an offline-card payment without a
+        card. The cards module overrides this to take card outcomes from its ledger (never
+        from the browser's claim)."""
+        payments, notes = self._without_cardless_payments(order)
         paid = sum(p["amount"] for p in payments)
-        total = order["amount_total"]
-        covered = round(paid - total, 6) >= 0 if total >= 0 else round(paid - total, 6) <= 0
-        return PaymentState("paid" if covered else "draft", payments)
+        covered = payments_cover(order["amount_total"], paid, self.rounding)
+        return PaymentState(
+            "paid" if covered and not notes else "draft",
+            payments,
+            note="\n".join(notes),
+            card_failed=bool(notes),
+        )
+
+    def _without_cardless_payments(self, order: dict) -> tuple[list[dict], list[str]]:
+        """The payments that may pay the order, and a note for each dropped one: a payment on
+        an offline-card method with no card was never charged (numbered case 5: a CSV row on
+        that method with empty card columns was stored Paid)."""
+        missing = payments_without_card(order, self._card_methods)
+        dropped = {id(payment) for _, payment in missing}
+        notes = [
+            no_card_reason(
+                p, order.get("currency"), self.rounding, self._card_methods[p["payment_method_id"]]
+            )
+            for _, p in missing
+        ]
+        return [p for p in order["payments"] if id(p) not in dropped], notes
 
     # -- helpers ------------------------------------------------------------------------------
     def _existing(self, uuid: str) -> StoredOrder | None:
@@ -171,6 +204,8 @@ class SqliteOrderSink:
         for index, line in enumerate(order["lines"], start=1):
             if line["product_id"] not in self._products:
                 raise OrderValidationError(f"line {index}: unknown product {line['product_id']}")
+            # No taxes in the sandbox: a line is its quantity x unit price less discount.
+            check_line_total(line, index, untaxed_line_total(line), self.rounding)
         for index, payment in enumerate(order["payments"], start=1):
             if payment["payment_method_id"] not in self._methods:
                 raise OrderValidationError(
@@ -189,9 +224,7 @@ class SqliteOrderSink:
                     line["qty"],
                     line["price_unit"],
                     line["discount"],
-                    line.get("price_subtotal_incl")
-                    if line.get("price_subtotal_incl") is not None
-                    else line["qty"] * line["price_unit"] * (1 - line["discount"] / 100),
+                    line["price_subtotal_incl"],
                 )
                 for line in order["lines"]
             ],
@@ -234,11 +267,9 @@ def check_config(conn, config_id) -> int:
         return config_id  # sync_batch reports the malformed payload with a 400
     if config_id <= 0:
         return config_id  # same: not a record id at all
-    # Beyond SQLite's 64-bit range no register can exist (and sqlite3 would raise).
-    if (
-        config_id >= 2**63
-        or conn.execute("SELECT 1 FROM pos_config WHERE id = ?", (config_id,)).fetchone() is None
-    ):
+    if config_id > MAX_ID:
+        return config_id  # sync_batch answers 400: not a record id (and past SQLite's range)
+    if conn.execute("SELECT 1 FROM pos_config WHERE id = ?", (config_id,)).fetchone() is None:
         raise RpcError(403, "forbidden", "You have no access to this Point of Sale.")
     return config_id
 

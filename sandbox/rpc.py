@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from pos_offline_sync.core.card_keys import CardKeyUnavailable
+from pos_offline_sync.core.order_schema import MAX_ID
 from pos_offline_sync.core.sync_service import PayloadError
 
 _logger = logging.getLogger(__name__)
@@ -70,6 +71,14 @@ def parse_json(body: bytes):
         raise PayloadError("the request body is nested too deeply to be an order batch") from None
 
 
+def _check_register_id(payload) -> None:
+    """Every method names its register (CONTRACTS §2): an id past the database's range is a
+    400 with the reason here, never an overflow in a method's query (a 500)."""
+    config_id = payload.get("config_id") if isinstance(payload, dict) else None
+    if isinstance(config_id, int) and not isinstance(config_id, bool) and config_id > MAX_ID:
+        raise PayloadError(f"config_id is not the id of a register: ids are 1 to {MAX_ID}")
+
+
 def _error(status: int, code: str, message: str):
     return status, {"error": {"code": code, "message": message}}
 
@@ -81,6 +90,7 @@ def dispatch(ctx, method: str, body: bytes) -> tuple[int, dict]:
         return _error(404, "not_found", f"unknown RPC method {method[:80]!r}")
     try:
         payload = parse_json(body)
+        _check_register_id(payload)
         return 200, {"result": fn(ctx, payload)}
     except PayloadError as exc:
         return _error(400, "bad_request", str(exc))

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+
+def recent(minutes: float = 1) -> str:
+    """An ISO 8601 UTC time `minutes` before now: the server refuses created_at far from its
+    own clock (docs/CONTRACTS.md §6), so fixtures follow the clock."""
+    when = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
 
 def plain_order(uuid: str, *, reference: str, total: float = 7.0, payments=None, **overrides):
     """A valid one-line order for `total`, paid in cash unless `payments` is given; keyword
@@ -10,7 +19,7 @@ def plain_order(uuid: str, *, reference: str, total: float = 7.0, payments=None,
         "v": 1,
         "uuid": uuid,
         "reference": reference,
-        "created_at": "2026-11-27T12:00:00.000Z",
+        "created_at": recent(),
         "config_id": 1,
         "session_id": None,
         "cashier": {"id": 1, "name": "Mitchell Admin"},

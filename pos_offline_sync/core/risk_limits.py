@@ -5,6 +5,11 @@ Three limits, each off when 0 or unset:
 - `offline_card_max_total`: the most all unprocessed offline card payments may add up to;
 - `offline_card_max_age_hours`: how long a card may wait unprocessed; the Sync icon counts down
   towards it, warns in the last quarter, and no new offline card is taken once it has passed.
+
+The server judges them again on the orders it receives with cards it has not processed yet
+(`refusals_at_sync`): a tampered or misconfigured register must not get a card charged that
+the POS's limits forbid. Such a card is not charged; the host stores the order unpaid with the
+reason (docs/CONTRACTS.md §6).
 """
 
 from __future__ import annotations
@@ -79,6 +84,22 @@ class RiskLimits:
             )
         return None
 
+    def overdue_refusal(self, created_at, now=None) -> str | None:
+        """The server's age rule, on its own clock: a card that has waited longer than the
+        limit since its order was taken is not charged any more."""
+        if self.max_age_hours is None:
+            return None
+        now = _parse_time(now) if now else datetime.now(timezone.utc)
+        hours = (now - _parse_time(created_at)).total_seconds() / 3600
+        if hours <= float(self.max_age_hours):
+            return None
+        minutes = int(hours * 60)
+        return (
+            f"This card payment waited {minutes // 60} h {minutes % 60:02d} min unprocessed, "
+            f"over this POS's limit of {self.max_age_hours.normalize():f} hours: it was not "
+            "charged. Take the payment again."
+        )
+
     def refusal(
         self, amount, *, unprocessed_total=0, oldest_unprocessed_at=None, currency="", now=None
     ):
@@ -103,3 +124,44 @@ class RiskLimits:
         else:
             level = "ok"
         return {"level": level, "hours_left": left}
+
+
+def refusals_at_sync(limits: RiskLimits, orders, *, unprocessed, now=None) -> dict:
+    """The server's judgment of the offline cards it receives unprocessed, on its own clock.
+
+    `orders`: the validated orders of one call; `unprocessed(order, payment)`: whether the
+    host would charge that card payment now (it has no attempt in the ledger and the card is
+    still sealed). Returns {(order uuid, payment uuid): reason} for each card over a limit:
+    - over `max_amount` on its own;
+    - with the cards of the orders taken before its order (created_at), over `max_total`: the
+      register held those unprocessed when it took this card, so it should have refused it
+      (a card already over a limit itself is not counted: a sound register never held it);
+    - waited longer than `max_age_hours` between its order's created_at and `now`.
+    Cards of one order (or of orders of the same created_at) do not count against each other:
+    the register's total is of the orders already stored, not of the one being paid.
+    """
+    now = _parse_time(now) if now else datetime.now(timezone.utc)
+    cards = []
+    for position, order in enumerate(orders):
+        for payment in order["payments"]:
+            if payment.get("card") and unprocessed(order, payment):
+                cards.append((_parse_time(order["created_at"]), position, order, payment))
+    cards.sort(key=lambda card: (card[0], card[1]))
+    refusals = {}
+    counted = Decimal(0)  # cards of the orders taken strictly before the current time
+    pending = Decimal(0)  # cards of the orders at the current time, counted once it has passed
+    current = None
+    for when, _, order, payment in cards:
+        if when != current:
+            counted, pending, current = counted + pending, Decimal(0), when
+        currency = order.get("currency") or ""
+        amount = Decimal(str(payment["amount"]))
+        over = limits.amount_refusal(amount, currency) or limits.total_refusal(
+            amount, counted, currency
+        )
+        reason = over or limits.overdue_refusal(when, now)
+        if reason:
+            refusals[(order["uuid"], payment["uuid"])] = reason
+        if not over:
+            pending += amount
+    return refusals

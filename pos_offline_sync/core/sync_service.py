@@ -9,6 +9,11 @@ A sink may also be a `BatchOrderSink`: `prepare(order)` for every order first (s
 as card processing, with no write transaction open), then every `store()` inside one
 `batch()` that commits once, so a batch costs one durable commit instead of one per order.
 The browser deletes what we confirm, so the answer is built only after that commit.
+
+Every order is validated on the server's terms first (docs/CONTRACTS.md §6): the currency's
+`rounding` is the sink's, the time is the server's, taken once per call. A sink with `begin`
+sees all the valid orders of the call before any is stored, for judgments over the whole call
+(the offline card risk limits).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Protocol
 
-from .order_schema import OrderValidationError, validate_order
+from .order_schema import DEFAULT_ROUNDING, MAX_ID, OrderValidationError, validate_order
 
 _logger = logging.getLogger(__name__)
 
@@ -40,6 +46,10 @@ class StoredOrder:
 
 
 class OrderSink(Protocol):
+    """`rounding` (optional attribute): the currency's rounding, 0.01 when absent.
+    `begin(orders, now)` (optional): called once with every valid order of the call, before
+    any `prepare`/`store`, with the server time the orders were judged at."""
+
     def store(self, order: dict) -> StoredOrder:
         """Stores one validated order, idempotently on its uuid.
 
@@ -69,6 +79,8 @@ def check_payload(payload, max_batch: int = MAX_BATCH) -> list:
     config_id = payload.get("config_id")
     if isinstance(config_id, bool) or not isinstance(config_id, int) or config_id <= 0:
         raise PayloadError("config_id must be the id of a register")
+    if config_id > MAX_ID:
+        raise PayloadError(f"config_id is not the id of a register: ids are 1 to {MAX_ID}")
     orders = payload.get("orders")
     if not isinstance(orders, list):
         raise PayloadError('"orders" must be a list of orders')
@@ -95,21 +107,29 @@ def _internal_error(uuid, what: str) -> dict:
     return _error(uuid, INTERNAL_ERROR_REASON)
 
 
-def _check_one(raw, config_id: int, prepare=None) -> tuple[dict | None, dict | None]:
+def _validate_one(raw, config_id: int, rounding, now) -> tuple[dict | None, dict | None]:
     """(validated order, None) or (None, error result); never raises."""
     uuid = _uuid_of(raw)
     try:
-        order = validate_order(raw)
+        order = validate_order(raw, rounding=rounding, now=now)
         if order.get("config_id") not in (None, config_id):
             raise OrderValidationError(
                 f"the order belongs to register {order['config_id']}, not {config_id}"
             )
-        if prepare is not None:
-            prepare(order)
     except OrderValidationError as exc:
         return None, _error(uuid, exc.reason)
     except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
-        return None, _internal_error(uuid, "prepared")
+        return None, _internal_error(uuid, "validated")
+    return order, None
+
+
+def _prepare_one(order: dict, prepare) -> tuple[dict | None, dict | None]:
+    try:
+        prepare(order)
+    except OrderValidationError as exc:
+        return None, _error(order["uuid"], exc.reason)
+    except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
+        return None, _internal_error(order["uuid"], "prepared")
     return order, None
 
 
@@ -130,22 +150,36 @@ def _store_one(order: dict, sink: OrderSink) -> dict:
     }
 
 
-def sync_one(raw, sink: OrderSink, config_id: int) -> dict:
-    """Validates and stores one order; always returns a result, never raises."""
-    order, error = _check_one(raw, config_id)
-    return error if order is None else _store_one(order, sink)
-
-
 def sync_batch(payload, sink: OrderSink, max_batch: int = MAX_BATCH) -> dict:
     """Stores each order of a version 1 payload through `sink`; one result per order, in order.
 
     Raises `PayloadError` only when the payload itself is malformed."""
     orders = check_payload(payload, max_batch)
     config_id = payload["config_id"]
+    now = datetime.now(timezone.utc)
+    rounding = getattr(sink, "rounding", None) or DEFAULT_ROUNDING
+    checked = [_validate_one(raw, config_id, rounding, now) for raw in orders]
+    valid = [order for order, _ in checked if order is not None]
+    begin = getattr(sink, "begin", None)
+    if begin is not None and valid:
+        try:
+            begin(valid, now)
+        except Exception:  # noqa: BLE001 - nothing stored: the browser keeps every order
+            _logger.exception("a batch of %d offline orders could not be judged", len(orders))
+            return {
+                "v": 1,
+                "results": [
+                    error or _error(order["uuid"], INTERNAL_ERROR_REASON)
+                    for order, error in checked
+                ],
+            }
     prepare, batch = getattr(sink, "prepare", None), getattr(sink, "batch", None)
     if prepare is None or batch is None:
-        return {"v": 1, "results": [sync_one(raw, sink, config_id) for raw in orders]}
-    checked = [_check_one(raw, config_id, prepare) for raw in orders]
+        results = [error or _store_one(order, sink) for order, error in checked]
+        return {"v": 1, "results": results}
+    checked = [
+        (order, error) if error else _prepare_one(order, prepare) for order, error in checked
+    ]
     results = [error for _, error in checked]
     if not any(order is not None for order, _ in checked):
         return {"v": 1, "results": results}  # nothing to write: no transaction at all

@@ -2,7 +2,11 @@
 """The Odoo side of the core's OrderSink protocol: one offline order into pos.order.
 
 Each order is stored through Odoo's own ``sync_from_ui`` inside its own savepoint, so a bad
-order rolls back alone and the rest of the batch goes on.
+order rolls back alone and the rest of the batch goes on. The core has validated the plain
+order (at this currency's rounding); its `odoo` part is checked against this register before
+Odoo sees it (offline_ui_order.py), and the paid state is the server's: a card pays only with
+a success in the ledger, a payment on an offline-card method without a card never pays, and a
+card over the POS's risk limits is not charged (docs/CONTRACTS.md §6).
 """
 
 import logging
@@ -12,13 +16,20 @@ from odoo import Command, fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_round
 
-from ..core.order_schema import OrderValidationError
+from ..core import risk_limits
+from ..core.order_schema import (
+    TAXED,
+    OrderValidationError,
+    check_line_total,
+    no_card_reason,
+    payments_without_card,
+)
+from ..core.risk_limits import RiskLimits, refusals_at_sync
 from ..core.sync_service import StoredOrder
+from .offline_ui_order import UiOrderCheck
 
 _logger = logging.getLogger(__name__)
 
-# Keys the browser adds to serializeForORM() that pos.order.create() would reject.
-_OWN_KEYS = ("offline_card", "offline_sync")
 _PAID_STATES = ("paid", "done", "invoiced")
 
 
@@ -29,6 +40,21 @@ class OdooOrderSink:
         self.env = env
         self.config = config
         self.PosOrder = env["pos.order"]
+        self.rounding = config.currency_id.rounding  # the core judges amounts at it
+        self._risk_refusals = {}  # (order uuid, payment uuid) -> why that card is not charged
+
+    def begin(self, orders, now):
+        """The POS's risk limits over the cards of this call not processed yet (no attempt in
+        the ledger, card still sealed), on the server's clock (core refusals_at_sync)."""
+        limits = RiskLimits.from_config({f: self.config[f] for f in risk_limits.FIELDS})
+        Attempt = self.env["pos.offline.card.attempt"].sudo()
+
+        def unprocessed(order, payment):
+            return bool(payment["card"].get("envelope")) and not Attempt._offline_find(
+                order["uuid"], payment["uuid"], self.config.company_id
+            )
+
+        self._risk_refusals = refusals_at_sync(limits, orders, unprocessed=unprocessed, now=now)
 
     # -- protocol ---------------------------------------------------------------------------
     def store(self, order):
@@ -45,8 +71,8 @@ class OdooOrderSink:
                     elif existing.state == "draft":
                         self._pay_draft_with_cards(existing, order)
                     return self._stored("exists", existing)
-                ui_order = self._ui_order(order)
-                card_failures = self._apply_card_outcomes(order, ui_order)
+                ui_order, card_failures = self._ui_order(order, existing)
+                card_failures += self._apply_card_outcomes(order, ui_order)
                 self.PosOrder.sync_from_ui([ui_order])
                 stored = self.PosOrder._get_open_order({"uuid": uuid})
                 if not stored:
@@ -64,34 +90,16 @@ class OdooOrderSink:
             paid=pos_order.state in _PAID_STATES,
         )
 
-    def _ui_order(self, order):
-        """The dict sync_from_ui expects: the browser's serializeForORM() when it came with the
-        order, else one built from the plain order (CSV import)."""
+    def _ui_order(self, order, existing):
+        """(the dict sync_from_ui expects, reasons a payment does not pay): the browser's
+        serializeForORM() when it came with the order, checked against this register, else
+        one built from the plain order (CSV import)."""
         odoo = order.get("odoo")
         if odoo:
-            ui_order = dict(odoo)
-            for key in _OWN_KEYS:
-                ui_order.pop(key, None)
+            ui_order = UiOrderCheck(self.env, self.config).check(odoo, order, existing)
             ui_order["uuid"] = order["uuid"]
-            self._check_products(ui_order)
-            return ui_order
+            return ui_order, []
         return self._ui_order_from_plain(order)
-
-    def _check_products(self, ui_order):
-        """A clear reason instead of a foreign-key error for a product deleted since."""
-        wanted = {}
-        for index, command in enumerate(ui_order.get("lines") or [], start=1):
-            vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
-            product_id = vals.get("product_id")
-            if product_id and (isinstance(product_id, bool) or not isinstance(product_id, int)):
-                shown = repr(product_id)[:40]  # a reason, not an echo of whatever was sent
-                raise OrderValidationError(f"line {index}: product {shown} is not an id")
-            if product_id:
-                wanted.setdefault(product_id, index)
-        found = set(self.env["product.product"].browse(list(wanted)).exists().ids)
-        for product_id, index in wanted.items():
-            if product_id not in found:
-                raise OrderValidationError(f"line {index}: product {product_id} does not exist")
 
     def _session(self, order):
         session = self.env["pos.session"].browse(order.get("session_id") or 0).exists()
@@ -110,9 +118,14 @@ class OdooOrderSink:
         products = self.env["product.product"]
         currency = self.config.currency_id
         lines = []
+        company = self.config.company_id
         for index, line in enumerate(order["lines"], start=1):
             product = products.browse(int(line["product_id"])).exists()
-            if not product or not product.available_in_pos:
+            if (
+                not product
+                or not product.available_in_pos
+                or not product.filtered_domain(product._check_company_domain(company))
+            ):
                 raise OrderValidationError(
                     f"line {index}: product {line['product_id']} is not sold in the POS"
                 )
@@ -123,6 +136,15 @@ class OdooOrderSink:
             qty = float(line["qty"])
             price = float(line["price_unit"]) * (1 - float(line.get("discount") or 0) / 100.0)
             totals = taxes.compute_all(price, currency, qty, product=product)
+            # What the register's line says must be what Odoo stores for it.
+            check_line_total(
+                line,
+                index,
+                totals["total_included"],
+                currency.rounding,
+                tolerance=len(taxes) + 1,
+                how=TAXED,
+            )
             lines.append(
                 Command.create(
                     {
@@ -139,7 +161,16 @@ class OdooOrderSink:
             )
         methods = self.config.payment_method_ids
         payments = []
+        cardless = payments_without_card(order, methods.filtered("offline_card_capture").ids)
+        failures = [
+            no_card_reason(
+                p, currency.name, currency.rounding, methods.browse(p["payment_method_id"]).name
+            )
+            for _, p in cardless
+        ]
         for payment in order["payments"]:
+            if any(payment is p for _, p in cardless):
+                continue  # never charged: it does not pay (numbered case 5)
             method = methods.filtered(lambda m, p=payment: m.id == int(p["payment_method_id"]))
             if not method:
                 raise OrderValidationError(
@@ -155,17 +186,17 @@ class OdooOrderSink:
             payments.append(Command.create(vals))
         total = sum(cmd[2]["price_subtotal_incl"] for cmd in lines)
         untaxed = sum(cmd[2]["price_subtotal"] for cmd in lines)
-        partner = self.env["res.partner"].browse(int((order.get("customer") or {}).get("id") or 0))
+        partner = self._customer(order)
         paid = sum(cmd[2]["amount"] for cmd in payments)
         fully_paid = float_round(paid - total, precision_rounding=currency.rounding) >= 0
-        return {
+        ui_order = {
             "uuid": order["uuid"],
             "name": order.get("reference") or "/",
             "pos_reference": order.get("reference") or False,
             "session_id": session.id,
             "date_order": _odoo_datetime(order.get("created_at")),
             "user_id": self.env.uid,
-            "partner_id": partner.exists().id or False,
+            "partner_id": partner.id or False,
             "pricelist_id": self.config.pricelist_id.id,
             "fiscal_position_id": fiscal_position.id,
             "lines": lines,
@@ -175,19 +206,50 @@ class OdooOrderSink:
             "amount_paid": paid,
             "amount_return": float(order.get("amount_return") or 0.0),
             "last_order_preparation_change": "{}",
-            "state": "paid" if fully_paid and lines else "draft",
+            "state": "paid" if fully_paid and lines and not failures else "draft",
         }
+        return ui_order, failures
+
+    def _customer(self, order):
+        """The plain order's customer: none if deleted since (as Odoo's own sync does), refused
+        if it is not a customer of this company."""
+        partner_id = (order.get("customer") or {}).get("id")
+        Partner = self.env["res.partner"]
+        if not partner_id or not Partner.sudo().browse(partner_id).exists():
+            return Partner
+        domain = [("id", "=", partner_id), *Partner._check_company_domain(self.config.company_id)]
+        partner = Partner.search(domain, limit=1)
+        if not partner:
+            raise OrderValidationError(
+                f"customer id: customer {partner_id} is not a customer of this company"
+            )
+        return partner
 
     def _apply_card_outcomes(self, order, ui_order):
         """Keep a card payment line only when the ledger holds its success; otherwise drop it,
         save the order as draft and return why (for the note and chatter)."""
         failures = []
         card_payments = {p["uuid"]: p for p in order.get("payments", []) if p.get("card")}
-        if not card_payments:
+        methods = self.config.payment_method_ids
+        cardless = {
+            p["uuid"]: p
+            for _, p in payments_without_card(order, methods.filtered("offline_card_capture").ids)
+            if p.get("uuid")
+        }
+        if not card_payments and not cardless:
             return failures
+        currency = self.config.currency_id
         kept = []
         for command in ui_order.get("payment_ids") or []:
             vals = command[2] if len(command) > 2 and isinstance(command[2], dict) else {}
+            if vals.get("uuid") in cardless:
+                # An offline-card method's line with no card: nothing was charged for it.
+                payment = cardless[vals["uuid"]]
+                method = methods.browse(payment["payment_method_id"])
+                failures.append(
+                    no_card_reason(payment, currency.name, currency.rounding, method.name)
+                )
+                continue
             payment = card_payments.get(vals.get("uuid"))
             if not payment:
                 kept.append(command)
@@ -249,7 +311,7 @@ class OdooOrderSink:
             status = outcome["status"]
             if status == "succeeded" and outcome.get("payment_intent_id") not in recorded:
                 existing._offline_mark_paid_by_card(outcome, outcome["amount"])
-            elif status not in ("succeeded", "failed", "unprocessed"):
+            elif status not in ("succeeded", "failed", "unprocessed", "refused"):
                 raise OrderValidationError(
                     f"card {_card_label(payment['card'])} could not be processed now "
                     f"({outcome.get('message')}); the order was kept, sync it again"
@@ -277,6 +339,9 @@ class OdooOrderSink:
         envelope = payment["card"].get("envelope")
         if not envelope:
             return {"status": "unprocessed"}
+        refusal = self._risk_refusals.get((order["uuid"], payment["uuid"]))
+        if refusal and not attempt:
+            return {"status": "refused", "message": refusal}  # never sent to Stripe
         try:
             # The service refuses an amount other than the ledger's, so this one was charged.
             return {"amount": payment["amount"]} | Attempt._offline_process(
@@ -318,6 +383,8 @@ def _why_unpaid(label, outcome):
         return f"{label}: {outcome.get('message') or outcome.get('decline_code')}"
     if outcome["status"] == "unprocessed":
         return f"{label}: the card was not processed before the sync"
+    if outcome["status"] == "refused":
+        return f"{label}: not charged: {outcome['message']}"
     raise OrderValidationError(
         f"card {label} could not be processed now ({outcome.get('message')}); "
         "the order was kept, sync it again"

@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..core import sync_service
+from ..core.order_schema import MAX_ID
 from .offline_order_sink import OdooOrderSink
 
 
@@ -75,6 +76,14 @@ class PosOrder(models.Model):
         if not isinstance(config_id, int) or isinstance(config_id, bool):
             raise UserError(
                 self.env._("Malformed offline payload: config_id must be a register id.")
+            )
+        if not 0 < config_id <= MAX_ID:
+            # Past PostgreSQL's integer the query itself would fail (NumericValueOutOfRange).
+            raise UserError(
+                self.env._(
+                    "Malformed offline payload: config_id is not a register id (ids are 1 to %s).",
+                    MAX_ID,
+                )
             )
         config = self.env["pos.config"].sudo().browse(config_id).exists()
         if not config or config.company_id not in self.env.user.company_ids:

@@ -357,3 +357,17 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         arch = self.env.ref("pos_offline_sync.pos_offline_csv_import_view_form").arch
         self.assertIn(f"at most {MAX_BYTES:,} bytes and {MAX_ROWS:,} rows", " ".join(arch.split()))
         self.assertIn(f"{csv_schema.IMPORT_CHUNK_ORDERS} at a time", arch)
+
+    def test_offline_card_method_without_card_columns_is_imported_unpaid(self):
+        # Numbered case 5: a row paying with the offline-card method, its card columns empty,
+        # was imported Paid with no charge and no transaction.
+        order = self.plain_order(payments=[(self.card_pm, 7.0)])
+        order["payments"][0]["card"] = None
+        wizard = self.wizard(self.to_csv(order))
+        wizard.action_import()
+        self.assertEqual(wizard.line_ids.status, "created", wizard.line_ids.message)
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.state, "draft")
+        self.assertTrue(pos_order.offline_card_failed)
+        self.assertFalse(pos_order.payment_ids)
+        self.assertIn("on Card (offline) has no card charged", pos_order.internal_note)

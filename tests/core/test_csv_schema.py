@@ -22,6 +22,7 @@ from pos_offline_sync.core.csv_schema import (
 from pos_offline_sync.core.sync_service import sync_batch
 from sandbox import db
 from sandbox.orders import SqliteOrderSink
+from tests.order_support import recent
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_JS = ROOT / "pos_offline_sync/static/src/core/csv_export.js"
@@ -59,7 +60,7 @@ def _order_rows(uuid="u-1", reference="Order 1", total="7", **extra):
     head = {
         "order_uuid": uuid,
         "order_reference": reference,
-        "created_at": "2026-11-27T12:00:00.000Z",
+        "created_at": recent(),
         "cashier": "Mitchell Admin",
         "currency": "USD",
         "order_total": total,

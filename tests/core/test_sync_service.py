@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -168,6 +169,8 @@ def test_unpaid_when_payments_do_not_cover_the_total(sink, conn, order_factory):
         ({"v": "1", "config_id": 1, "orders": []}, "unsupported payload version"),
         ({"v": 1, "orders": []}, "config_id must be the id of a register"),
         ({"v": 1, "config_id": True, "orders": []}, "config_id must be the id of a register"),
+        ({"v": 1, "config_id": 2**31, "orders": []}, "ids are 1 to 2147483647"),
+        ({"v": 1, "config_id": 2**80, "orders": []}, "ids are 1 to 2147483647"),
         ({"v": 1, "config_id": 1}, '"orders" must be a list'),
         ({"v": 1, "config_id": 1, "orders": {"a": 1}}, '"orders" must be a list'),
         ({"v": 1, "config_id": 1, "orders": "[]"}, '"orders" must be a list'),
@@ -189,6 +192,114 @@ def test_batch_size_is_bounded(sink, conn, order_factory):
 
 def test_empty_batch_is_fine(sink):
     assert sync_batch(_batch(), sink) == {"v": 1, "results": []}
+
+
+def test_the_largest_register_id_is_a_register_id(sink, order_factory):
+    (result,) = sync_batch(_batch(order_factory(), config_id=2**31 - 1), sink)["results"]
+    # Past the payload check: the order is judged (here: the sink's register is 1).
+    assert result["reason"] == "the order belongs to register 1, not 2147483647"
+
+
+# -- the server trusts no amount (issue 8) ----------------------------------------------------
+class _JudgingSink(SqliteOrderSink):
+    """The real SQLite sink with a `begin` that records what it was shown (or breaks)."""
+
+    def __init__(self, conn, broken=False, rounding=0.01):
+        super().__init__(None, conn, 1)
+        self.broken, self.rounding, self.seen = broken, rounding, []
+
+    def begin(self, orders, now):
+        self.seen.append(([o["uuid"] for o in orders], now))
+        if self.broken:
+            raise RuntimeError("ledger unreachable")
+
+
+def test_begin_sees_every_valid_order_once_with_the_server_time(conn, order_factory):
+    sink = _JudgingSink(conn)
+    good, bad = order_factory(), order_factory(amount_total="x")
+    before = datetime.now(timezone.utc)
+    results = sync_batch(_batch(good, bad), sink)["results"]
+    assert [r["ok"] for r in results] == [True, False]
+    ((uuids, now),) = sink.seen
+    assert uuids == [good["uuid"]] and before <= now <= datetime.now(timezone.utc)
+
+
+def test_a_failing_begin_stores_nothing(conn, order_factory):
+    sink = _JudgingSink(conn, broken=True)
+    good, bad = order_factory(), order_factory(amount_total="x")
+    results = sync_batch(_batch(good, bad), sink)["results"]
+    assert results[0] == {
+        "uuid": good["uuid"],
+        "ok": False,
+        "status": "error",
+        "reason": INTERNAL_ERROR_REASON,
+    }
+    assert results[1]["reason"] == "amount_total is not a number: 'x'"
+    assert _uuids_in_db(conn) == []
+
+
+def test_the_sinks_rounding_judges_the_totals(conn, order_factory):
+    order = order_factory(amount_total=7.4)
+    order["payments"][0]["amount"] = 7.4
+    (refused,) = sync_batch(_batch(order), SqliteOrderSink(None, conn, 1))["results"]
+    assert refused["reason"] == "amount_total 7.40 is not the sum of the lines (7.00)"
+    (kept,) = sync_batch(_batch(order), _JudgingSink(conn, rounding=1))["results"]
+    assert kept["ok"], kept
+
+
+def test_a_future_order_is_refused_on_the_server_clock(sink, conn, order_factory):
+    soon = datetime.now(timezone.utc) + timedelta(minutes=9)
+    late = datetime.now(timezone.utc) + timedelta(minutes=11)
+    ok, refused = (order_factory(created_at=t.isoformat()) for t in (soon, late))
+    results = sync_batch(_batch(ok, refused), sink)["results"]
+    assert results[0]["ok"] and "check the register's clock" in results[1]["reason"]
+    assert _uuids_in_db(conn) == [ok["uuid"]]
+
+
+@pytest.mark.parametrize(("line_total", "ok"), [(7.0, True), (7.004, True), (6.99, False)])
+def test_a_sandbox_line_is_its_quantity_times_its_price(sink, conn, order_factory, line_total, ok):
+    order = order_factory(amount_total=line_total)
+    order["lines"][0]["price_subtotal_incl"] = line_total
+    order["payments"][0]["amount"] = line_total
+    (result,) = sync_batch(_batch(order), sink)["results"]
+    assert result["ok"] is ok, result
+    if not ok:
+        assert result["reason"] == (
+            "line 1: line total 6.99 is not quantity x unit price less discount (7.00)"
+        )
+
+
+@pytest.mark.parametrize(("paid", "state"), [(7.0, "paid"), (6.996, "paid"), (6.99, "draft")])
+def test_paid_only_when_the_payments_cover_the_total(sink, conn, order_factory, paid, state):
+    order = order_factory()
+    order["payments"][0]["amount"] = paid
+    order["amount_paid"] = 7.0  # the browser's claim is not what decides
+    (result,) = sync_batch(_batch(order), sink)["results"]
+    assert result["ok"] and result["paid"] is (state == "paid")
+    assert tuple(conn.execute("SELECT state, amount_paid FROM orders").fetchone()) == (state, paid)
+
+
+def test_an_offline_card_payment_without_a_card_never_pays(sink, conn, order_factory):
+    order = order_factory()
+    order["payments"][0].update(payment_method_id=2, payment_method_name="Visa (claimed)")
+    (result,) = sync_batch(_batch(order), sink)["results"]
+    assert result["ok"] and result["paid"] is False
+    row = conn.execute("SELECT state, amount_paid, card_failed, note FROM orders").fetchone()
+    assert tuple(row) == (
+        "draft",
+        0.0,
+        1,
+        "Card payment of 7.00 USD on Card (offline) has no card charged: take the payment again.",
+    )
+    assert conn.execute("SELECT count(*) FROM order_payments").fetchone()[0] == 0
+
+
+def test_unknown_keys_never_reach_the_database(sink, conn, order_factory):
+    order = order_factory(state="paid", note="\x00")
+    order["lines"][0]["cost"] = 0
+    sync_batch(_batch(order), sink)
+    stored = json.loads(conn.execute("SELECT payload FROM orders").fetchone()[0])
+    assert "state" not in stored and "note" not in stored and "cost" not in stored["lines"][0]
 
 
 def test_card_envelope_is_not_kept_at_rest(sink, conn, order_factory):

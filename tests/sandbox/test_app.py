@@ -8,6 +8,7 @@ import io
 import json
 import re
 import sqlite3
+import uuid as uuidlib
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.card_support import (
     localstripe,
     succeeded_for_order,
 )
+from tests.order_support import recent
 from pos_offline_sync.core.card_envelope import seal_card
 from pos_offline_sync.core.card_keys import PublicKeyInfo
 from pos_offline_sync.core.csv_schema import CSV_COLUMNS
@@ -246,7 +248,8 @@ def test_hostile_input_never_gets_a_500(client, db_path, order_factory):
         data='{"v": 1, "config_id": 99999999999999999999999, "orders": []}',
         headers=JSON,
     )
-    assert huge.status_code == 403
+    assert huge.status_code == 400
+    assert "ids are 1 to 2147483647" in huge.get_json()["error"]["message"]
     mutations = [
         lambda o: o.update(customer={"id": None, "name": "\ud800x"}),
         lambda o: o.update(customer={"id": 2**70, "name": "x"}),
@@ -498,7 +501,7 @@ def _card_csv(orders) -> str:
         head = {
             "order_uuid": uuid,
             "order_reference": f"Order {uuid}",
-            "created_at": "2026-11-27T12:00:00Z",
+            "created_at": recent(),
             "cashier": "Mitchell Admin",
             "currency": "USD",
             "order_total": "7",
@@ -634,3 +637,290 @@ def test_csv_import_refuses_bad_files_clearly(client, db_path):
     assert garbage.status_code == 200
     assert "the header lacks the columns" in garbage.get_data(as_text=True)
     assert _rows(db_path) == []
+
+
+CARD_MISSING_NOTE = (
+    "Card payment of 7.00 USD on Card (offline) has no card charged: take the payment again."
+)
+
+
+def test_csv_offline_card_method_without_card_columns_is_imported_unpaid(client, db_path):
+    """Numbered case 5: a CSV row paying with the offline-card payment method but with empty
+    card columns was imported as Paid (no charge, no transaction). A payment on that method
+    without a successful charge in the ledger never pays: unpaid, with a note, "Charge new
+    card" offered for the amount due, nothing charged."""
+    html = _upload(client, _card_csv([("card-5", [(2, 7, "")])])).get_data(as_text=True)
+    assert re.search(r'<tr data-uuid="card-5" data-status="created">', html)
+    assert _rows(db_path, "SELECT uuid, state, amount_paid, card_failed, note FROM orders") == [
+        ("card-5", "draft", 0.0, 1, CARD_MISSING_NOTE)
+    ]
+    assert _rows(db_path, "SELECT count(*) FROM order_payments") == [0]
+    assert _rows(db_path, "SELECT count(*) FROM card_attempts") == [0]
+    page = client.get("/backoffice/order/card-5").get_data(as_text=True)
+    form = re.search(r'<form id="charge-new-card"[^>]*data-amount="([^"]+)"', page)
+    assert form and form.group(1) == "7.00"
+
+
+def test_sync_offline_card_method_without_a_card_is_stored_unpaid(client, db_path, order_factory):
+    """The register's sync, same rule as the CSV: the method takes cards offline, the payment
+    has no card, so nothing was charged for it."""
+    order = order_factory()
+    order["payments"][0].update(payment_method_id=2, payment_method_name="Card (offline)")
+    (result,) = _sync(client, [order]).get_json()["result"]["results"]
+    assert result["ok"] and result["paid"] is False
+    assert _rows(db_path, "SELECT state, amount_paid, card_failed, note FROM orders") == [
+        ("draft", 0.0, 1, CARD_MISSING_NOTE)
+    ]
+
+
+# -- the server trusts no amount (issue 8) ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("config_id", "status", "message"),
+    [
+        (2**80, 400, "config_id is not the id of a register: ids are 1 to 2147483647"),
+        (2**63, 400, "ids are 1 to 2147483647"),
+        (2**31, 400, "ids are 1 to 2147483647"),
+        (2**31 - 1, 403, "You have no access to this Point of Sale."),
+    ],
+)
+def test_register_id_past_its_bound_is_a_400_with_the_reason(client, config_id, status, message):
+    response = client.post(
+        "/rpc/offline_sync_orders",
+        data=json.dumps({"v": 1, "config_id": config_id, "orders": []}),
+        headers=JSON,
+    )
+    assert response.status_code == status
+    assert message in response.get_json()["error"]["message"]
+
+
+def _set_lines(order, total, qty=2, price=3.5):
+    order["lines"][0].update(qty=qty, price_unit=price, price_subtotal_incl=total)
+    order["amount_total"] = total
+    order["payments"][0]["amount"] = total
+
+
+REFUSED_ORDERS = [
+    (lambda o: o.update(amount_total=1e26), "amount_total is too large: 1e+26 (at most 1e+12)"),
+    (lambda o: o["payments"][0].update(amount=1e26), "payment 1: amount is too large: 1e+26"),
+    (lambda o: o["lines"][0].update(qty=1e6 + 1), "line 1: quantity is too large: 1e+06"),
+    (lambda o: o.update(session_id=2**31), "session_id is not a record id: 2147483648"),
+    (lambda o: o.update(config_id=2**80), "config_id is not a record id: 1208925819614629"),
+    (lambda o: o.update(amount_total=6.0), "amount_total 6.00 is not the sum of the lines (7.00)"),
+    (
+        lambda o: _set_lines(o, 1.0),
+        "line 1: line total 1.00 is not quantity x unit price less discount (7.00)",
+    ),
+    (
+        lambda o: _set_lines(o, -7.0, qty=-2),
+        "amount_total is negative (-7.00) but the order is not a return (is_return)",
+    ),
+    (
+        lambda o: o.update(amount_return=5.0),
+        "amount_return 5.00 is more than the payments exceed the total by (0.00)",
+    ),
+    (
+        lambda o: o.update(customer={"id": None, "name": "Ann\x00"}),
+        "customer name contains a control character (U+0000)",
+    ),
+    (
+        lambda o: o["lines"][0].update(product_name="Pad\x1b[2J"),
+        "line 1: product_name contains a control character (U+001B)",
+    ),
+    (lambda o: o.update(reference="Order\n7"), "reference contains a control character (U+000A)"),
+    (
+        lambda o: o.update(odoo={"session_id": 2**31}),
+        "odoo.session_id is out of range: 2147483648",
+    ),
+    (
+        lambda o: o.update(created_at="2999-01-01T00:00:00Z"),
+        "created_at '2999-01-01T00:00:00Z' is more than 10 minutes after the server's time",
+    ),
+]
+
+
+def test_orders_past_a_bound_get_their_reason_never_a_500(client, db_path, order_factory):
+    orders = []
+    for mutate, _ in REFUSED_ORDERS:
+        order = order_factory()
+        mutate(order)
+        orders.append(order)
+    response = _sync(client, orders)
+    assert response.status_code == 200
+    results = response.get_json()["result"]["results"]
+    for (_, reason), result in zip(REFUSED_ORDERS, results, strict=True):
+        assert (result["ok"], result["status"]) == (False, "error")
+        assert result["reason"].startswith(reason), (reason, result["reason"])
+    assert _rows(db_path) == []
+
+
+def test_orders_at_each_bound_are_stored(client, db_path, order_factory):
+    at_bounds = [
+        order_factory(session_id=2**31 - 1),
+        order_factory(amount_total=7.004),  # under half a cent from its lines
+        order_factory(amount_return=3.0),
+        order_factory(created_at=recent(-9)),  # 9 minutes ahead of the server
+        order_factory(odoo={"session_id": 2**31 - 1, "general_customer_note": "a\nb"}),
+    ]
+    at_bounds[2]["payments"][0]["amount"] = 10.0
+    big = order_factory()
+    _set_lines(big, 1e12, qty=1e6, price=1e6)
+    at_bounds.append(big)
+    ret = order_factory(is_return=True)
+    _set_lines(ret, -7.0, qty=-2)
+    at_bounds.append(ret)
+    results = _sync(client, at_bounds).get_json()["result"]["results"]
+    assert [r["ok"] for r in results] == [True] * len(at_bounds), results
+    assert [r["paid"] for r in results] == [True] * len(at_bounds)
+
+
+def test_unknown_keys_are_dropped_before_storing(client, db_path, order_factory):
+    order = order_factory(state="paid", amount_paid=100.0)
+    order["payments"][0]["amount"] = 5.0
+    order["lines"][0]["discount_reason"] = "x"
+    (result,) = _sync(client, [order]).get_json()["result"]["results"]
+    # Paid is the server's decision: 5.00 does not cover 7.00, whatever the browser says.
+    assert result["ok"] and result["paid"] is False
+    stored = json.loads(_rows(db_path, "SELECT payload FROM orders")[0])
+    assert "state" not in stored and "discount_reason" not in stored["lines"][0]
+    assert stored["amount_paid"] == 5.0
+    assert _rows(db_path, "SELECT amount_paid FROM orders") == [5.0]
+
+
+# -- the offline card risk limits at sync -------------------------------------------------------
+@pytest.fixture(scope="module")
+def stripe_url():
+    with localstripe() as url:
+        yield url
+
+
+@pytest.fixture
+def card_client(db_path, stripe_url):
+    return Client(
+        create_app(
+            db_path,
+            stripe={"api_base": stripe_url, "secret_key": SECRET_KEY},
+            card_kek_file=kek_file_for(db_path),
+        )
+    )
+
+
+def _limits(client, amount=0, total=0, hours=0):
+    response = client.post(
+        "/settings",
+        data={
+            "allow_offline_mode": "1",
+            "offline_card_max_amount": str(amount),
+            "offline_card_max_total": str(total),
+            "offline_card_max_age_hours": str(hours),
+        },
+    )
+    assert response.status_code == 200
+
+
+def _sealed_card_order(client, order_factory, amount, minutes_ago=1):
+    key = client.post("/rpc/offline_card_public_key", json={"v": 1, "config_id": 1})
+    key = key.get_json()["result"]
+    info = PublicKeyInfo(key["kid"], base64.b64decode(key["spki"]))
+    # A uuid of its own: localstripe lives for the module, PaymentIntents are found by uuid.
+    order = order_factory(created_at=recent(minutes_ago), uuid=str(uuidlib.uuid4()))
+    _set_lines(order, amount, qty=1, price=amount)
+    order["payments"][0].update(
+        payment_method_id=2,
+        payment_method_name="Card (offline)",
+        card={
+            "brand": "visa",
+            "last4": "4242",
+            "status": "unprocessed",
+            "envelope": seal_card(card(VISA_OK), info.kid, info.load()),
+        },
+    )
+    return order
+
+
+def _card_rows(db_path):
+    return _rows(db_path, "SELECT uuid, state, card_failed FROM orders ORDER BY id")
+
+
+def test_sync_holds_a_card_over_the_per_payment_limit(
+    card_client, db_path, stripe_url, order_factory
+):
+    _limits(card_client, amount=7)
+    at = _sealed_card_order(card_client, order_factory, 7.0)
+    over = _sealed_card_order(card_client, order_factory, 7.01)
+    results = _sync(card_client, [at, over]).get_json()["result"]["results"]
+    assert [(r["ok"], r["paid"]) for r in results] == [(True, True), (True, False)]
+    assert len(succeeded_for_order(stripe_url, at["uuid"])) == 1
+    assert succeeded_for_order(stripe_url, over["uuid"]) == []
+    note = _rows(db_path, f"SELECT note FROM orders WHERE uuid = '{over['uuid']}'")[0]
+    assert note.startswith("Card payment of 7.01 USD (VISA **** 4242) not charged: This card")
+    # Not charged, and the sealed card is not kept anywhere.
+    payload = _rows(db_path, f"SELECT payload FROM orders WHERE uuid = '{over['uuid']}'")[0]
+    assert '"ct"' not in payload and "envelope" not in payload
+
+
+def test_sync_holds_cards_past_the_unprocessed_total(
+    card_client, db_path, stripe_url, order_factory
+):
+    _limits(card_client, total=11)
+    first = _sealed_card_order(card_client, order_factory, 6.0, minutes_ago=10)
+    second = _sealed_card_order(card_client, order_factory, 5.0, minutes_ago=5)
+    third = _sealed_card_order(card_client, order_factory, 0.01, minutes_ago=2)
+    # Sent newest first: judged in the order the register took them.
+    results = _sync(card_client, [third, second, first]).get_json()["result"]["results"]
+    assert [r["paid"] for r in results] == [False, True, True]  # 6 + 5 = 11, then 11.01
+    assert succeeded_for_order(stripe_url, third["uuid"]) == []
+    note = _rows(db_path, f"SELECT note FROM orders WHERE uuid = '{third['uuid']}'")[0]
+    assert "would reach 11.01 USD" in note
+
+
+def test_sync_holds_a_card_that_waited_past_the_age_limit(
+    card_client, db_path, stripe_url, order_factory
+):
+    _limits(card_client, hours=1)
+    young = _sealed_card_order(card_client, order_factory, 7.0, minutes_ago=59)
+    old = _sealed_card_order(card_client, order_factory, 7.0, minutes_ago=61)
+    results = _sync(card_client, [young, old]).get_json()["result"]["results"]
+    assert [(r["ok"], r["paid"]) for r in results] == [(True, True), (True, False)]
+    assert succeeded_for_order(stripe_url, old["uuid"]) == []
+    note = _rows(db_path, f"SELECT note FROM orders WHERE uuid = '{old['uuid']}'")[0]
+    assert "waited 1 h 01 min unprocessed, over this POS's limit of 1 hours" in note
+    # The back office offers "Charge new card" for it.
+    page = card_client.get(f"/backoffice/order/{old['uuid']}").get_data(as_text=True)
+    assert 'id="charge-new-card"' in page
+
+
+def test_a_card_processed_before_the_sync_is_not_judged_again(
+    card_client, db_path, stripe_url, order_factory
+):
+    # Processed by the register while within the limits: its outcome is the ledger's.
+    order = _sealed_card_order(card_client, order_factory, 7.0, minutes_ago=30)
+    payment = order["payments"][0]
+    outcome = card_client.post(
+        "/rpc/offline_process_card",
+        json={
+            "v": 1,
+            "config_id": 1,
+            "order_uuid": order["uuid"],
+            "payment_uuid": payment["uuid"],
+            "amount": 7.0,
+            "currency": "USD",
+            "reference": order["reference"],
+            "envelope": payment["card"]["envelope"],
+        },
+    ).get_json()["result"]
+    assert outcome["status"] == "succeeded"
+    _limits(card_client, amount=1, total=1, hours=0.1)
+    (result,) = _sync(card_client, [order]).get_json()["result"]["results"]
+    assert result["ok"] and result["paid"]
+    assert len(succeeded_for_order(stripe_url, order["uuid"])) == 1
+
+
+@pytest.mark.parametrize("method", ["offline_process_card", "offline_card_public_key"])
+@pytest.mark.parametrize("config_id", [2**31, 2**80])
+def test_card_methods_answer_a_huge_register_id_with_a_400(client, method, config_id):
+    """They queried SQLite with it: OverflowError, a 500."""
+    response = client.post(f"/rpc/{method}", json={"v": 1, "config_id": config_id})
+    assert response.status_code == 400
+    assert "ids are 1 to 2147483647" in response.get_json()["error"]["message"]
+    at_bound = client.post(f"/rpc/{method}", json={"v": 1, "config_id": 2**31 - 1})
+    assert at_bound.status_code == 403
