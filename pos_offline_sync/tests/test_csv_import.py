@@ -122,7 +122,7 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         pos_order = self.find(order)
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
-        self.assertIn("not processed", pos_order.internal_note)
+        self.assertIn("not processed", pos_order.offline_card_failure)
 
     def test_not_a_csv_file_is_refused_clearly(self):
         from odoo.exceptions import UserError
