@@ -76,6 +76,25 @@ class PosOrder(models.Model):
         return key
 
     @api.model
+    def offline_register_settings(self, payload):
+        """The register's offline settings as they are now. Odoo's POS reloads its data only
+        when opened from the back office (a refresh or a new login reuses the browser's copy),
+        so the register asks for these few on every load."""
+        config = self._offline_check_access(payload)
+        methods = config.payment_method_ids
+        return {
+            "v": 1,
+            "allow_offline_mode": config.allow_offline_mode,
+            "allow_offline_auto_detect": config.allow_offline_auto_detect,
+            "offline_card_max_amount": config.offline_card_max_amount,
+            "offline_card_max_total": config.offline_card_max_total,
+            "offline_card_max_age_hours": config.offline_card_max_age_hours,
+            "offline_card_capture": {str(m.id): m.offline_card_capture for m in methods},
+            # As with the POS data: the key only when offline mode is on.
+            "card_public_key": config.allow_offline_mode and config._offline_card_public_key(),
+        }
+
+    @api.model
     def _offline_check_access(self, payload):
         """The caller must be a POS user allowed in the register's company; returns the
         register. Every method the POS calls goes through here first."""

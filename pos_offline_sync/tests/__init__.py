@@ -8,5 +8,6 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_migrate_internal_note,
     test_offline_card,
     test_offline_sync,
+    test_settings_refresh_tour,
     test_tour,
 )
