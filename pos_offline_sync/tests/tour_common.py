@@ -2,6 +2,7 @@
 from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
 from odoo.tests import Form
 
+from .common import skip_without_stripe
 from .localstripe import SECRET_KEY, LocalStripe
 
 
@@ -16,7 +17,9 @@ class OfflineTourCommon(TestPointOfSaleHttpCommon):
         self.assertTrue(self.main_pos_config.allow_offline_mode)
 
     def enable_offline_cards(self):
-        """Cards taken offline on the "Bank" method, charged through localstripe; returns it."""
+        """Cards taken offline on the "Bank" method, charged through localstripe; returns it.
+        Skips the test without payment_stripe or localstripe."""
+        skip_without_stripe(self.env)
         self.bank_payment_method.offline_card_capture = True
         stripe = LocalStripe()
         self.addCleanup(stripe.stop)
