@@ -19,12 +19,14 @@ SECRET_KEY = "sk_test_pos_offline_sync"
 VISA_OK = "4242424242424242"
 VISA_DECLINED = "4000000000000341"  # localstripe declines it at confirmation
 
-# Upstream binds every interface; bind loopback only and print the port we got.
+# Upstream binds every interface; bind loopback only and print the port we got. Listening
+# before the port is printed: a request sent before aiohttp serves waits instead of being
+# refused.
 _LAUNCH = (
     "import socket\n"
     "from aiohttp import web\n"
     "from localstripe.server import app\n"
-    "s = socket.socket(); s.bind(('127.0.0.1', 0))\n"
+    "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(128)\n"
     "print('PORT=%d' % s.getsockname()[1], flush=True)\n"
     "web.run_app(app, sock=s, print=None)\n"
 )
