@@ -25,6 +25,13 @@ class PosOrder(models.Model):
         index=True,
         help="A card taken offline could not be charged: the order waits for another payment.",
     )
+    # Not internal_note: Odoo's POS reads that one as its JSON list of kitchen notes.
+    offline_card_failure = fields.Text(
+        string="Card Payment Failure",
+        readonly=True,
+        copy=False,
+        help="Why the cards taken offline for this order did not pay it; kept once it is paid.",
+    )
     offline_card_attempt_ids = fields.One2many(
         "pos.offline.card.attempt",
         compute="_compute_offline_card_attempt_ids",
@@ -38,6 +45,12 @@ class PosOrder(models.Model):
             order.offline_card_attempt_ids = (
                 Attempt.search([("order_uuid", "=", order.uuid)]) if order.uuid else Attempt
             )
+
+    @api.model
+    def _load_pos_data_fields(self, config):
+        fields_ = super()._load_pos_data_fields(config)
+        # An empty list means every field (ours included): adding one would load only it.
+        return fields_ + ["offline_card_failure"] if fields_ else fields_
 
     # -- entry points called by the register (CONTRACTS §2) ---------------------------------
     @api.model
@@ -63,6 +76,25 @@ class PosOrder(models.Model):
                 self.env._("No payment method of this register captures cards offline.")
             )
         return key
+
+    @api.model
+    def offline_register_settings(self, payload):
+        """The register's offline settings as they are now. Odoo's POS reloads its data only
+        when opened from the back office (a refresh or a new login reuses the browser's copy),
+        so the register asks for these few on every load."""
+        config = self._offline_check_access(payload)
+        methods = config.payment_method_ids
+        return {
+            "v": 1,
+            "allow_offline_mode": config.allow_offline_mode,
+            "allow_offline_auto_detect": config.allow_offline_auto_detect,
+            "offline_card_max_amount": config.offline_card_max_amount,
+            "offline_card_max_total": config.offline_card_max_total,
+            "offline_card_max_age_hours": config.offline_card_max_age_hours,
+            "offline_card_capture": {str(m.id): m.offline_card_capture for m in methods},
+            # As with the POS data: the key only when offline mode is on.
+            "card_public_key": config.allow_offline_mode and config._offline_card_public_key(),
+        }
 
     @api.model
     def _offline_check_access(self, payload):
@@ -97,9 +129,18 @@ class PosOrder(models.Model):
         if card_failures:
             text = self.env._("Card payment failed: %s", "; ".join(card_failures))
             vals["offline_card_failed"] = True
-            vals["internal_note"] = "\n".join(filter(None, [self.internal_note, text]))
+            reasons = [self.offline_card_failure, text]
+            vals["offline_card_failure"] = "\n".join(filter(None, reasons))
             self.message_post(body=Markup("<p>%s</p>") % text)
         self.write(vals)
+
+    def action_pos_order_paid(self):
+        res = super().action_pos_order_paid()
+        # However it was paid since (Odoo's Payment button, the register, a new card), the
+        # order no longer waits: the flag goes, the reason stays on the order.
+        if self.offline_card_failed and self.state != "draft":
+            self.offline_card_failed = False
+        return res
 
     def _offline_mark_paid_by_card(self, outcome, amount):
         """A card charged through the ledger pays the order: add its payment (once per

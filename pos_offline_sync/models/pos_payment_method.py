@@ -10,6 +10,24 @@ class PosPaymentMethod(models.Model):
         help="While the register is offline, this method takes the card details in an "
         "encrypted form and charges them through Stripe when the order is synced.",
     )
+    offline_card_problem = fields.Char(
+        string="Offline Card Charging",
+        compute="_compute_offline_card_problem",
+        help="Why cards taken offline with this method could not be charged now.",
+    )
+
+    @api.depends("offline_card_capture", "company_id")
+    def _compute_offline_card_problem(self):
+        # payment_stripe is optional (offline mode works without cards): say it where the
+        # flag is set, not only when the first card fails.
+        Attempt = self.env["pos.offline.card.attempt"]
+        for method in self:
+            problem = None
+            if method.offline_card_capture:
+                problem = Attempt._offline_stripe_secret(method.company_id)[1]
+            method.offline_card_problem = problem and self.env._(
+                "Cards taken offline cannot be charged yet: %s", problem
+            )
 
     offline_card_key_warning = fields.Char(
         string="Offline Card Key Warning",

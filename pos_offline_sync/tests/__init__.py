@@ -4,9 +4,13 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_card_kek,
     test_charge_card_tour,
     test_csv_import,
+    test_declined_order_tour,
     test_ledger_lock,
+    test_localstripe_support,
+    test_migrate_internal_note,
     test_offline_card,
     test_offline_sync,
     test_order_trust,
+    test_settings_refresh_tour,
     test_tour,
 )

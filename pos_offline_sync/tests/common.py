@@ -11,6 +11,14 @@ from .kek import use_new_kek
 from .localstripe import SECRET_KEY, LocalStripe
 
 
+def skip_without_stripe(env):
+    """Skips the calling test (or class) when payment_stripe is not installed: the addon reads
+    the Stripe key from its provider (and without it says "install the Stripe payment
+    provider"); localstripe.LocalStripe() skips in turn when localstripe is missing."""
+    if "payment.provider" not in env or "stripe_secret_key" not in env["payment.provider"]._fields:
+        raise unittest.SkipTest("payment_stripe is not installed in this database")
+
+
 class OfflineSyncCommon(TestPoSCommon):
     """A register with offline mode on, an open session and plain offline orders (CONTRACTS §1)
     whose `odoo` part is Odoo's own UI order data."""
@@ -38,9 +46,8 @@ class OfflineSyncCommon(TestPoSCommon):
     @classmethod
     def start_localstripe(cls, provider_name):
         """localstripe for the class (cls.stripe) and the company's Stripe provider pointing at
-        it, returned; skips the class when payment_stripe is not installed."""
-        if "stripe_secret_key" not in cls.env["payment.provider"]._fields:
-            raise unittest.SkipTest("payment_stripe is not installed in this database")
+        it, returned; skips the class without payment_stripe or localstripe."""
+        skip_without_stripe(cls.env)
         cls.stripe = LocalStripe()
         cls.addClassCleanup(cls.stripe.stop)
         cls.env["ir.config_parameter"].sudo().set_param(

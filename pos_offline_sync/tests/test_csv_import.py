@@ -147,7 +147,7 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         pos_order = self.find(order)
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
-        self.assertIn("not processed", pos_order.internal_note)
+        self.assertIn("not processed", pos_order.offline_card_failure)
 
     def test_not_a_csv_file_is_refused_clearly(self):
         wizard = self.env["pos.offline.csv.import"].create(
@@ -370,4 +370,4 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
         self.assertFalse(pos_order.payment_ids)
-        self.assertIn("on Card (offline) has no card charged", pos_order.internal_note)
+        self.assertIn("on Card (offline) has no card charged", pos_order.offline_card_failure)

@@ -124,8 +124,44 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertTrue(result["ok"], result)
         pos_order = self.find(order)
         self.assertTrue(pos_order.offline_card_failed)
-        self.assertIn("VISA **** 0341", pos_order.internal_note)
+        self.assertIn("VISA **** 0341", pos_order.offline_card_failure)
         self.assertFalse(pos_order.payment_ids.transaction_id)
+
+    def test_declined_card_leaves_the_registers_internal_note_as_odoo_wrote_it(self):
+        # Odoo's POS keeps its kitchen notes in internal_note as a JSON list and parses it on
+        # every screen showing the order: the failure goes to a field of ours instead.
+        order = self.card_order(VISA_DECLINED)
+        note = json.dumps([{"text": "No onions", "colorIndex": 2}])
+        order["odoo"]["internal_note"] = note
+        self.assertTrue(self.sync(order)[0]["ok"])
+        pos_order = self.find(order)
+        self.assertEqual(pos_order.internal_note, note)
+        self.assertIn("VISA **** 0341", pos_order.offline_card_failure)
+        # Stored once per failure, each on its line: a second sync adds nothing.
+        self.sync(order)
+        self.assertEqual(pos_order.offline_card_failure.count("VISA **** 0341"), 1)
+        self.assertEqual(pos_order.internal_note, note)
+        loaded = pos_order.read_pos_data([], self.config)["pos.order"][0]
+        self.assertIn("VISA **** 0341", loaded["offline_card_failure"])
+
+    def test_declined_order_paid_with_odoos_payment_button_is_no_longer_flagged(self):
+        order = self.card_order(VISA_DECLINED)
+        self.sync(order)
+        pos_order = self.find(order)
+        self.assertTrue(pos_order.offline_card_failed)
+        payment = Form(
+            self.env["pos.make.payment"].with_context(
+                active_id=pos_order.id, active_model="pos.order"
+            )
+        ).save()
+        payment.payment_method_id = self.cash_pm1
+        payment.check()
+        self.assertEqual(pos_order.state, "paid")
+        self.assertFalse(pos_order.offline_card_failed)
+        self.assertNotIn(
+            pos_order, self.env["pos.order"].search([("offline_card_failed", "=", True)])
+        )
+        self.assertIn("VISA **** 0341", pos_order.offline_card_failure)
 
     def test_another_companys_card_attempt_neither_pays_nor_shows(self):
         # The ledger is keyed on uuids: an attempt of another company's register with the same
@@ -166,7 +202,7 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
         self.assertFalse(pos_order.payment_ids, "the declined card is not a payment")
-        self.assertIn(outcome["message"], pos_order.internal_note)
+        self.assertIn(outcome["message"], pos_order.offline_card_failure)
         self.assertIn(outcome["message"], pos_order.message_ids[0].body)
         self.assertIn(
             pos_order,
@@ -189,6 +225,7 @@ class TestOfflineCard(OfflineSyncCommon):
         wizard.action_charge()
         self.assertEqual(pos_order.state, "paid")
         self.assertFalse(pos_order.offline_card_failed)
+        self.assertIn(outcome["message"], pos_order.offline_card_failure, "kept once paid")
         self.assertEqual(pos_order.payment_ids.card_no, "4242")
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
         self.assertEqual(
@@ -236,7 +273,7 @@ class TestOfflineCard(OfflineSyncCommon):
         pos_order = self.find(order)
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
-        self.assertIn("VISA **** 0341", pos_order.internal_note)
+        self.assertIn("VISA **** 0341", pos_order.offline_card_failure)
 
     def test_card_without_its_sealed_data_syncs_unpaid(self):
         # E.g. an order rebuilt from a CSV export: nothing left to charge.
@@ -246,7 +283,7 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertTrue(result["ok"])
         pos_order = self.find(order)
         self.assertEqual(pos_order.state, "draft")
-        self.assertIn("not processed", pos_order.internal_note)
+        self.assertIn("not processed", pos_order.offline_card_failure)
         self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
 
     def test_card_charged_after_the_order_came_in_unpaid_pays_it(self):

@@ -87,3 +87,35 @@ class TestOfflineSync(OfflineSyncCommon):
         self.config.allow_offline_mode = False
         [result] = self.sync(self.plain_order())
         self.assertTrue(result["ok"])
+
+    def test_card_method_says_what_card_charging_lacks(self):
+        method = self.card_pm
+        self.assertTrue(method.offline_card_capture)
+        company = self.config.company_id
+        if (
+            "payment.provider" not in self.env
+            or "stripe_secret_key" not in self.env["payment.provider"]._fields
+        ):
+            # payment_stripe is optional: the method says so where the flag is set.
+            self.assertIn("install the Stripe payment provider", method.offline_card_problem)
+            return
+        Provider = self.env["payment.provider"]
+        Provider.search([("code", "=", "stripe"), ("company_id", "=", company.id)]).write(
+            {"stripe_secret_key": False}
+        )
+        method.invalidate_recordset()
+        self.assertIn("set the secret key", method.offline_card_problem)
+        Provider.create(
+            {
+                "name": "Stripe (key set)",
+                "code": "stripe",
+                "state": "test",
+                "company_id": company.id,
+                "stripe_secret_key": "sk_test_x",
+                "stripe_publishable_key": "pk_test_x",
+            }
+        )
+        method.invalidate_recordset()
+        self.assertFalse(method.offline_card_problem)
+        self.assertFalse(self.bank_pm1.offline_card_capture)
+        self.assertFalse(self.bank_pm1.offline_card_problem, "only flagged methods")

@@ -309,7 +309,7 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         self.assertFalse(pos_order.payment_ids)
         self.assertIn(
             "Card payment of 7.00 USD on Card (offline) has no card charged",
-            pos_order.internal_note,
+            pos_order.offline_card_failure,
         )
 
 
@@ -345,8 +345,8 @@ class TestOfflineCardRiskAtSync(OfflineSyncCommon):
         self.assertEqual(pos_order.state, "draft")
         self.assertTrue(pos_order.offline_card_failed)
         self.assertFalse(pos_order.payment_ids)
-        self.assertIn("not charged", pos_order.internal_note)
-        self.assertIn(fragment, pos_order.internal_note)
+        self.assertIn("not charged", pos_order.offline_card_failure)
+        self.assertIn(fragment, pos_order.offline_card_failure)
         self.assertEqual(self.charged(order), 0)
 
     def test_per_payment_limit(self):

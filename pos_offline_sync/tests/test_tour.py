@@ -1,41 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
-from odoo.tests import Form, tagged
+from odoo.tests import tagged
 
-from .kek import use_new_kek
-from .localstripe import SECRET_KEY, LocalStripe
+from .tour_common import OfflineTourCommon
 
 
 @tagged("post_install", "-at_install")
-class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
+class TestOfflineSyncTour(OfflineTourCommon):
     def test_offline_sale_synced_from_the_dialog(self):
-        # Enable offline mode the way a manager does: the POS settings.
-        settings = Form(self.env["res.config.settings"])
-        settings.pos_config_id = self.main_pos_config
-        settings.pos_allow_offline_mode = True
-        settings.save().execute()
-        self.assertTrue(self.main_pos_config.allow_offline_mode)
+        self.enable_offline_mode()
         self.assertFalse(self.main_pos_config.allow_offline_auto_detect)
-
-        # Cards taken offline on the "Bank" method, charged through localstripe; their keys
-        # wrapped by a KEK file the configuration names.
-        use_new_kek(self.addCleanup)
-        self.bank_payment_method.offline_card_capture = True
-        stripe = LocalStripe()
-        self.addCleanup(stripe.stop)
-        self.env["ir.config_parameter"].sudo().set_param(
-            "pos_offline_sync.stripe_api_base", stripe.url
-        )
-        self.env["payment.provider"].create(
-            {
-                "name": "Stripe (tour)",
-                "code": "stripe",
-                "state": "test",
-                "company_id": self.main_pos_config.company_id.id,
-                "stripe_secret_key": SECRET_KEY,
-                "stripe_publishable_key": "pk_test_pos_offline_sync",
-            }
-        )
+        stripe = self.enable_offline_cards()
 
         self.main_pos_config.with_user(self.pos_user).open_ui()
         before = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)])

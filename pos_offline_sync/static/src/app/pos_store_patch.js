@@ -15,23 +15,95 @@ import { toOfflineOrder } from "./offline_order_serializer";
 
 /* global odoo */
 
-function offlineSettings(config) {
+// The pos.config fields offline_register_settings answers with (besides the card key).
+const SETTING_FIELDS = [
+    "allow_offline_mode",
+    "allow_offline_auto_detect",
+    "offline_card_max_amount",
+    "offline_card_max_total",
+    "offline_card_max_age_hours",
+];
+// An answer later than this leaves the cached settings: a slow server must not hold the
+// register's opening (it would be waiting for the very thing offline mode is for).
+const SETTINGS_TIMEOUT_MS = 4000;
+
+function offlineSettings(config, publicKey) {
     return {
         allowOfflineMode: Boolean(config.allow_offline_mode),
         autoDetect: Boolean(config.allow_offline_auto_detect),
         cardMaxAmount: config.offline_card_max_amount || 0,
         cardMaxTotal: config.offline_card_max_total || 0,
         cardMaxAgeHours: config.offline_card_max_age_hours || 0,
-        publicKey: config._offline_card_public_key || null,
+        publicKey: publicKey || null,
     };
 }
 
 patch(PosStore.prototype, {
     async afterProcessServerData() {
+        await this.refreshOfflineSettings();
         // Also with offline mode off: orders captured while it was on must stay listed and
         // syncable (the controller then only opens an existing store).
         await this.setupOfflineSync();
         return await super.afterProcessServerData(...arguments);
+    },
+
+    /**
+     * Odoo reloads its POS data only when the register is opened from the back office: a
+     * refresh or a new login reuses the browser's copy, whose offline settings may be old. The
+     * few the offline mode reads are asked fresh and written into that copy (so a later load
+     * without a connection has them too); without an answer the copy is used as it is.
+     */
+    async refreshOfflineSettings() {
+        if (odoo.from_backend || this.data.network.offline) {
+            return; // just loaded from the server, or nobody to ask
+        }
+        let fresh;
+        let timer;
+        try {
+            fresh = await Promise.race([
+                this.data.call("pos.order", "offline_register_settings", [
+                    { v: 1, config_id: this.config.id },
+                ]),
+                new Promise((_, reject) => {
+                    timer = setTimeout(
+                        () => reject(new Error("no answer in time")),
+                        SETTINGS_TIMEOUT_MS
+                    );
+                }),
+            ]);
+        } catch (error) {
+            console.warn("pos_offline_sync: offline settings not refreshed, cached ones used", error);
+            return;
+        } finally {
+            clearTimeout(timer);
+        }
+        if (!fresh || fresh.v !== 1) {
+            return;
+        }
+        const config = this.config;
+        config.update(
+            Object.fromEntries(SETTING_FIELDS.filter((f) => f in fresh).map((f) => [f, fresh[f]])),
+            { omitUnknownField: true }
+        );
+        // A read-only view of Odoo's raw data on the record: kept beside it instead.
+        this.offlineCardPublicKey = fresh.card_public_key || false;
+        const methods = [];
+        for (const method of config.payment_method_ids) {
+            const capture = fresh.offline_card_capture?.[String(method.id)];
+            if (capture !== undefined && capture !== method.offline_card_capture) {
+                method.update({ offline_card_capture: capture }, { omitUnknownField: true });
+                methods.push({ ...method.raw });
+            }
+        }
+        this.data.synchronizeServerDataInIndexedDB({
+            "pos.config": [{ ...config.raw, _offline_card_public_key: this.offlineCardPublicKey }],
+            ...(methods.length ? { "pos.payment.method": methods } : {}),
+        });
+    },
+
+    /** The card key as last answered by the server, else as loaded with the POS data. */
+    offlineCardKey() {
+        return this.offlineCardPublicKey ?? this.config._offline_card_public_key;
     },
 
     async setupOfflineSync() {
@@ -40,7 +112,7 @@ patch(PosStore.prototype, {
             this.offlineSync = markRaw(await OfflineController.create({
                 dbName: odoo.info?.db || this.data.databaseName,
                 configId: this.config.id,
-                settings: offlineSettings(this.config),
+                settings: offlineSettings(this.config, this.offlineCardKey()),
                 transport: {
                     call: (method, payload) => this.data.call("pos.order", method, [payload]),
                 },
@@ -86,7 +158,7 @@ patch(PosStore.prototype, {
             dbName: odoo.info?.db || "",
         });
         // The key comes with the POS data and is cached for a register opened offline.
-        await vault.remember(this.config._offline_card_public_key).catch(() => vault.cachedKey());
+        await vault.remember(this.offlineCardKey()).catch(() => vault.cachedKey());
         this.offlineCards = markRaw({ vault, limits: limitsFromConfig(this.config) });
     },
 
