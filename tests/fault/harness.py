@@ -9,7 +9,8 @@ processed by the register before the sync or left for the sync; then rounds of "
 on some cards, press Sync" until the register's store is empty or a bound is hit. One or two of
 those actions meet a fault:
 
-    drop_request     never sent (connection refused) or reset before the server reads it
+    drop_request     never sent (connection refused), reset before the server reads it, or
+                     cut halfway through the body
     drop_response    forwarded and answered, the answer dropped (loopback proxy)
     client_timeout   a short client timeout against a late answer (proxy) or a late Stripe
     server_killed    the sandbox process SIGKILLed while the batch is in flight, restarted
@@ -18,8 +19,15 @@ those actions meet a fault:
                      offline_process_card runs, Stripe made late to widen the window
     stripe_late      Stripe answering late
 
-Then `check_run` holds the run to the invariants (see its docstring) and `final_sweep` holds
-the whole session's PaymentIntents to them once more (a late Stripe request is counted too).
+After each run (`check_run`), with localstripe idle: every order that left the register's store
+or that it was told is stored, is stored exactly once with its lines, payments and text as
+sent; nothing left the store without an `ok: true` for its uuid; a card payment has at most one
+succeeded PaymentIntent (localstripe, by `pos_payment_uuid` metadata), of its amount, and no
+order is charged over its total; every succeeded charge is on its stored order
+(`order_payments.transaction_id`); each card ends as its test card says; no HTTP status but 200
+(or no answer at all), no refusal but "not processed yet", no traceback or card number in the
+servers' output, no envelope kept once charged, each stored order's back-office page answers.
+`final_sweep` reads every PaymentIntent again at the end: one may land after its run's check.
 """
 
 from __future__ import annotations
@@ -395,10 +403,16 @@ class Env:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._stack = contextlib.ExitStack()
-        self.stripe_url = self._stack.enter_context(localstripe())
-        self.db = self.workdir / "sandbox.sqlite3"
-        self.slots = [Slot("A", self.db, self.stripe_url)]
-        self.slots.append(Slot("B", self.db, self.stripe_url))
+        self.slots: list[Slot] = []
+        try:
+            self.stripe_url = self._stack.enter_context(localstripe())
+            self.db = self.workdir / "sandbox.sqlite3"
+            for name in ("A", "B"):
+                self.slots.append(Slot(name, self.db, self.stripe_url))
+                self._stack.callback(self.slots[-1].stop)
+        except BaseException:
+            self._stack.close()
+            raise
         self._refused = refused_port()
         self.refused_url = f"http://127.0.0.1:{self._refused.getsockname()[1]}"
         key = post(self.slots[0].url, "offline_card_public_key", {"v": 1, "config_id": 1}, 30)
@@ -413,10 +427,8 @@ class Env:
         return seal_card(card, self._kid, self._public)
 
     def close(self):
-        for slot in self.slots:
-            slot.stop()
         self._refused.close()
-        self._stack.close()
+        self._stack.close()  # the servers, then localstripe
 
     def restart_dead(self):
         for slot in self.slots:
@@ -498,7 +510,7 @@ class Run:
         rng = self.rng
         name = rng.choice(FAULTS)
         variant = {
-            "drop_request": ["refused", "reset"],
+            "drop_request": ["refused", "reset", "cut"],
             "client_timeout": ["server_slow", "stripe_slow"],
             "process_killed": ["client", "server"],
             "two_tabs": ["same_server", "two_servers"],
@@ -627,7 +639,11 @@ class Run:
     def _inject(self, fault: Fault, slot: Slot, method, payload):
         env, params = self.env, fault.params
         if fault.name == "drop_request":
-            url = env.refused_url if fault.variant == "refused" else slot.proxy.url("drop_request")
+            url = {
+                "refused": env.refused_url,
+                "reset": slot.proxy.url("drop_request"),
+                "cut": slot.proxy.url("cut_request"),  # the server gets half the body
+            }[fault.variant]
             return post(url, method, payload, NORMAL_TIMEOUT)
         if fault.name == "drop_response":
             return post(slot.proxy.url("drop_response"), method, payload, NORMAL_TIMEOUT)

@@ -2,6 +2,8 @@
 
 - `drop_request`: the connection is accepted and closed at once (reset), nothing forwarded: the
   server never sees the request;
+- `cut_request`: the headers and half the body are forwarded, then both sides are reset (a
+  client that died while sending);
 - `drop_response`: the request is forwarded, the server's whole answer is read (so it has
   committed and answered) and the client's connection is then reset without a byte of it;
 - `delay_response`: the answer is relayed `delay_s` late (a client with a shorter timeout has
@@ -15,13 +17,14 @@ so connecting to it is refused (the request is never sent).
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import struct
 import threading
 import time
 from collections.abc import Callable
 
-MODES = ("drop_request", "drop_response", "delay_response")
+MODES = ("drop_request", "cut_request", "drop_response", "delay_response")
 
 
 def _reset(sock: socket.socket) -> None:
@@ -95,6 +98,9 @@ class FaultProxy:
         except OSError:
             _reset(client)
             return
+        if mode == "cut_request":
+            _cut(client, upstream)
+            return
         pump = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
         try:
             pump.start()
@@ -117,6 +123,32 @@ class FaultProxy:
                     client.close()
             with contextlib.suppress(OSError):
                 upstream.close()
+
+
+def _cut(client, upstream) -> None:
+    data = b""
+    client.settimeout(5)
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        while length and len(body) < int(length.group(1)) // 2:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        cut = max(len(body) // 2, 1) if body else 0
+        upstream.sendall(head + b"\r\n\r\n" + body[:cut])
+        time.sleep(0.05)  # the server reads what came, then meets the dead connection
+    except OSError:
+        pass
+    finally:
+        _reset(upstream)
+        _reset(client)
 
 
 def refused_port() -> socket.socket:

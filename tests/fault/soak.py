@@ -40,7 +40,11 @@ def main() -> int:
         try:
             for n, index in enumerate(indices, start=1):
                 report = run_one(env, seed, index)
-                applied.update(f.name for f in report.faults if f.applied)
+                applied.update(
+                    f"{f.name}/{f.variant}" if f.variant else f.name
+                    for f in report.faults
+                    if f.applied
+                )
                 lost |= report.lost
                 duplicated |= report.duplicated
                 double |= report.double_charges
