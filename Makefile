@@ -11,8 +11,8 @@ ODOO_PYTHON ?= python3
 ODOO_CONFIG ?=
 ODOO_DB ?= pos_offline_sync_test
 
-.PHONY: all demo test test-py test-js lint bench bench-odoo test-odoo test-odoo-without-stripe deps \
-	chromium clean
+.PHONY: all demo test test-py test-js lint bench bench-odoo test-odoo test-odoo-without-stripe soak \
+	deps chromium clean
 
 all: test
 
@@ -53,6 +53,12 @@ test: lint test-js test-py
 
 bench: deps chromium
 	$(PY) -m bench.run
+
+# The fault suite's long run (tests/fault): SOAK_RUNS runs (default 1000); SOAK_SEED replays a
+# seed, SOAK_RUN one run of it. Ends with the soak_* summary lines.
+SOAK_RUNS ?= 1000
+soak: deps
+	SOAK_RUNS=$(SOAK_RUNS) $(PY) -m tests.fault.soak
 
 # Runs the addon's Odoo tests (TransactionCase + HttpCase tour) in an Odoo 19 you installed:
 #   make test-odoo ODOO_BIN=/path/to/odoo-bin ODOO_PYTHON=/path/to/venv/bin/python ODOO_CONFIG=/path/odoo.cfg

@@ -15,7 +15,9 @@ concurrency does when the wait is the network, not the CPU.
 Tests play a slow Stripe with `POST /_test/delay` {"method", "path" (a regex), "ms", "count"}:
 the next `count` matching requests are held `ms` before localstripe handles them, so a client
 that gave up earlier still has its request processed afterwards, as Stripe does. `DELETE
-/_test/delay` clears the rules. Only on this loopback test double.
+/_test/delay` clears the rules; `GET /_test/delay` answers {"rules", "held"} (held: requests
+still being held or handled), so a test can wait until every late request was processed before
+it counts what Stripe holds. Only on this loopback test double.
 """
 
 import argparse
@@ -52,10 +54,13 @@ def _delays():
     from aiohttp import web
 
     rules = []
+    held = [0]
 
     async def control(request):
         if request.method == "DELETE":
             rules.clear()
+        elif request.method == "GET":
+            return web.json_response({"rules": len(rules), "held": held[0]})
         else:
             body = await request.json()
             rules.append(
@@ -84,8 +89,13 @@ def _delays():
                 await request.read()  # the whole request arrived; only the answer is late
 
                 async def late(seconds=rule["seconds"]):
-                    await asyncio.sleep(seconds)
-                    return await handler(request)
+                    try:
+                        await asyncio.sleep(seconds)
+                        return await handler(request)
+                    finally:
+                        held[0] -= 1
+
+                held[0] += 1
 
                 # Shielded: a client that hangs up does not stop Stripe from processing it.
                 return await asyncio.shield(asyncio.ensure_future(late()))

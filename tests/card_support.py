@@ -66,6 +66,13 @@ def clear_stripe_delays(base_url):
         pass
 
 
+def stripe_held(base_url) -> int:
+    """How many late requests localstripe still holds or handles (0: every one is done)."""
+    req = urllib.request.Request(f"{base_url}/_test/delay", method="GET")
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback test server
+        return json.load(resp)["held"]
+
+
 def payment_intents(base_url, **metadata):
     """Every PaymentIntent in localstripe whose metadata holds `metadata` (raw JSON dicts)."""
     found, after = [], None

@@ -1,0 +1,1 @@
+"""The seeded randomized fault suite (issue 8): see harness.py."""
