@@ -5,6 +5,7 @@ import json
 from odoo.exceptions import UserError
 from odoo.tests import Form, tagged
 
+from ..models.pos_offline_card_attempt import OdooAttemptLedger
 from .common import OfflineSyncCommon
 from .localstripe import VISA_DECLINED, VISA_OK
 
@@ -365,6 +366,32 @@ class TestOfflineCard(OfflineSyncCommon):
         outcome = self.process(order)
         self.assertEqual(outcome["decline_code"], "order_settled", outcome)
         self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+
+    def test_new_card_while_the_order_is_charged_elsewhere_follows_that_charge(self):
+        # Another manager (or the register) holds the order's lease: this wizard charges
+        # nothing, says so, and its status call shows the result once that charge is done.
+        order = self.card_order(VISA_DECLINED)
+        self.assertEqual(self.process(order)["status"], "failed")
+        self.sync(order)
+        pos_order = self.find(order)
+        ledger = OdooAttemptLedger(self.env, self.config)
+        lease = ledger.lock_order(order["uuid"])
+        self.assertTrue(lease)
+        wizard = self.new_card_wizard(pos_order)
+        action = wizard.action_charge()
+        self.assertEqual(action["res_id"], wizard.id)
+        self.assertEqual(wizard.state, "pending")
+        self.assertIn("being charged for order", wizard.result_message)
+        self.assertTrue(wizard.envelope, "kept sealed, ready if the other charge fails")
+        self.assertEqual(wizard.offline_charge_status(), {"paid": False, "charging": True})
+        ledger.unlock_order(lease)
+        self.assertEqual(wizard.offline_charge_status(), {"paid": False, "charging": False})
+        self.assertEqual(wizard.state, "draft")
+        self.assertIn("ended without paying", wizard.result_message)
+        wizard.action_charge()
+        self.assertEqual(pos_order.state, "paid")
+        self.assertEqual(len(self.stripe.succeeded_intents(order["uuid"])), 1)
+        self.assertEqual(wizard.offline_charge_status()["paid"], True)
 
     def test_new_card_over_what_is_due_is_refused(self):
         order = self.card_order(VISA_DECLINED)

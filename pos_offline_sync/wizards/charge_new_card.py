@@ -4,6 +4,7 @@ import uuid
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 from ..core import card_charge
 
@@ -26,7 +27,9 @@ class PosOfflineChargeCard(models.TransientModel):
     envelope = fields.Text(string="Card", help="The card, encrypted in the browser.")
     public_key = fields.Char(compute="_compute_public_key")
     state = fields.Selection(
-        [("draft", "New"), ("failed", "Failed")], default="draft", required=True
+        [("draft", "New"), ("pending", "Being Charged Elsewhere"), ("failed", "Failed")],
+        default="draft",
+        required=True,
     )
     result_message = fields.Char(readonly=True)
 
@@ -113,9 +116,24 @@ class PosOfflineChargeCard(models.TransientModel):
         except card_charge.CardRequestError as exc:
             raise UserError(self.env._("This card cannot be charged: %s", exc)) from None
         self._record_charges(order, service)
+        status = outcome["status"]
+        if status == "in_progress":
+            # The wizard follows that charge and shows its result by itself (the field widget
+            # polls offline_charge_status); this card stays sealed, ready if that one fails.
+            self.write(
+                {
+                    "state": "pending",
+                    "result_message": self.env._(
+                        "A card is being charged for order %(order)s elsewhere (the register "
+                        "or another window): %(reason)s This shows the result once it is done.",
+                        order=order.display_name,
+                        reason=outcome.get("message") or "",
+                    ),
+                }
+            )
+            return self._reopen()
         # Sealed, but no longer needed by anyone: do not keep it until the vacuum.
         self.envelope = False
-        status = outcome["status"]
         if status == "succeeded":
             return self._notify(self.env._("Card charged: order %s is paid.", order.display_name))
         if outcome.get("decline_code") == "order_settled" and order.state != "draft":
@@ -126,21 +144,15 @@ class PosOfflineChargeCard(models.TransientModel):
                     order.display_name,
                 )
             )
-        if status == "in_progress":
-            raise UserError(
-                self.env._(
-                    "A card is being charged for order %(order)s elsewhere (the register or "
-                    "another window): %(reason)s Try again in a moment.",
-                    order=order.display_name,
-                    reason=outcome.get("message") or "",
-                )
-            )
         message = outcome.get("message") or status
         if status == "failed":
             order.message_post(body=self.env._("New card declined: %s", message))
             # The next card is a new payment (a new ledger row); this one is settled.
             self.payment_uuid = str(uuid.uuid4())
         self.write({"state": "failed", "result_message": message})
+        return self._reopen()
+
+    def _reopen(self):
         return {
             "type": "ir.actions.act_window",
             "res_model": self._name,
@@ -149,3 +161,35 @@ class PosOfflineChargeCard(models.TransientModel):
             "target": "new",
             "name": self.env._("Charge New Card"),
         }
+
+    def offline_charge_status(self):
+        """For a wizard told its order is being charged elsewhere: {"paid", "charging"}, read
+        from committed data. Once that charge ended without paying the order, the wizard is
+        ready again, with its card still sealed."""
+        self.ensure_one()
+        self._check_charge_access()
+        order = self.order_id
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                SQL("SELECT state FROM pos_order WHERE id = %s", order.id),
+            )
+            paid = cr.fetchone()[0] != "draft"
+            cr.execute(
+                SQL(
+                    "SELECT 1 FROM pos_offline_card_lease WHERE order_uuid = %s "
+                    "AND lease_until > now()",
+                    order.uuid,
+                )
+            )
+            charging = cr.fetchone() is not None
+        if not paid and not charging and self.state == "pending":
+            self.write(
+                {
+                    "state": "draft",
+                    "result_message": self.env._(
+                        "The other charge ended without paying the order: you can charge this "
+                        "card now."
+                    ),
+                }
+            )
+        return {"paid": paid, "charging": charging}
