@@ -33,6 +33,7 @@ from . import card_errors
 from .card_envelope import EnvelopeError, open_envelope, parse_envelope
 from .card_gateway import CardGateway, GatewayFailure, GatewayIntent, GatewayResult
 from .card_keys import KeyStore
+from .order_schema import OrderValidationError, check_created_at
 from .risk_limits import RiskLimits
 
 _logger = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class ChargeRequest:
     currency: str  # upper case, as the POS shows it
     reference: str
     envelope: dict | None = field(repr=False, default=None)
+    # When the order was taken (the register's clock, checked for plausibility): the age limit
+    # of cards taken offline is judged on it, on the server's clock.
+    created_at: str | None = None
 
     @classmethod
     def from_payload(cls, payload) -> ChargeRequest:
@@ -107,6 +111,12 @@ class ChargeRequest:
             message = None
         if message:
             raise CardRequestError(message)
+        created_at = payload.get("created_at")
+        if created_at is not None:
+            try:
+                created_at = check_created_at(created_at)
+            except OrderValidationError as exc:
+                raise CardRequestError(str(exc)) from None
         config_id = payload.get("config_id")
         if config_id is not None and (
             isinstance(config_id, bool) or not isinstance(config_id, int)
@@ -121,6 +131,7 @@ class ChargeRequest:
             currency=currency.upper(),
             reference=reference,
             envelope=envelope,
+            created_at=created_at,
         )
 
 
@@ -315,6 +326,11 @@ class CardChargeService:
             if pending is _LOST_LEASE:
                 return card_errors.in_progress()
             refusal = self._due_refusal(request, pending, back_office)
+            if refusal is None and not back_office and request.created_at:
+                # A card taken offline that waited past the POS's age limit (server clock).
+                overdue = self.limits.overdue_refusal(request.created_at)
+                if overdue:
+                    refusal = card_errors.failed("risk_limit", message=overdue)
             if refusal is not None:
                 if refusal["status"] != FAILED:
                     return refusal

@@ -213,6 +213,12 @@ def parse_time(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def check_created_at(value, now: datetime | None = None) -> str:
+    """`created_at` as the server accepts it (ISO 8601, plausible on the server's clock), or
+    OrderValidationError with the reason."""
+    return _created_at(value, now or datetime.now(timezone.utc))
+
+
 def _created_at(value, now: datetime) -> str:
     text = _text(value, "created_at", required=True, max_length=64)
     try:

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -764,3 +765,27 @@ def test_earlier_protocol_attempt_is_not_charged_blind_when_stripe_cannot_be_sea
     out = blind.process(p)
     assert out["status"] == "config_error"
     assert env.pis(p) == [] and env.row(p)["legacy_unknown"] == 1
+
+
+def test_a_card_that_waited_past_the_age_limit_is_not_charged_at_process(env):
+    # The register's own age check runs on its clock; the server judges it on its own.
+    old = (datetime.now(timezone.utc) - timedelta(hours=30)).isoformat()
+    aged = CardChargeService(
+        ledger=env.ledger,
+        keys=env.keys,
+        gateway=env.gateway,
+        limits=RiskLimits(max_age_hours=Decimal("24")),
+    )
+    p = dict(env.payload(), created_at=old)
+    out = aged.process(p)
+    assert (out["status"], out["decline_code"]) == ("failed", "risk_limit")
+    assert "over this POS's limit of 24 hours" in out["message"]
+    assert env.pis(p) == []
+    fresh = dict(env.payload(), created_at=datetime.now(timezone.utc).isoformat())
+    assert aged.process(fresh)["status"] == "succeeded"
+
+
+def test_a_created_at_from_the_future_is_refused(env):
+    ahead = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    with pytest.raises(CardRequestError, match="after the server's time"):
+        env.service.process(dict(env.payload(), created_at=ahead))

@@ -39,7 +39,7 @@ describe("CardProcessor", () => {
         const outcome = await processor.processPayment(order.uuid, order.payments[0].uuid);
         assert.equal(outcome.status, "succeeded");
         assert.deepEqual(transport.calls[0].payload, processPayload(order, order.payments[0]));
-        assert.deepEqual(Object.keys(transport.calls[0].payload), ["v", "config_id", "order_uuid", "payment_uuid", "amount", "currency", "reference", "envelope"]);
+        assert.deepEqual(Object.keys(transport.calls[0].payload), ["v", "config_id", "order_uuid", "payment_uuid", "amount", "currency", "reference", "envelope", "created_at"]);
         const card = (await store.get(order.uuid)).order.payments[0].card;
         assert.equal(card.status, "succeeded");
         assert.equal(card.payment_intent_id, "pi_1");

@@ -34,6 +34,8 @@ export function processPayload(order, payment) {
         currency: order.currency,
         reference: order.reference || "",
         envelope: payment.card.envelope,
+        // The server judges the age limit of cards taken offline on its own clock from it.
+        created_at: order.created_at ?? null,
     };
 }
 
