@@ -575,3 +575,15 @@ def test_payments_without_card_and_their_note(order):
     assert no_card_reason(missing[0][1], "JPY", 1, "Offline card").startswith(
         "Card payment of 5 JPY on Offline card"
     )
+
+
+@pytest.mark.parametrize("rounded", [-6.88, -6.87])
+def test_a_line_total_on_a_rounding_tie_is_accepted_either_way(rounded):
+    # Found by the fault suite: -2.5 x 2.75 = -6.875 exactly; a register rounding it to -6.88
+    # (half away from zero) or -6.87 (Math.round) must not see its order refused.
+    from pos_offline_sync.core.order_schema import check_line_total, untaxed_line_total
+
+    line = {"qty": -2.5, "price_unit": 2.75, "discount": 0, "price_subtotal_incl": rounded}
+    check_line_total(line, 1, untaxed_line_total(line))
+    with pytest.raises(OrderValidationError, match="line 1: line total"):
+        check_line_total(dict(line, price_subtotal_incl=-6.86), 1, untaxed_line_total(line))
