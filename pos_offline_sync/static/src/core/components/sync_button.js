@@ -1,5 +1,6 @@
 /** @odoo-module */
 import { Component, useState } from "@odoo/owl";
+import { _t, plural } from "../i18n.js";
 import { pendingCount } from "./status.js";
 
 /** Navbar icon "Sync to Server": red with a count badge while offline orders wait. */
@@ -21,7 +22,11 @@ export class SyncButton extends Component {
     get ariaLabel() {
         const n = this.count;
         const age = this.state.cardAge && this.state.cardAge.text;
-        const base = `Sync to Server: ${n} offline order${n === 1 ? "" : "s"} waiting`;
+        const base = plural(
+            n,
+            _t("Sync to Server: %(count)s offline order waiting"),
+            _t("Sync to Server: %(count)s offline orders waiting")
+        );
         return age ? `${base}. ${age}` : base;
     }
 
