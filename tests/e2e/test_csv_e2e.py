@@ -43,7 +43,7 @@ def test_csv_export_checked_sales_only_neutralised(sandbox, page, tmp_path):
     path = tmp_path / "export.csv"
     download.save_as(path)
     expect(dialog.locator("[data-test=csv-message]")).to_have_text(
-        "CSV exported: 1 sales order, 1 return left out."
+        "CSV exported: 1 sales order. 1 return left out."
     )
 
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))

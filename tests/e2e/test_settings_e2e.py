@@ -48,9 +48,16 @@ def test_settings_on_shows_both_icons_after_reload(sandbox, page):
     expect(sync).to_have_attribute("aria-label", "Sync to Server: 0 offline orders waiting")
     expect(sync).to_have_class(re.compile("o_pos_offline_no_pending"))
     expect(page.locator("[data-test=sync-count]")).to_have_count(0)
-    expect(page.locator("[data-test=storage]")).to_have_text(
-        re.compile(r"storage: (persisted|best-effort|unsupported)")
+    # Whether the browser keeps the orders, in words: no "storage: best-effort" jargon.
+    storage = page.locator("[data-test=storage]")
+    expect(storage).to_have_attribute(
+        "data-persistence", re.compile(r"^(persisted|best-effort|unsupported)$")
     )
+    expect(storage).to_have_attribute(
+        "title",
+        re.compile(r"^This browser (keeps|may delete|cannot promise to keep) the offline orders"),
+    )
+    expect(storage).not_to_contain_text("storage")
 
     # Online with offline mode on: a sale still goes straight to the back office.
     data = pos_data(page, sandbox.url)
