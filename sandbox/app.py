@@ -257,7 +257,10 @@ class SandboxApp:
         ]
         if errors:
             return "Not saved: " + " ".join(errors), "error"
-        return "Settings saved. Reload the register to apply them.", "ok"
+        return (
+            "Settings saved. On the register, log out and back in (or reload it) to apply them.",
+            "ok",
+        )
 
     # -- back office --------------------------------------------------------------------------
     def on_backoffice(self, request):

@@ -221,3 +221,35 @@ def test_process_is_refused_in_manual_offline_as_sync_is(page: Page, card_sandbo
     process_button(page, uuid).click()
     expect(process_button(page, uuid)).to_have_attribute("data-status", "succeeded")
     assert len(payment_intents(card_sandbox.stripe_url, pos_order_uuid=uuid)) == 1
+
+
+def test_card_form_from_the_keyboard(page: Page, card_sandbox):
+    offline_register(page, card_sandbox.url)
+    page.locator("[data-test=product]").nth(0).click()
+    page.locator("[data-test=payment-method][data-method-id='2']").click()
+    validate = page.locator("[data-test=validate]")
+    validate.focus()
+    page.keyboard.press("Enter")
+    form = page.locator("[data-test=card-form]")
+    # Focus enters on the first field, inside a modal dialog named by the form's title.
+    expect(form.locator("[data-test=card-number]")).to_be_focused()
+    overlay = page.locator("[data-test=card-overlay] [role=dialog]")
+    expect(overlay).to_have_attribute("aria-modal", "true")
+    expect(overlay).to_have_accessible_name("Card payment (charged at sync)")
+    stops = []
+    for _ in range(14):
+        page.keyboard.press("Tab")
+        stops.append(
+            page.evaluate(
+                """() => document.querySelector("[data-test=card-form]")
+                    .contains(document.activeElement) ? document.activeElement.dataset.test
+                    : "outside:" + document.activeElement.tagName"""
+            )
+        )
+    assert not [s for s in stops if s.startswith("outside")], stops
+    cycle = stops[: stops.index(stops[0], 1)]
+    assert cycle == ["card-expiry", "card-cvc", "card-name", "card-confirm", "card-cancel",
+                     "card-number"], cycle  # fmt: skip
+    page.keyboard.press("Escape")
+    expect(form).to_have_count(0)
+    expect(validate).to_be_focused()
