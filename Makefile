@@ -33,8 +33,9 @@ chromium:
 
 deps: $(VENV)/.installed node_modules/.installed
 
+# make demo PORT=8100 STRIPE_PORT=8101: fixed ports (default: free ones, printed at start).
 demo: deps
-	$(PY) -m sandbox.demo
+	$(PY) -m sandbox.demo $(if $(PORT),--port $(PORT)) $(if $(STRIPE_PORT),--stripe-port $(STRIPE_PORT))
 
 lint: deps
 	$(VENV)/bin/ruff check .

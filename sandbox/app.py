@@ -99,7 +99,8 @@ class SandboxApp:
             Rule("/rpc/<method>", endpoint="rpc", methods=["POST"]),
             Rule("/settings", endpoint="settings", methods=["GET", "POST"]),
             Rule("/backoffice", endpoint="backoffice", methods=["GET"]),
-            Rule("/backoffice/order/<uuid>", endpoint="order", methods=["GET"]),
+            # <path:>: an id holding a "/" (percent-encoded in links, decoded by the server).
+            Rule("/backoffice/order/<path:uuid>", endpoint="order", methods=["GET"]),
             Rule("/backoffice/import", endpoint="import_csv", methods=["GET", "POST"]),
         ]
         self.extra_views = {}
