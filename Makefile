@@ -43,8 +43,9 @@ lint: deps
 	$(VENV)/bin/pylint --rcfile=.pylintrc $(ADDON)
 	$(VENV)/bin/oca-checks-odoo-module $(ADDON)
 
+# Quiet: failures in full, then node's summary and "N passed, N failed, N skipped".
 test-js: deps
-	node --test tests/js/
+	node --test --test-reporter=./tools/node_test_reporter.mjs tests/js/
 
 test-py: deps chromium
 	$(PY) -m pytest -q tests
