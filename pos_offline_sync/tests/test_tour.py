@@ -5,9 +5,9 @@ from odoo.tests import Form, tagged
 from .localstripe import SECRET_KEY, LocalStripe
 
 
-@tagged("post_install", "-at_install")
-class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
-    def test_offline_sale_synced_from_the_dialog(self):
+class OfflineTourSetup:
+    def _offline_register_with_cards(self):
+        """Offline mode on (as a manager does it), cards on "Bank" through localstripe."""
         # Enable offline mode the way a manager does: the POS settings.
         settings = Form(self.env["res.config.settings"])
         settings.pos_config_id = self.main_pos_config
@@ -35,6 +35,13 @@ class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
         )
 
         self.main_pos_config.with_user(self.pos_user).open_ui()
+        return stripe
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineSyncTour(OfflineTourSetup, TestPointOfSaleHttpCommon):
+    def test_offline_sale_synced_from_the_dialog(self):
+        stripe = self._offline_register_with_cards()
         before = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)])
         self.start_pos_tour("pos_offline_sync_tour", login="pos_user")
 
@@ -52,3 +59,20 @@ class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
         self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
         self.assertTrue(payment.transaction_id.startswith("pi_"))
         self.assertEqual(len(stripe.succeeded_intents(card.uuid)), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineSyncTourFrench(OfflineTourSetup, TestPointOfSaleHttpCommon):
+    """The register and its dialog in French: the shipped i18n/fr.po reaches the OWL templates
+    and the messages the JS core builds (card form errors, Process, the sync's results)."""
+
+    def test_register_and_dialog_in_french(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.pos_user.lang = "fr_FR"
+        stripe = self._offline_register_with_cards()
+        before = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)])
+        self.start_pos_tour("pos_offline_sync_fr_tour", login="pos_user")
+        order = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)]) - before
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "paid")
+        self.assertEqual(len(stripe.succeeded_intents(order.uuid)), 1)

@@ -251,6 +251,10 @@ export class SyncDialog extends Component {
         return Math.max(0, this.totalCount - this.ui.visible);
     }
 
+    get showMoreText() {
+        return _t("Show more (%(count)s more)", { count: this.hiddenCount });
+    }
+
     showMore() {
         this.ui.visible += this.pageSize;
     }
