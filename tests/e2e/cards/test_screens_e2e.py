@@ -121,8 +121,13 @@ def test_sync_dialog_fits_every_register_size(page: Page, card_sandbox):
                     .map((c) => getComputedStyle(c, "::before").content)"""
             )
             assert '"Date: "' in labels and '"Status: "' in labels, labels
-        dialog.locator(".o_pos_offline_dialog_body").evaluate("b => b.scrollTo(0, 0)")
+        body = dialog.locator(".o_pos_offline_dialog_body")
+        body.evaluate("b => b.scrollTo(0, 0)")
         page.screenshot(path=str(SHOTS / f"sandbox-sync-dialog-{width}x{height}.png"))
+        if width < 1024:
+            # The rest of the cards: the refusal, the lost answer and the result sentence.
+            body.evaluate("b => b.scrollTo(0, b.scrollHeight)")
+            page.screenshot(path=str(SHOTS / f"sandbox-sync-dialog-{width}x{height}-end.png"))
 
 
 @pytest.mark.parametrize("width, height", SIZES)
