@@ -2,8 +2,9 @@
 // Keyboard focus of the offline dialogs (WAI-ARIA dialog pattern): focus enters on open, Tab
 // and Shift+Tab cycle inside, focus never falls to <body> while the dialog is open (a button
 // that gets disabled or replaced under the focus, e.g. Sync while it runs), and it returns to
-// what opened the dialog on close. Inside a host dialog that already traps Tab and restores
-// focus (Odoo's Dialog), only the <body> rescue is used.
+// what opened the dialog on close. Inside a host dialog that already traps Tab (Odoo's Dialog)
+// the trap is the host's; the focus is still given back here, because the host remembers the
+// element focused when it mounted, which is by then inside the dialog.
 
 import { onMounted, onWillUnmount } from "@odoo/owl";
 
@@ -72,8 +73,8 @@ export function cycleTab(ev, root) {
  * Focus handling of a dialog component.
  * @param {{el: HTMLElement|null}} ref the dialog's root element (focusable: tabindex="-1")
  * @param {object} [options]
- * @param {boolean|(() => boolean)} [options.own=true] the component is the dialog itself (trap
- *   Tab, return focus on close); false inside a host's dialog that does both
+ * @param {boolean|(() => boolean)} [options.own=true] the component is the dialog itself (it
+ *   traps Tab); false inside a host's dialog that does
  * @param {(root: HTMLElement) => HTMLElement|null} [options.initial] element focused on open
  *   (default: the root)
  * @returns {{onKeydown: (ev: KeyboardEvent) => boolean, rescue: () => void}} onKeydown traps
@@ -142,7 +143,7 @@ export function useDialogFocus(ref, { own = true, initial = null } = {}) {
         root?.removeEventListener("focusout", onFocusOut);
         const active = doc.activeElement;
         const lost = !active || active === doc.body || (root && root.contains(active));
-        if (isOwn() && lost && opener && opener.isConnected) {
+        if (lost && opener && opener.isConnected) {
             opener.focus();
         }
     });
