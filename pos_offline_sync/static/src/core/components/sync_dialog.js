@@ -76,8 +76,8 @@ export class SyncDialog extends Component {
     setup() {
         this.offlineState = useState(this.props.controller.state);
         this.rootRef = useRef("root");
-        // Own shell: trap Tab and give the focus back on close; inside a host's Dialog (Odoo)
-        // the host does both, and only a focus lost to <body> is put back here.
+        // Focus in on open, back to the opener on close, never lost to <body>; Tab is trapped
+        // here in its own shell, by the host's Dialog when embedded (Odoo).
         this.focus = useDialogFocus(this.rootRef, { own: !this.props.embedded });
         this.pageSize = this.props.pageSize || PAGE_SIZE;
         // The card processor (and the sync's beforeSend) exists even if no row shows a card.
