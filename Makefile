@@ -34,8 +34,9 @@ chromium:
 
 deps: $(VENV)/.installed node_modules/.installed
 
+# make demo PORT=8100 STRIPE_PORT=8101: fixed ports (default: free ones, printed at start).
 demo: deps
-	$(PY) -m sandbox.demo
+	$(PY) -m sandbox.demo $(if $(PORT),--port $(PORT)) $(if $(STRIPE_PORT),--stripe-port $(STRIPE_PORT))
 
 lint: deps
 	$(VENV)/bin/ruff check .
@@ -43,8 +44,9 @@ lint: deps
 	$(VENV)/bin/pylint --rcfile=.pylintrc $(ADDON)
 	$(VENV)/bin/oca-checks-odoo-module $(ADDON)
 
+# Quiet: failures in full, then node's summary and "N passed, N failed, N skipped".
 test-js: deps
-	node --test tests/js/
+	node --test --test-reporter=./tools/node_test_reporter.mjs tests/js/
 
 test-py: deps chromium
 	$(PY) -m pytest -q tests

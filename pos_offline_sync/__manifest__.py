@@ -31,8 +31,10 @@
             "pos_offline_sync/static/src/app/**/*",
         ],
         "web.assets_backend": [
+            "pos_offline_sync/static/src/core/i18n.js",
             "pos_offline_sync/static/src/core/card_vault.js",
             "pos_offline_sync/static/src/core/risk_limits.js",
+            "pos_offline_sync/static/src/core/components/dialog_focus.js",
             "pos_offline_sync/static/src/core/components/card_form.*",
             "pos_offline_sync/static/src/core/components/offline_sync.css",
             "pos_offline_sync/static/src/backend/**/*",

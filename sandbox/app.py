@@ -110,7 +110,8 @@ class SandboxApp:
             Rule("/rpc/<method>", endpoint="rpc", methods=["POST"]),
             Rule("/settings", endpoint="settings", methods=["GET", "POST"]),
             Rule("/backoffice", endpoint="backoffice", methods=["GET"]),
-            Rule("/backoffice/order/<uuid>", endpoint="order", methods=["GET"]),
+            # <path:>: an id holding a "/" (percent-encoded in links, decoded by the server).
+            Rule("/backoffice/order/<path:uuid>", endpoint="order", methods=["GET"]),
             Rule("/backoffice/import", endpoint="import_csv", methods=["GET", "POST"]),
         ]
         self.extra_views = {}
@@ -268,7 +269,10 @@ class SandboxApp:
         ]
         if errors:
             return "Not saved: " + " ".join(errors), "error"
-        return "Settings saved. Reload the register to apply them.", "ok"
+        return (
+            "Settings saved. On the register, log out and back in (or reload it) to apply them.",
+            "ok",
+        )
 
     # -- back office --------------------------------------------------------------------------
     def on_backoffice(self, request):

@@ -1,6 +1,11 @@
 """`make demo`: localstripe and the sandbox on 127.0.0.1, until Ctrl-C.
 
-    python -m sandbox.demo [--port 8069] [--db var/demo.sqlite3] [--card-kek-file PATH]
+    python -m sandbox.demo [--port 8100] [--stripe-port 8101] [--db var/demo.sqlite3]
+                           [--card-kek-file PATH]
+
+(`make demo PORT=8100 STRIPE_PORT=8101`.) Without a port each picks a free one and the URLs are
+printed; a fixed port keeps the same URLs between runs (a bookmarked register, a Stripe client
+pointed at the local Stripe).
 
 The card keys in the SQLite file are wrapped by a key-encryption key kept in its own file
 (default var/keys/demo-card.kek, made on the first run, mode 0600): back it up apart from the
@@ -32,10 +37,11 @@ DEMO_SECRET_KEY = "sk_test_pos_offline_sync_demo"  # noqa: S105 - a test double'
 STARTUP_TIMEOUT_S = 30
 
 
-def start_localstripe(host: str) -> tuple[subprocess.Popen, str]:
-    """Starts localstripe on `host` at a free port; returns the process and its base URL."""
+def start_localstripe(host: str, port: int = 0) -> tuple[subprocess.Popen, str]:
+    """Starts localstripe on `host` at `port` (0: a free one); returns the process and its base
+    URL."""
     process = subprocess.Popen(  # noqa: S603 - fixed argv, our own launcher
-        [sys.executable, "-m", "sandbox.localstripe_server", "--host", host, "--port", "0"],
+        [sys.executable, "-m", "sandbox.localstripe_server", "--host", host, "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -87,6 +93,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run the pos_offline_sync demo.")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default)")
     parser.add_argument("--port", type=int, default=0, help="sandbox port; 0 picks a free one")
+    parser.add_argument(
+        "--stripe-port", type=int, default=0, help="localstripe port; 0 picks a free one"
+    )
     parser.add_argument("--db", default=str(DEFAULT_DB), help="SQLite file of the demo")
     parser.add_argument(
         "--card-kek-file",
@@ -96,16 +105,31 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
         parser.error(f"--host must be a loopback address (127.0.0.1), not {args.host!r}")
+    for name, port in (("--port", args.port), ("--stripe-port", args.stripe_port)):
+        if not 0 <= port <= 65535:
+            parser.error(f"{name} must be a port number from 1 to 65535 (or 0), not {port}")
+    if args.port and args.port == args.stripe_port:
+        parser.error("--port and --stripe-port must differ")
     kek_note = ensure_kek(Path(args.card_kek_file))
 
     # From here on Ctrl-C / SIGTERM raise SystemExit, so the `finally` below stops localstripe.
     install_stop_handlers()
-    stripe_process, stripe_url = start_localstripe(args.host)
+    try:
+        stripe_process, stripe_url = start_localstripe(args.host, args.stripe_port)
+    except RuntimeError as exc:
+        print(f"{exc}\n(is port {args.stripe_port} already in use?)", file=sys.stderr, flush=True)
+        return 2
     try:
         stripe = {"api_base": stripe_url, "secret_key": DEMO_SECRET_KEY}
-        server = make_sandbox_server(
-            args.host, args.port, args.db, stripe=stripe, card_kek_file=args.card_kek_file
-        )
+        try:
+            server = make_sandbox_server(
+                args.host, args.port, args.db, stripe=stripe, card_kek_file=args.card_kek_file
+            )
+        except (OSError, SystemExit) as exc:
+            # werkzeug prints "Port N is in use" and exits; either way localstripe is stopped.
+            reason = exc if isinstance(exc, OSError) else "the port is in use"
+            print(f"The sandbox cannot listen on port {args.port}: {reason}", file=sys.stderr)
+            return 2
         url = url_of(server)
         print(
             f"SANDBOX_URL={url}\n"

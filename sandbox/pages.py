@@ -7,6 +7,7 @@ tests' selectors.
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
@@ -40,6 +41,39 @@ button,.button{background:#714b67;color:#fff;border:0;border-radius:6px;padding:
 cursor:pointer;font-size:1rem}
 fieldset{border:1px solid #e4e7eb;border-radius:6px;margin:1rem 0}
 """)
+
+# Dates are stored as ISO 8601 UTC; the browser shows them in its own locale and time zone (the
+# ISO text stays as the fallback without JavaScript, and in the title).
+LOCAL_DATES = Markup("""<script>
+(function () {
+    var format = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "short"});
+    document.querySelectorAll("time[data-local]").forEach(function (el) {
+        var d = new Date(el.getAttribute("datetime"));
+        if (!isNaN(d.getTime())) {
+            el.title = el.getAttribute("datetime");
+            el.textContent = format.format(d);
+        }
+    });
+})();
+</script>""")
+
+
+def order_url(uuid: str) -> str:
+    """The back-office page of an order; the uuid is percent-encoded whole (a `/` or `?` in
+    it stays part of the id)."""
+    return "/backoffice/order/" + quote(str(uuid), safe="")
+
+
+def local_date(value) -> Markup:
+    """A `<time>` the page's script shows in the browser's locale."""
+    return Markup('<time datetime="{0}" data-local="">{0}</time>').format(value or "")
+
+
+def order_title(reference) -> str:
+    """ "Order 00001-0003" as it is; a bare reference ("Shop/0003") gets the word "Order"."""
+    text = str(reference or "")
+    return text if text.lower().startswith("order") else f"Order {text}"
+
 
 POS_SHELL = """<!DOCTYPE html>
 <html lang="en">
@@ -77,8 +111,8 @@ def layout(title: str, body: Markup, *, flash=None, flash_kind="ok") -> str:
             '<header><strong>Sandbox</strong><a href="/pos">Register</a>'
             '<a href="/settings">Settings</a><a href="/backoffice">Orders</a>'
             '<a href="/backoffice/import">Import CSV</a></header>'
-            "<main><h1>{title}</h1>{notice}{body}</main></body></html>"
-        ).format(title=title, style=STYLE, notice=notice, body=body)
+            "<main><h1>{title}</h1>{notice}{body}</main>{dates}</body></html>"
+        ).format(title=title, style=STYLE, notice=notice, body=body, dates=LOCAL_DATES)
     )
 
 
@@ -125,16 +159,17 @@ def backoffice_page(orders) -> str:
         rows = Markup("").join(
             Markup(
                 '<tr data-uuid="{uuid}" data-state="{state}">'
-                '<td class="reference"><a href="/backoffice/order/{uuid}">{reference}</a></td>'
+                '<td class="reference"><a href="{href}">{reference}</a></td>'
                 '<td class="date">{date}</td><td class="customer">{customer}</td>'
                 '<td class="total num">{total}</td>'
                 '<td class="status"><span class="badge {cls}">{label}</span></td>'
                 '<td class="note">{note}</td></tr>'
             ).format(
                 uuid=o["uuid"],
+                href=order_url(o["uuid"]),
                 state=o["state"],
                 reference=o["reference"],
-                date=o["created_at"],
+                date=local_date(o["created_at"]),
                 customer=o["customer"] or "",
                 total=money(o["amount_total"], o["currency"]),
                 cls="paid" if o["state"] == "paid" else "unpaid",
@@ -200,7 +235,7 @@ def order_page(order, lines, payments, extra_sections: list[str]) -> str:
         state=order["state"],
         cls="paid" if paid else "unpaid",
         label="Paid" if paid else "Unpaid",
-        date=order["created_at"],
+        date=local_date(order["created_at"]),
         customer=order["customer"] or "no customer",
         cashier=order["cashier"] or "?",
         origin=order["origin"],
@@ -210,7 +245,7 @@ def order_page(order, lines, payments, extra_sections: list[str]) -> str:
         note=order["note"] or "",
         extra=Markup("").join(extra_sections),
     )
-    return layout(f"Order {order['reference']}", body)
+    return layout(order_title(order["reference"]), body)
 
 
 def import_page(

@@ -29,3 +29,22 @@ class TestOfflineSyncTour(OfflineTourCommon):
         self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
         self.assertTrue(payment.transaction_id.startswith("pi_"))
         self.assertEqual(len(stripe.succeeded_intents(card.uuid)), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineSyncTourFrench(OfflineTourCommon):
+    """The register and its dialog in French: the shipped i18n/fr.po reaches the OWL templates
+    and the messages the JS core builds (card form errors, Process, the sync's results)."""
+
+    def test_register_and_dialog_in_french(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.pos_user.lang = "fr_FR"
+        self.enable_offline_mode()
+        stripe = self.enable_offline_cards()
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        before = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)])
+        self.start_pos_tour("pos_offline_sync_fr_tour", login="pos_user")
+        order = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)]) - before
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "paid")
+        self.assertEqual(len(stripe.succeeded_intents(order.uuid)), 1)

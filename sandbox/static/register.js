@@ -7,6 +7,7 @@ import { SyncButton } from "/core/components/sync_button.js";
 import { SyncDialog } from "/core/components/sync_dialog.js";
 import { OfflineController } from "/core/offline_controller.js";
 import { CardForm } from "/core/components/card_form.js";
+import { persistenceText } from "/core/sync_messages.js";
 import { setupCards } from "/sandbox-static/cards_register.js";
 
 const TEMPLATE_FILES = [
@@ -81,7 +82,7 @@ function nextSequence(dbName, configId) {
 
 // ----- the register ---------------------------------------------------------------------------
 
-/** "storage: persisted / best-effort": whether the browser promised to keep the offline orders. */
+/** Whether the browser promised to keep the offline orders, in a cashier's words. */
 class StorageBadge extends Component {
     static template = "sandbox.StorageBadge";
     static props = { state: Object };
@@ -93,6 +94,19 @@ class StorageBadge extends Component {
     get label() {
         return this.state.persistence || "checking";
     }
+
+    get text() {
+        return persistenceText(this.state.persistence);
+    }
+}
+
+/** The register's data (config, products, methods, cashiers), read afresh from the server. */
+async function fetchPosData() {
+    const response = await fetch("/api/pos_data", { cache: "no-store" });
+    if (!response.ok) {
+        throw new Error(`/api/pos_data: HTTP ${response.status}`);
+    }
+    return response.json();
 }
 
 class SandboxPos extends Component {
@@ -101,10 +115,7 @@ class SandboxPos extends Component {
     static props = { data: Object };
 
     setup() {
-        this.data = this.props.data;
-        this.config = this.data.config;
-        this.currency = currencyCode(this.config);
-        this.offlineEnabled = Boolean(this.config.allow_offline_mode);
+        this.applyData(this.props.data);
         this.state = useState({
             screen: "login",
             cashier: null,
@@ -128,12 +139,35 @@ class SandboxPos extends Component {
         onWillDestroy(() => this.stopController());
     }
 
+    /** Settings, products and methods the register works with (from /api/pos_data). */
+    applyData(data) {
+        this.data = data;
+        this.config = data.config;
+        this.currency = currencyCode(this.config);
+        this.offlineEnabled = Boolean(this.config.allow_offline_mode);
+    }
+
     // ----- session ----------------------------------------------------------------------------
 
     async login(cashier) {
         this.state.error = "";
         this.state.starting = true;
         try {
+            // Settings changed since the page loaded apply at the next login, as after a
+            // reload; offline (no answer), the register goes on with what it has.
+            try {
+                const fresh = await fetchPosData();
+                const known = fresh.cashiers.find((c) => c.id === cashier.id);
+                this.applyData(fresh);
+                cashier = known || cashier;
+                const methods = this.data.payment_methods;
+                if (!methods.some((m) => m.id === this.state.paymentMethodId)) {
+                    const cash = methods.find((m) => m.is_cash) || methods[0];
+                    this.state.paymentMethodId = cash ? cash.id : null;
+                }
+            } catch {
+                // Server unreachable: keep the data of the last load.
+            }
             // A fresh controller per login: the queue is read back from IndexedDB, so what the
             // cashier sees after logging in is what the browser really kept. With offline mode
             // off it only opens a store left from when the mode was on (to sync those orders).
@@ -197,9 +231,12 @@ class SandboxPos extends Component {
     }
 
     closeSyncDialog() {
+        // The dialog gives the focus back to the icon that opened it (dialog_focus.js).
         this.state.dialogOpen = false;
-        // Keyboard users land back on the icon that opened the dialog.
-        requestAnimationFrame(() => document.querySelector("[data-test=sync-button]")?.focus());
+    }
+
+    cancelCardForm() {
+        this.state.cardForm = null;
     }
 
     // ----- cart -------------------------------------------------------------------------------
@@ -378,6 +415,8 @@ class SandboxPos extends Component {
     showReceipt(order, status) {
         this.state.receipt = { order, status };
         this.state.screen = "receipt";
+        // The Validate button that had the focus is gone: the next step is New Order.
+        requestAnimationFrame(() => document.querySelector("[data-test=new-order]")?.focus());
     }
 }
 

@@ -59,3 +59,56 @@ def page(context):
     page.js_errors = errors
     yield page
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# ----- axe-core (accessibility scan, from npm) ----------------------------------------------
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RESULTS = pytest.StashKey[list]()
+SEVERE = ("critical", "serious")
+
+
+def _run_axe(config, page, name: str, include: str | None = None) -> dict:
+    """Runs axe-core over the page (or the element `include`) and records the counts."""
+    if not AXE_JS.is_file():
+        pytest.fail(f"{AXE_JS} is missing: `make deps` (npm ci) installs axe-core")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate(
+        """async (include) => {
+            const r = await axe.run(include ? {include: [include]} : document,
+                                    {resultTypes: ["violations"]});
+            return {
+                version: axe.version,
+                violations: r.violations.map((v) => ({
+                    id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.map((n) => n.target.join(" ") + ": " + n.failureSummary),
+                })),
+            };
+        }""",
+        include,
+    )
+    counts = {impact: 0 for impact in ("critical", "serious", "moderate", "minor")}
+    for violation in result["violations"]:
+        counts[violation["impact"] or "minor"] += len(violation["nodes"])
+    config.stash.setdefault(AXE_RESULTS, []).append((name, result["version"], counts))
+    result["counts"] = counts
+    result["severe"] = [v for v in result["violations"] if v["impact"] in SEVERE]
+    return result
+
+
+@pytest.fixture
+def axe(request):
+    """axe(page, name, include=None) -> {counts, severe, violations}: scans and records."""
+    return lambda page, name, include=None: _run_axe(request.config, page, name, include)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    results = config.stash.get(AXE_RESULTS, [])
+    if not results:
+        return
+    terminalreporter.section(f"axe-core {results[0][1]}: accessibility scan")
+    for name, _version, counts in results:
+        terminalreporter.write_line(
+            f"axe {name}: {counts['critical']} critical, {counts['serious']} serious, "
+            f"{counts['moderate']} moderate, {counts['minor']} minor"
+        )

@@ -190,3 +190,52 @@ def row(page: Page, uuid: str):
 def check_rows(page: Page, uuids) -> None:
     for uuid in uuids:
         row(page, uuid).locator("[data-test=row-check]").check()
+
+
+# Everything that sticks out of `root` sideways, scrolls sideways or is cut, as sentences;
+# an empty list when it fits. Visually hidden helpers (clipped 1 px boxes) are skipped.
+_OVERFLOW = """(selector) => {
+    const root = document.querySelector(selector);
+    if (!root) { return [`${selector} is not on the page`]; }
+    const width = document.documentElement.clientWidth;
+    const problems = [];
+    const page = document.documentElement.scrollWidth;
+    if (page > width + 1) { problems.push(`the page scrolls sideways: ${page} > ${width}`); }
+    const box = root.getBoundingClientRect();
+    if (box.left < -1 || box.right > width + 1) {
+        problems.push(`${selector} spans ${box.left}..${box.right}, the window 0..${width}`);
+    }
+    const name = (el) => el.tagName.toLowerCase()
+        + (el.dataset.test ? `[${el.dataset.test}]` : "")
+        + (typeof el.className === "string" && el.className
+            ? "." + el.className.split(" ")[0] : "");
+    const clipped = (el) => {
+        for (let a = el; a && a !== root.parentElement; a = a.parentElement) {
+            const cs = getComputedStyle(a);
+            if (cs.display === "none" || (cs.clip && cs.clip !== "auto")) { return true; }
+        }
+        return false;
+    };
+    for (const el of [root, ...root.querySelectorAll("*")]) {
+        if (clipped(el)) { continue; }
+        const r = el.getBoundingClientRect();
+        if (!r.width && !r.height) { continue; }
+        if (r.right > box.right + 1 || r.left < box.left - 1) {
+            problems.push(
+                `${name(el)} sticks out: ${r.left}..${r.right} in ${box.left}..${box.right}`);
+        }
+        const cs = getComputedStyle(el);
+        const cuts = ["auto", "scroll", "hidden", "clip"].includes(cs.overflowX)
+            || cs.textOverflow === "ellipsis";
+        if (cuts && el.scrollWidth > el.clientWidth + 1) {
+            problems.push(
+                `${name(el)} is cut or scrolls sideways: ${el.scrollWidth} > ${el.clientWidth}`);
+        }
+    }
+    return problems;
+}"""
+
+
+def overflow_problems(page: Page, selector: str) -> list[str]:
+    """What sticks out of, scrolls inside or is cut in the element (and the page) sideways."""
+    return page.evaluate(_OVERFLOW, selector)

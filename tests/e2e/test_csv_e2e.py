@@ -4,6 +4,7 @@ the file parses with Python's csv module into the documented columns."""
 import csv
 import io
 import re
+import sqlite3
 
 from e2e_pos import (
     ROOT,
@@ -43,7 +44,7 @@ def test_csv_export_checked_sales_only_neutralised(sandbox, page, tmp_path):
     path = tmp_path / "export.csv"
     download.save_as(path)
     expect(dialog.locator("[data-test=csv-message]")).to_have_text(
-        "CSV exported: 1 sales order, 1 return left out."
+        "CSV exported: 1 sales order. 1 return left out."
     )
 
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
@@ -75,3 +76,69 @@ def readme_csv_columns() -> list[str]:
             first_cell = line.split("|")[1]
             columns += re.findall(r"`([a-z0-9_]+)`", first_cell)
     return columns
+
+
+CUSTOMER = "Zoë Ünal — مريم الحسيني 👩🏽‍💻"
+PRODUCT = "Café crème ☕ «Spécial» 東京"
+CASHIER = "Ngozi Ọkọnkwọ"
+
+
+def test_csv_with_bom_and_non_ascii_names_reimports_byte_exact(sandbox, page, tmp_path):
+    # Names no code page holds whole, written straight into the sandbox's real SQLite file.
+    with sqlite3.connect(sandbox.db_path) as conn:
+        conn.execute(
+            "UPDATE products SET name = ? WHERE id = (SELECT min(id) FROM products)", (PRODUCT,)
+        )
+        conn.execute(
+            "UPDATE cashiers SET name = ? WHERE id = (SELECT min(id) FROM cashiers)", (CASHIER,)
+        )
+    set_settings(page, sandbox.url, offline=True)
+    open_register(page, sandbox.url)
+    go_offline(page)
+    uuid = sell(page, [0, 0], customer=CUSTOMER, expect_status="offline")
+
+    dialog = open_sync_dialog(page)
+    check_rows(page, [uuid])
+    with page.expect_download() as download_info:
+        dialog.locator("[data-test=csv-export]").click()
+    path = tmp_path / "export.csv"
+    download_info.value.save_as(path)
+    data = path.read_bytes()
+    # Excel reads a CSV as UTF-8 only with the byte order mark.
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert not data[3:].startswith(b"\xef\xbb\xbf")
+    for name in (CUSTOMER, PRODUCT, CASHIER):
+        assert name.encode("utf-8") in data
+
+    # Imported through the back office, the names arrive byte for byte.
+    importer = page.context.new_page()
+    importer.goto(f"{sandbox.url}/backoffice/import")
+    importer.set_input_files("#csv-file", str(path))
+    importer.locator("#import").click()
+    expect(importer.locator(f'#import-results tr[data-uuid="{uuid}"]')).to_have_attribute(
+        "data-status", "created"
+    )
+    with sqlite3.connect(sandbox.db_path) as conn:
+        customer, cashier, order_id = conn.execute(
+            "SELECT customer, cashier, id FROM orders WHERE uuid = ?", (uuid,)
+        ).fetchone()
+        products = [
+            r[0]
+            for r in conn.execute(
+                "SELECT product_name FROM order_lines WHERE order_id = ?", (order_id,)
+            )
+        ]
+    assert customer.encode("utf-8") == CUSTOMER.encode("utf-8")
+    assert cashier.encode("utf-8") == CASHIER.encode("utf-8")
+    assert [p.encode("utf-8") for p in products] == [PRODUCT.encode("utf-8")]
+
+    # The same file without its BOM is read the same: nothing twice.
+    plain = tmp_path / "export-no-bom.csv"
+    plain.write_bytes(data[3:])
+    importer.goto(f"{sandbox.url}/backoffice/import")
+    importer.set_input_files("#csv-file", str(plain))
+    importer.locator("#import").click()
+    expect(importer.locator(f'#import-results tr[data-uuid="{uuid}"]')).to_have_attribute(
+        "data-status", "exists"
+    )
+    importer.close()

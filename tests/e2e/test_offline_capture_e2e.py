@@ -51,7 +51,7 @@ def test_manual_offline_captures_sales_and_refuses_sync(sandbox, page):
     dialog = open_sync_dialog(page)
     expect(dialog.locator("[data-test=sync-row]")).to_have_count(2)
     expect(dialog.locator("[data-test=offline-reason]")).to_have_text(
-        "Orders can be synced only when the POS is online."
+        "You are offline: cards can be processed and orders synced only when the POS is online."
     )
     dialog.locator("[data-test=select-all]").check()
     expect(dialog.locator("[data-test=sync-submit]")).to_be_disabled()

@@ -6,6 +6,8 @@ from e2e_pos import (
     STATUS,
     SYNC,
     backoffice_uuids,
+    login,
+    logout,
     open_register,
     pos_data,
     sell,
@@ -48,12 +50,53 @@ def test_settings_on_shows_both_icons_after_reload(sandbox, page):
     expect(sync).to_have_attribute("aria-label", "Sync to Server: 0 offline orders waiting")
     expect(sync).to_have_class(re.compile("o_pos_offline_no_pending"))
     expect(page.locator("[data-test=sync-count]")).to_have_count(0)
-    expect(page.locator("[data-test=storage]")).to_have_text(
-        re.compile(r"storage: (persisted|best-effort|unsupported)")
+    # Whether the browser keeps the orders, in words: no "storage: best-effort" jargon.
+    storage = page.locator("[data-test=storage]")
+    expect(storage).to_have_attribute(
+        "data-persistence", re.compile(r"^(persisted|best-effort|unsupported)$")
     )
+    expect(storage).to_have_attribute(
+        "title",
+        re.compile(r"^This browser (keeps|may delete|cannot promise to keep) the offline orders"),
+    )
+    expect(storage).not_to_contain_text("storage")
 
     # Online with offline mode on: a sale still goes straight to the back office.
     data = pos_data(page, sandbox.url)
     uuid = sell(page, [0], expect_status="synced")
     assert backoffice_uuids(page, sandbox.url) == [uuid]
     assert not stored_orders(page, data)
+
+
+def test_settings_changed_then_log_out_log_in_shows_the_icons_without_a_reload(sandbox, page):
+    set_settings(page, sandbox.url, offline=False)
+    open_register(page, sandbox.url)
+    expect(page.locator(STATUS)).to_have_count(0)
+    # Offline mode off: no icons, and no divider left before the cashier's name.
+    expect(page.locator("[data-test=offline-icons]")).to_have_count(0)
+    cashier = page.locator("[data-test=cashier-name]")
+    assert cashier.evaluate("e => getComputedStyle(e).borderLeftWidth") == "0px"
+    page.evaluate("window.__notReloaded = true")
+
+    # The administrator turns offline mode on in another tab; the register is not reloaded.
+    admin = page.context.new_page()
+    set_settings(admin, sandbox.url, offline=True)
+    expect(admin.locator("#flash")).to_contain_text("log out and back in")
+    admin.close()
+    logout(page)
+    login(page)
+    expect(page.locator(STATUS)).to_be_visible()
+    expect(page.locator(SYNC)).to_be_visible()
+    assert page.evaluate("window.__notReloaded === true")
+    # The divider now belongs to the icons, between them and the cashier.
+    icons = page.locator("[data-test=offline-icons]")
+    assert icons.evaluate("e => getComputedStyle(e).borderRightWidth") == "1px"
+
+    # And off again the same way: the icons go.
+    admin = page.context.new_page()
+    set_settings(admin, sandbox.url, offline=False)
+    admin.close()
+    logout(page)
+    login(page)
+    expect(page.locator(STATUS)).to_have_count(0)
+    assert page.evaluate("window.__notReloaded === true")

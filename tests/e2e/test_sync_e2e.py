@@ -103,7 +103,7 @@ def test_lost_response_then_retry_creates_no_duplicate(sandbox, page):
         dialog.locator("[data-test=sync-submit]").click()
     results = response_info.value.json()["result"]["results"]
     assert [(r["uuid"], r["ok"], r["status"]) for r in results] == [(a, True, "exists")]
-    expect(status).to_have_text("Synced (already there)")
+    expect(status).to_have_text(re.compile(r"^\s*Synced\s+The back office already had it\.\s*$"))
 
     assert backoffice_uuids(page, sandbox.url) == [a]
     assert stored_uuids(page, data) == {b, c}

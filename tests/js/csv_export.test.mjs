@@ -3,6 +3,8 @@ import { describe, it } from "node:test";
 
 import {
     csvCell,
+    CSV_BOM,
+    csvBlob,
     csvFilename,
     formatNumber,
     neutraliseCell,
@@ -63,7 +65,7 @@ describe("ordersToCsv", () => {
         const { csv } = ordersToCsv([makeOrder()]);
         assert.ok(csv.startsWith(`${CSV_COLUMNS.join(",")}\r\n`));
         assert.ok(csv.endsWith("\r\n"));
-        assert.ok(!csv.startsWith("\uFEFF"), "no BOM");
+        assert.ok(!csv.startsWith("\uFEFF"), "the text has no BOM: the file adds it");
         const { header } = rowsOf(csv);
         assert.deepEqual(header, CSV_COLUMNS);
     });
@@ -165,6 +167,18 @@ describe("ordersToCsv", () => {
         const { csv, exported } = ordersToCsv(orders);
         assert.equal(exported, 10000);
         assert.equal(csv.split("\r\n").length, 1 + 20000 + 1);
+    });
+});
+
+describe("csvBlob", () => {
+    it("the file starts with the UTF-8 BOM, then the text byte for byte", async () => {
+        const order = makeOrder({ customer: { id: 1, name: "Zoë Ünal مريم 👩🏽‍💻" } });
+        const { csv } = ordersToCsv([order]);
+        const bytes = new Uint8Array(await csvBlob(csv).arrayBuffer());
+        assert.deepEqual([...bytes.slice(0, 3)], [0xef, 0xbb, 0xbf]);
+        assert.equal(CSV_BOM, "\uFEFF");
+        assert.deepEqual(bytes.slice(3), new TextEncoder().encode(csv));
+        assert.equal(new TextDecoder("utf-8", { ignoreBOM: false }).decode(bytes), csv);
     });
 });
 

@@ -252,3 +252,66 @@ def test_csv_import_killed_mid_way_then_run_again_stores_each_order_once(tmp_pat
         second.stop()
     assert f"{n} of {n} order(s) imported ({n - stored} new, {stored} already" in html
     assert _counts(db) == (n, n, n, n)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_on_fixed_ports_as_make_demo_port_gives_them(tmp_path):
+    port, stripe_port = _free_port(), _free_port()
+    proc = Proc(
+        "sandbox.demo",
+        *("--db", str(tmp_path / "demo.sqlite3")),
+        *("--port", str(port), "--stripe-port", str(stripe_port)),
+    )
+    try:
+        proc.wait_for(rf"^SANDBOX_URL=http://127\.0\.0\.1:{port}$")
+        proc.wait_for(rf"localstripe:\s+http://127\.0\.0\.1:{stripe_port} ")
+        assert _listening_addresses(port) == {"127.0.0.1"}
+        assert _listening_addresses(stripe_port) == {"127.0.0.1"}
+        assert _get_json(f"http://127.0.0.1:{port}/ping") == {"ok": True}
+        assert proc.stop(signal.SIGINT) == 0
+    finally:
+        proc.kill()
+    assert _port_closed(port) and _port_closed(stripe_port)
+    # `make demo PORT=... STRIPE_PORT=...` passes them on (dry run: nothing is started).
+    dry = subprocess.run(  # noqa: S603 - fixed argv
+        ["make", "-n", "demo", "PORT=8100", "STRIPE_PORT=8101"],  # noqa: S607 - make on PATH
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "-m sandbox.demo --port 8100 --stripe-port 8101" in dry.stdout, dry.stdout
+
+
+def test_demo_on_a_port_in_use_says_so_and_leaves_nothing_running(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        stripe_port = _free_port()
+        result = subprocess.run(  # noqa: S603 - fixed argv
+            [sys.executable, "-m", "sandbox.demo", "--db", str(tmp_path / "d.sqlite3")]
+            + ["--port", str(port), "--stripe-port", str(stripe_port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on port {port}" in result.stderr
+    assert "SANDBOX_URL" not in result.stdout
+    assert _port_closed(stripe_port)
+    for bad in (["--port", "70000"], ["--port", "8100", "--stripe-port", "8100"]):
+        refused = subprocess.run(  # noqa: S603 - fixed argv
+            [sys.executable, "-m", "sandbox.demo", "--db", str(tmp_path / "d.sqlite3"), *bad],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2 and "port" in refused.stderr, refused.stderr

@@ -339,6 +339,9 @@ def test_sync_icon_counts_down_to_the_age_limit(page: Page, card_sandbox):
     take_card(page)
     expect(age).to_have_attribute("data-level", "ok")
     expect(age).to_have_text(re.compile(r"^Process offline cards within 23 h 5\d min\.$"))
-    expect(page.locator("[data-test=sync-button]")).to_have_attribute(
-        "aria-label", re.compile(r"1 offline order waiting\. Process offline cards within")
+    sync = page.locator("[data-test=sync-button]")
+    expect(sync).to_have_attribute("aria-label", "Sync to Server: 1 offline order waiting")
+    expect(sync).to_have_accessible_description(re.compile(r"^Process offline cards within"))
+    expect(sync).to_have_attribute(
+        "title", re.compile(r"1 offline order waiting\. Process offline cards within")
     )

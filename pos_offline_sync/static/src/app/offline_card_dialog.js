@@ -1,8 +1,9 @@
 /** @odoo-module */
 // Odoo's Dialog around the core's CardForm (payment screen, offline card methods).
-import { Component } from "@odoo/owl";
+import { Component, onMounted } from "@odoo/owl";
 import { Dialog } from "@web/core/dialog/dialog";
 import { CardForm } from "@pos_offline_sync/core/components/card_form";
+import { nameHostDialog } from "./offline_sync_dialog";
 
 export class OfflineCardDialog extends Component {
     static template = "pos_offline_sync.OfflineCardDialog";
@@ -16,6 +17,10 @@ export class OfflineCardDialog extends Component {
         getPayload: Function,
         close: Function,
     };
+
+    setup() {
+        onMounted(() => nameHostDialog("pos-offline-card-dialog"));
+    }
 
     onConfirm(card) {
         this.props.getPayload(card);

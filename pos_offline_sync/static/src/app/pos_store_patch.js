@@ -6,6 +6,7 @@
 import { markRaw } from "@odoo/owl";
 import { patch } from "@web/core/utils/patch";
 import { rpc } from "@web/core/network/rpc";
+import { _t } from "@web/core/l10n/translation";
 import { PosStore } from "@point_of_sale/app/services/pos_store";
 import { OfflineController } from "@pos_offline_sync/core/offline_controller";
 import { CardVault } from "@pos_offline_sync/core/card_vault";
@@ -118,13 +119,16 @@ patch(PosStore.prototype, {
                 },
                 ping: () => rpc("/pos/ping"),
                 target: window,
+                // The core's own messages (results, refusals, card form) in the user's language.
+                translate: _t,
             }));
         } catch (error) {
             // Without its store the register still sells through Odoo's own path.
             this.offlineSync = null;
-            this.notification.add(`Offline mode is unavailable: ${error.message || error}`, {
-                type: "danger",
-            });
+            this.notification.add(
+                _t("Offline mode is unavailable: %s", String(error.message || error)),
+                { type: "danger" }
+            );
             return;
         }
         // Orders captured offline live in our store only: drop Odoo's local copies so that its
@@ -185,9 +189,10 @@ patch(PosStore.prototype, {
         } catch (error) {
             // Could not keep it offline: Odoo's own path keeps it pending, nothing is lost.
             console.warn("pos_offline_sync: order not captured offline", error);
-            this.notification.add(`Order kept for Odoo's own sync: ${error.message || error}`, {
-                type: "warning",
-            });
+            this.notification.add(
+                _t("Order kept for Odoo's own sync: %s", String(error.message || error)),
+                { type: "warning" }
+            );
             return await super.syncAllOrders(...arguments);
         }
         // Drafts (and anything not finalized) wait for the connection, as in Odoo.

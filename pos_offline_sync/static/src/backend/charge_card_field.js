@@ -3,9 +3,11 @@
 // browser with the company's public key; only the envelope reaches the wizard's field.
 import { Component, markRaw, onWillStart, useState } from "@odoo/owl";
 import { registry } from "@web/core/registry";
+import { _t } from "@web/core/l10n/translation";
 import { standardFieldProps } from "@web/views/fields/standard_field_props";
 import { CardForm } from "@pos_offline_sync/core/components/card_form";
 import { CardVault } from "@pos_offline_sync/core/card_vault";
+import { setTranslate } from "@pos_offline_sync/core/i18n";
 import { limitsFromConfig } from "@pos_offline_sync/core/risk_limits";
 
 export class OfflineCardEnvelopeField extends Component {
@@ -14,6 +16,8 @@ export class OfflineCardEnvelopeField extends Component {
     static props = { ...standardFieldProps, publicKeyField: { type: String, optional: true } };
 
     setup() {
+        // The card form's errors in the user's language (the core has no Odoo import).
+        setTranslate(_t);
         this.state = useState({ card: null, formKey: 1, error: "" });
         // No storage: the back office fetches nothing and caches nothing; the key is in the record.
         this.vault = markRaw(new CardVault({ transport: null, configId: 0, storage: null }));

@@ -5,14 +5,25 @@
 // an outcome (succeeded/failed) is saved on the order at once and the envelope dropped.
 
 import { reactive } from "@odoo/owl";
+import { isOffline } from "./components/status.js";
+import { _t } from "./i18n.js";
 
 /** RPC of card processing (CONTRACTS §2). */
 export const PROCESS_METHOD = "offline_process_card";
 
-export const NO_ANSWER_MESSAGE = "No answer from the server: the card's state is unknown. Try again.";
+// English sources (the msgids): shown through _t() where they reach the cashier.
+export const NO_ANSWER_MESSAGE = _t(
+    "No answer from the server: the card's state is unknown. Try again."
+);
 
-export const GONE_MESSAGE =
-    "This card payment is no longer waiting here (synced from another window?): reopen the list.";
+export const GONE_MESSAGE = _t(
+    "This card payment is no longer waiting here (synced from another window?): reopen the list."
+);
+
+/** Refusal of Process while the register is offline (manual or detected), as Sync refuses. */
+export const PROCESS_OFFLINE_MESSAGE = _t(
+    "You are offline: cards can be processed only when the POS is online."
+);
 
 const FINAL = new Set(["succeeded", "failed"]);
 
@@ -56,7 +67,7 @@ export function applyOutcome(card, outcome) {
             envelope: null,
         };
     }
-    return { ...card, status: "unprocessed", message: outcome?.message || NO_ANSWER_MESSAGE };
+    return { ...card, status: "unprocessed", message: outcome?.message || _t(NO_ANSWER_MESSAGE) };
 }
 
 /** Card payments of an order still waiting for an outcome. */
@@ -75,17 +86,21 @@ export class CardProcessor {
      * @param {{call: Function}} options.transport
      * @param {object} options.store OfflineStore (get, update)
      * @param {() => void} [options.onChange] after a card's state changed (refresh the UI)
+     * @param {() => boolean} [options.isOffline] true while the register is offline: then
+     *   nothing is charged (a cashier who chose Offline must not see a card charged)
      */
     constructor({
         transport,
         store,
         onChange = null,
+        isOffline = null,
         followUpDelaysMs = FOLLOW_UP_DELAYS_MS,
         setTimeout = globalThis.setTimeout.bind(globalThis),
     }) {
         this.transport = transport;
         this.store = store;
         this.onChange = onChange;
+        this.isOffline = isOffline;
         this.followUpDelaysMs = followUpDelaysMs;
         this._setTimeout = setTimeout;
         this._followUps = new Map(); // payment uuid -> tries so far
@@ -104,17 +119,24 @@ export class CardProcessor {
 
     /**
      * Processes one card payment of a stored order.
-     * @returns {Promise<object>} the card outcome (CONTRACTS §2), or {status: "no_answer" or
-     *   "gone" (the order or payment is no longer stored here), message}
+     * @returns {Promise<object>} the card outcome (CONTRACTS §2), or {status: "no_answer",
+     *   "gone" (the order or payment is no longer stored here) or "offline" (refused: the
+     *   register is offline; nothing was asked), message}
      */
     processPayment(orderUuid, paymentUuid) {
         const running = this._inFlight.get(paymentUuid);
         if (running) {
             return running;
         }
+        if (this.isOffline?.()) {
+            return Promise.resolve({ status: "offline", message: _t(PROCESS_OFFLINE_MESSAGE) });
+        }
         this.outcomes[paymentUuid] = { ...(this.outcomes[paymentUuid] || {}), busy: true };
         const promise = this._process(orderUuid, paymentUuid)
-            .catch((error) => ({ status: "no_answer", message: error.message || NO_ANSWER_MESSAGE }))
+            .catch((error) => ({
+                status: "no_answer",
+                message: error.message || _t(NO_ANSWER_MESSAGE),
+            }))
             .then((outcome) => {
                 this.outcomes[paymentUuid] = { ...outcome, busy: false };
                 this._followUp(orderUuid, paymentUuid, outcome);
@@ -142,6 +164,11 @@ export class CardProcessor {
         }
         this._followUps.set(paymentUuid, tries + 1);
         this._setTimeout(() => {
+            if (this.isOffline?.()) {
+                // Gone offline meanwhile: ask again later (still bounded by the delays).
+                this._followUp(orderUuid, paymentUuid, outcome);
+                return;
+            }
             if (!this._inFlight.has(paymentUuid)) {
                 this.processPayment(orderUuid, paymentUuid);
             }
@@ -154,7 +181,7 @@ export class CardProcessor {
         if (!payment?.card) {
             // Not "failed": the order may have been charged and synced from another tab, and a
             // red "Declined" would make the cashier take a second card.
-            return { status: "gone", message: GONE_MESSAGE };
+            return { status: "gone", message: _t(GONE_MESSAGE) };
         }
         if (FINAL.has(payment.card.status) || !payment.card.envelope) {
             return { v: 1, ...payment.card };
@@ -163,10 +190,10 @@ export class CardProcessor {
         try {
             outcome = await this.transport.call(PROCESS_METHOD, processPayload(record.order, payment));
         } catch {
-            outcome = { status: "no_answer", message: NO_ANSWER_MESSAGE };
+            outcome = { status: "no_answer", message: _t(NO_ANSWER_MESSAGE) };
         }
         if (!outcome || typeof outcome.status !== "string") {
-            outcome = { status: "no_answer", message: NO_ANSWER_MESSAGE };
+            outcome = { status: "no_answer", message: _t(NO_ANSWER_MESSAGE) };
         }
         try {
             await this.store.update(orderUuid, (current) => {
@@ -179,7 +206,9 @@ export class CardProcessor {
         } catch (error) {
             // The server's answer stands (its ledger keeps it and gives it again): hiding a
             // charge behind a storage error would make the cashier take a second card.
-            const saved = `this outcome could not be saved in this browser (${error.message})`;
+            const saved = _t("this outcome could not be saved in this browser (%(reason)s)", {
+                reason: error.message,
+            });
             return { ...outcome, message: outcome.message ? `${outcome.message}; ${saved}` : saved };
         }
         return outcome;
@@ -210,7 +239,7 @@ export class CardProcessor {
         const outcomes = await this.processOrder(record.uuid);
         const open = outcomes.find((outcome) => !FINAL.has(outcome.status));
         if (open) {
-            throw new Error(`card not processed: ${open.message}`);
+            throw new Error(_t("card not processed: %(reason)s", { reason: open.message }));
         }
         const fresh = await this.store.get(record.uuid);
         return fresh ? fresh.order : record.order;
@@ -266,6 +295,8 @@ export function cardProcessorOf(controller) {
             store: controller.store,
             // Looked up at each call: hosts wrap controller.refresh after this point.
             onChange: coalesced(() => controller.refresh?.()),
+            // Read at each call: the same state the Sync refusal reads.
+            isOffline: () => isOffline(controller.state),
         });
         controller.cardProcessor = processor;
         if (controller.engine && !controller.engine.beforeSend) {

@@ -5,14 +5,18 @@
 // and expiry are kept (CONTRACTS §1); the plaintext never leaves `sealCard`'s scope, is never
 // stored, logged or put in an error message.
 
+import { _t } from "./i18n.js";
+
 /** Envelope algorithm id (CONTRACTS §1). */
 export const ENVELOPE_ALG = "RSA-OAEP-256+A256GCM";
 
 /** RPC of the public key (CONTRACTS §2). */
 export const PUBLIC_KEY_METHOD = "offline_card_public_key";
 
-export const NO_KEY_MESSAGE =
-    "Cards cannot be taken offline on this register yet: it must be online once to load the card key.";
+// English source (msgid); shown through _t(NO_KEY_MESSAGE).
+export const NO_KEY_MESSAGE = _t(
+    "Cards cannot be taken offline on this register yet: it must be online once to load the card key."
+);
 
 /** Prefix of the error when the server refused to hand out a key (its reason follows). */
 export const UNAVAILABLE_MESSAGE = "Card capture is unavailable:";
@@ -96,34 +100,34 @@ export function validateCard(input, now = new Date()) {
     const errors = {};
     const number = normalizeNumber(input.number);
     if (!number) {
-        errors.number = "Enter the card number.";
+        errors.number = _t("Enter the card number.");
     } else if (!/^\d{12,19}$/.test(number) || !luhnOk(number)) {
-        errors.number = "This card number is not valid: check the digits.";
+        errors.number = _t("This card number is not valid: check the digits.");
     }
     const expiry =
         input.expiry !== undefined
             ? parseExpiry(input.expiry)
             : parseExpiry(`${input.exp_month ?? ""}/${input.exp_year ?? ""}`);
     if (!expiry) {
-        errors.expiry = "Enter the expiry date as MM/YY.";
+        errors.expiry = _t("Enter the expiry date as MM/YY.");
     } else {
         const nowMonth = now.getUTCFullYear() * 12 + now.getUTCMonth();
         if (expiry.year * 12 + expiry.month - 1 < nowMonth) {
-            errors.expiry = "This card has expired.";
+            errors.expiry = _t("This card has expired.");
         } else if (expiry.year > now.getUTCFullYear() + 25) {
-            errors.expiry = "Enter the expiry date as MM/YY.";
+            errors.expiry = _t("Enter the expiry date as MM/YY.");
         }
     }
     const cvc = String(input.cvc ?? "").trim();
     const cvcLength = detectBrand(number) === "amex" ? 4 : 3;
     if (!new RegExp(`^\\d{${cvcLength}}$`).test(cvc)) {
-        errors.cvc = `Enter the ${cvcLength}-digit security code (CVC).`;
+        errors.cvc = _t("Enter the %(digits)s-digit security code (CVC).", { digits: cvcLength });
     }
     const name = String(input.name ?? "").trim();
     if (!name) {
-        errors.name = "Enter the cardholder's name.";
+        errors.name = _t("Enter the cardholder's name.");
     } else if (name.length > 200) {
-        errors.name = "The cardholder's name is too long.";
+        errors.name = _t("The cardholder's name is too long.");
     }
     const ok = Object.keys(errors).length === 0;
     return {
@@ -164,11 +168,11 @@ export async function kidOf(spkiBytes, crypto = globalThis.crypto) {
  */
 export async function importPublicKey(publicKey, crypto = globalThis.crypto) {
     if (!publicKey || typeof publicKey.spki !== "string" || typeof publicKey.kid !== "string") {
-        throw new Error(NO_KEY_MESSAGE);
+        throw new Error(_t(NO_KEY_MESSAGE));
     }
     const der = fromBase64(publicKey.spki);
     if ((await kidOf(der, crypto)) !== publicKey.kid) {
-        throw new Error("The card key of this register is damaged: go online to reload it.");
+        throw new Error(_t("The card key of this register is damaged: go online to reload it."));
     }
     return crypto.subtle.importKey("spki", der, { name: "RSA-OAEP", hash: "SHA-256" }, false, [
         "wrapKey",
@@ -338,7 +342,7 @@ export class CardVault {
         }
         const key = this._key || this.cachedKey();
         if (!key) {
-            throw new Error(NO_KEY_MESSAGE);
+            throw new Error(_t(NO_KEY_MESSAGE));
         }
         return capturedCard(card, key, this.crypto);
     }

@@ -1,8 +1,9 @@
 /** @odoo-module */
 // CSV export of offline sales orders (docs/CONTRACTS.md §5): one `line` row per order line and one
 // `payment` row per payment, the order's columns repeated on each row, returns left out. RFC 4180
-// quoting, CRLF line ends, UTF-8 without BOM. Text a spreadsheet would run as a formula is
-// neutralised. Of a card only brand, last 4 and status are written, never the envelope.
+// quoting, CRLF line ends, UTF-8; the downloaded file starts with a byte order mark so that
+// Excel reads it as UTF-8 (without one it guesses the locale's code page and garbles accented,
+// Arabic or emoji names). Text a spreadsheet would run as a formula is neutralised. Of a card only brand, last 4 and status are written, never the envelope.
 
 import {
     CSV_COLUMNS,
@@ -152,15 +153,28 @@ export function csvFilename(configId, date = new Date()) {
     return `offline-orders-${configId}-${day}-${time}.csv`;
 }
 
+/** The UTF-8 byte order mark (EF BB BF) the downloaded file starts with. */
+export const CSV_BOM = "\uFEFF";
+
 /**
- * Offers the CSV as a download (Blob + object URL + `<a download>`).
+ * The bytes of the CSV file: the UTF-8 BOM, then the text.
+ * @param {string} csv
+ * @param {object} [view=globalThis] where Blob comes from
+ * @returns {Blob}
+ */
+export function csvBlob(csv, view = globalThis) {
+    return new view.Blob([CSV_BOM, csv], { type: "text/csv;charset=utf-8" });
+}
+
+/**
+ * Offers the CSV as a download (Blob + object URL + `<a download>`), BOM first.
  * @param {string} csv
  * @param {string} filename
  * @param {Document} [doc=document]
  */
 export function downloadCsv(csv, filename, doc = globalThis.document) {
     const view = doc.defaultView || globalThis;
-    const blob = new view.Blob([csv], { type: "text/csv;charset=utf-8" });
+    const blob = csvBlob(csv, view);
     const url = view.URL.createObjectURL(blob);
     const link = doc.createElement("a");
     link.href = url;

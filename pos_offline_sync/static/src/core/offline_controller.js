@@ -5,18 +5,22 @@
 
 import { ConnectivityMonitor } from "./connectivity.js";
 import { csvFilename, downloadCsv, ordersToCsv } from "./csv_export.js";
+import { _t, setTranslate } from "./i18n.js";
 import { OfflineStore } from "./offline_store.js";
 import { databaseName } from "./offline_store_schema.js";
 import { createOfflineState } from "./offline_state.js";
 import { validateOfflineOrder } from "./order_model.js";
 import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
 
+// English sources (the msgids), shown through _t() where they reach the cashier.
+
 /** Refusal of sync() while offline (the help page: sync only once back online). */
-export const SYNC_OFFLINE_MESSAGE =
-    "You are offline: orders can be synced only when the POS is online.";
+export const SYNC_OFFLINE_MESSAGE = _t(
+    "You are offline: orders can be synced only when the POS is online."
+);
 
 /** Refusal of captureOrder() when the POS config does not allow offline mode. */
-export const OFFLINE_NOT_ALLOWED_MESSAGE = "Offline mode is not allowed on this Point of Sale.";
+export const OFFLINE_NOT_ALLOWED_MESSAGE = _t("Offline mode is not allowed on this Point of Sale.");
 
 // Meta-store key of the manual switch: a cashier who went offline stays offline after a reload.
 const MANUAL_OFFLINE_KEY = "manualOffline";
@@ -60,6 +64,8 @@ export class OfflineController {
      * @param {Function} [options.beforeSend] see SyncEngine (card processing)
      * @param {number} [options.concurrency=4] see SyncEngine: card orders processed at once
      * @param {object} [options.monitorOptions] extra ConnectivityMonitor options (timers, ...)
+     * @param {(source: string) => string} [options.translate] translates the messages the
+     *   core builds (Odoo: its `_t`); without it they stay in English (see i18n.js)
      * @returns {Promise<OfflineController>}
      */
     static async create({
@@ -76,7 +82,11 @@ export class OfflineController {
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
         monitorOptions = {},
+        translate,
     } = {}) {
+        if (translate !== undefined) {
+            setTranslate(translate);
+        }
         const enabled = Boolean(settings.allowOfflineMode);
         const autoDetect = enabled && Boolean(settings.autoDetect);
         const state = createOfflineState({ enabled, autoDetect });
@@ -92,17 +102,21 @@ export class OfflineController {
                         configId,
                         indexedDB,
                         onBlocked: () => {
-                            state.error =
-                                "Another tab of this register keeps an older offline store open: " +
-                                "close or reload it.";
+                            state.error = _t(
+                                "Another tab of this register keeps an older offline store " +
+                                    "open: close or reload it."
+                            );
                         },
                         onVersionChange: () => {
-                            state.error =
-                                "The offline store was upgraded in another tab: reload this page.";
+                            state.error = _t(
+                                "The offline store was upgraded in another tab: reload this page."
+                            );
                         },
                     });
                 } catch (error) {
-                    state.error = `Offline orders cannot be kept in this browser: ${error.message}`;
+                    state.error = _t("Offline orders cannot be kept in this browser: %(reason)s", {
+                        reason: error.message,
+                    });
                 }
             }
         }
@@ -206,10 +220,12 @@ export class OfflineController {
      */
     async captureOrder(order) {
         if (!this.state.enabled) {
-            throw new Error(OFFLINE_NOT_ALLOWED_MESSAGE);
+            throw new Error(_t(OFFLINE_NOT_ALLOWED_MESSAGE));
         }
         if (!this.store) {
-            throw new Error(this.state.error || "Offline orders cannot be kept in this browser.");
+            throw new Error(
+                this.state.error || _t("Offline orders cannot be kept in this browser.")
+            );
         }
         validateOfflineOrder(order);
         const record = await this.store.put(order);
@@ -291,13 +307,15 @@ export class OfflineController {
      */
     async sync(uuids, { onProgress } = {}) {
         if (!this.state.online) {
-            throw new Error(SYNC_OFFLINE_MESSAGE);
+            throw new Error(_t(SYNC_OFFLINE_MESSAGE));
         }
         if (!this.engine) {
-            throw new Error(this.state.error || "There are no offline orders in this browser.");
+            throw new Error(
+                this.state.error || _t("There are no offline orders in this browser.")
+            );
         }
         if (this.engine.running) {
-            throw new Error("A sync is already running; wait for it to finish.");
+            throw new Error(_t("A sync is already running; wait for it to finish."));
         }
         this.state.syncing = true;
         this.state.progress = { done: 0, total: uuids.length };

@@ -13,9 +13,12 @@ import {
     upgrade,
 } from "./offline_store_schema.js";
 import { isReturnOrder, lightPayments } from "./order_model.js";
+import { _t } from "./i18n.js";
 
 /** Message of the error raised when the browser's storage quota is exhausted. */
-export const STORAGE_FULL_MESSAGE = "The browser refused to store the order: storage is full";
+export const STORAGE_FULL_MESSAGE = _t(
+    "The browser refused to store the order: storage is full"
+);
 
 /** Error of the offline store; `cause` keeps the browser's DOMException when there is one. */
 export class OfflineStoreError extends Error {
@@ -34,7 +37,7 @@ function toStoreError(error, action) {
     }
     const name = error?.name || "";
     if (name === "QuotaExceededError") {
-        return new OfflineStoreError(STORAGE_FULL_MESSAGE, error);
+        return new OfflineStoreError(_t(STORAGE_FULL_MESSAGE), error);
     }
     if (name === "DataCloneError") {
         return new OfflineStoreError(

@@ -6,6 +6,8 @@
 // - offline_card_max_age_hours: how long a card may wait unprocessed. The Sync icon counts down
 //   towards it and warns in the last quarter; once passed, no new card is taken offline.
 
+import { _t } from "./i18n.js";
+
 export const RISK_FIELDS = [
     "offline_card_max_amount",
     "offline_card_max_total",
@@ -36,10 +38,10 @@ function money(amount, currency) {
 
 export function amountRefusal(limits, amount, currency = "") {
     if (limits.maxAmount !== null && units(amount) > units(limits.maxAmount)) {
-        return (
-            `This card payment (${money(amount, currency)}) is over this POS's limit of ` +
-            `${money(limits.maxAmount, currency)} per offline card payment. ` +
-            "Ask for another payment method."
+        return _t(
+            "This card payment (%(amount)s) is over this POS's limit of %(limit)s per offline " +
+                "card payment. Ask for another payment method.",
+            { amount: money(amount, currency), limit: money(limits.maxAmount, currency) }
         );
     }
     return null;
@@ -48,10 +50,11 @@ export function amountRefusal(limits, amount, currency = "") {
 export function totalRefusal(limits, amount, unprocessedTotal, currency = "") {
     const after = (units(unprocessedTotal) + units(amount)) / 1000;
     if (limits.maxTotal !== null && units(after) > units(limits.maxTotal)) {
-        return (
-            `Unprocessed offline card payments would reach ${money(after, currency)}, over ` +
-            `this POS's limit of ${money(limits.maxTotal, currency)}. ` +
-            "Process the waiting cards once online, or ask for another payment method."
+        return _t(
+            "Unprocessed offline card payments would reach %(total)s, over this POS's limit " +
+                "of %(limit)s. Process the waiting cards once online, or ask for another " +
+                "payment method.",
+            { total: money(after, currency), limit: money(limits.maxTotal, currency) }
         );
     }
     return null;
@@ -78,9 +81,10 @@ export function ageState(limits, oldestUnprocessedAt, now = Date.now()) {
 
 export function ageRefusal(limits, oldestUnprocessedAt, now = Date.now()) {
     if (ageState(limits, oldestUnprocessedAt, now).level === "overdue") {
-        return (
-            `An offline card payment has waited more than ${limits.maxAgeHours} hours. ` +
-            "Go online and process the waiting cards before taking another card offline."
+        return _t(
+            "An offline card payment has waited more than %(hours)s hours. Go online and " +
+                "process the waiting cards before taking another card offline.",
+            { hours: limits.maxAgeHours }
         );
     }
     return null;
@@ -135,12 +139,15 @@ export function ageCountdownText(state) {
         return "";
     }
     if (state.level === "overdue") {
-        return "Offline cards are overdue: sync and process them now.";
+        return _t("Offline cards are overdue: sync and process them now.");
     }
     const minutes = Math.max(0, Math.floor(state.hoursLeft * 60));
     const h = Math.floor(minutes / 60);
     const m = minutes % 60;
-    return `Process offline cards within ${h} h ${String(m).padStart(2, "0")} min.`;
+    return _t("Process offline cards within %(hours)s h %(minutes)s min.", {
+        hours: h,
+        minutes: String(m).padStart(2, "0"),
+    });
 }
 
 /**

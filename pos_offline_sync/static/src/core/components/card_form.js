@@ -1,7 +1,9 @@
 /** @odoo-module */
-import { Component, onWillStart, onWillUnmount, useState } from "@odoo/owl";
+import { Component, onWillStart, onWillUnmount, useRef, useState } from "@odoo/owl";
 import { detectBrand, validateCard } from "../card_vault.js";
+import { _t } from "../i18n.js";
 import { riskRefusal, unprocessedCards } from "../risk_limits.js";
+import { useDialogFocus } from "./dialog_focus.js";
 
 /**
  * The offline card form: number (Luhn, brand shown), expiry, CVC, cardholder, inline errors.
@@ -10,7 +12,9 @@ import { riskRefusal, unprocessedCards } from "../risk_limits.js";
  * brand, last 4, expiry); the typed values are wiped from the form's state right away.
  *
  * Props: amount, currency, vault (CardVault), limits (limitsFromConfig), controller (optional:
- * its waiting orders feed the total and age limits), onConfirm(card), onCancel().
+ * its waiting orders feed the total and age limits), onConfirm(card), onCancel(), ownDialog
+ * (the host shows the form in a plain overlay: the form traps Tab, Escape cancels, focus goes
+ * back to what opened it; inside a host's Dialog, as in Odoo, the host does that).
  *
  * Without a usable key the form takes no card and says why, in its template (so the text is
  * translated): the server refused a key (`vault.unavailable`, with the server's reason, itself
@@ -27,9 +31,18 @@ export class CardForm extends Component {
         onConfirm: Function,
         onCancel: Function,
         now: { type: Function, optional: true },
+        ownDialog: { type: Boolean, optional: true },
     };
 
     setup() {
+        this.rootRef = useRef("root");
+        // Focus on the first field (or on the refusal's buttons when the form is refused).
+        this.focus = useDialogFocus(this.rootRef, {
+            own: () => Boolean(this.props.ownDialog),
+            initial: (root) =>
+                root.querySelector("[data-test=card-number]") ||
+                root.querySelector("[data-test=card-cancel]"),
+        });
         this.form = useState({ number: "", expiry: "", cvc: "", name: "" });
         this.ui = useState({
             errors: {},
@@ -105,7 +118,7 @@ export class CardForm extends Component {
             await this.props.onConfirm(card);
         } catch (error) {
             // Messages of ours or WebCrypto's: never the card itself.
-            this.ui.error = error.message || "The card could not be encrypted.";
+            this.ui.error = error.message || _t("The card could not be encrypted.");
         } finally {
             this.ui.busy = false;
         }
@@ -114,5 +127,17 @@ export class CardForm extends Component {
     cancel() {
         this.wipe();
         this.props.onCancel();
+    }
+
+    onKeydown(ev) {
+        if (ev.key === "Escape" && this.props.ownDialog) {
+            ev.stopPropagation();
+            ev.preventDefault();
+            if (!this.ui.busy) {
+                this.cancel();
+            }
+            return;
+        }
+        this.focus.onKeydown(ev);
     }
 }

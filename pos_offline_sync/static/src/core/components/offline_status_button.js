@@ -1,5 +1,6 @@
 /** @odoo-module */
 import { Component, useState } from "@odoo/owl";
+import { _t } from "../i18n.js";
 import { isOffline } from "./status.js";
 
 /**
@@ -23,21 +24,23 @@ export class OfflineStatusButton extends Component {
     }
 
     get label() {
-        return this.offline ? "Offline" : "Online";
+        return this.offline ? _t("Offline") : _t("Online");
     }
 
     get ariaLabel() {
-        return this.offline ? "Offline: click to go back online" : "Online: click to work offline";
+        return this.offline
+            ? _t("Offline: click to go back online")
+            : _t("Online: click to work offline");
     }
 
     get title() {
         if (!this.offline) {
-            return "Online: click to work offline";
+            return _t("Online: click to work offline");
         }
         // Auto-detected loss of connection is not undone by a click: say so.
         return this.state.manualOffline
-            ? "Offline (manual): click to go back online"
-            : "Offline: no connection to the server";
+            ? _t("Offline (manual): click to go back online")
+            : _t("Offline: no connection to the server");
     }
 
     onClick() {

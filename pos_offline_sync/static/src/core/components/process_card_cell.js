@@ -1,16 +1,15 @@
 /** @odoo-module */
 import { Component, useState } from "@odoo/owl";
-import { cardProcessorOf } from "../card_processing.js";
-
-const LABELS = {
-    succeeded: "Approved",
-    failed: "Declined",
-};
+import { PROCESS_OFFLINE_MESSAGE, cardProcessorOf } from "../card_processing.js";
+import { _t } from "../i18n.js";
+import { isOffline } from "./status.js";
 
 /**
  * The "Process Card" cell of one row of the sync dialog (the help page's Process button): one
- * button per offline card payment; green once charged, red with the reason when declined
- * ("contact the customer"), ready again after retryable trouble. Empty for other orders.
+ * button per offline card payment. Its outcome replaces the button by a result, solid green
+ * "Approved" or solid red "Declined" with the reason ("contact the customer"); the button is
+ * back after retryable trouble. Refused while the register is offline, as Sync is, saying why.
+ * Empty for other orders.
  */
 export class ProcessCardCell extends Component {
     static template = "pos_offline_sync.ProcessCardCell";
@@ -23,10 +22,17 @@ export class ProcessCardCell extends Component {
     setup() {
         this.processor = cardProcessorOf(this.props.controller);
         this.outcomes = useState(this.processor ? this.processor.outcomes : {});
+        // The offline switch re-renders the cell: Process is refused while offline.
+        this.offlineState = useState(this.props.controller?.state || {});
+    }
+
+    get offline() {
+        return isOffline(this.offlineState);
     }
 
     get cards() {
         const payments = Array.isArray(this.props.order.payments) ? this.props.order.payments : [];
+        const offline = this.offline;
         return payments
             .filter((p) => p && p.card)
             .map((p) => {
@@ -41,19 +47,33 @@ export class ProcessCardCell extends Component {
                     status,
                     busy: Boolean(live.busy),
                     done,
-                    label: live.busy ? "Processing…" : LABELS[status] || "Process",
+                    kind: status === "succeeded" ? "ok" : "error",
+                    result: status === "succeeded" ? _t("Approved") : _t("Declined"),
+                    label: live.busy ? _t("Processing…") : _t("Process"),
                     message: live.message ?? p.card.message ?? "",
-                    style: done
-                        ? status === "succeeded"
-                            ? "background:#198754;color:#fff;border-color:#146c43"
-                            : "background:#d9342b;color:#fff;border-color:#b8261e"
-                        : "",
+                    // Offline: the button says why it cannot charge now.
+                    blocked: !done && !live.busy && offline,
                 };
             });
     }
 
+    get offlineMessage() {
+        return _t(PROCESS_OFFLINE_MESSAGE);
+    }
+
+    title(card) {
+        return card.blocked ? this.offlineMessage : _t("Charge this card now");
+    }
+
+    cardLabel(card) {
+        return _t("%(brand)s card ending in %(last4)s", {
+            brand: String(card.brand || "").toUpperCase(),
+            last4: card.last4 || "",
+        });
+    }
+
     process(card) {
-        if (!this.processor || card.done || card.busy || this.props.disabled) {
+        if (!this.processor || card.done || card.busy || card.blocked || this.props.disabled) {
             return;
         }
         this.processor.processPayment(this.props.order.uuid, card.uuid);

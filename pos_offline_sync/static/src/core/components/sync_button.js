@@ -1,8 +1,12 @@
 /** @odoo-module */
 import { Component, useState } from "@odoo/owl";
+import { _t, plural } from "../i18n.js";
 import { pendingCount } from "./status.js";
 
-/** Navbar icon "Sync to Server": red with a count badge while offline orders wait. */
+let nextId = 0;
+
+/** Navbar icon "Sync to Server": red with a count badge while offline orders wait; beside it,
+ * the count down of offline cards towards the age limit (its accessible description). */
 export class SyncButton extends Component {
     static template = "pos_offline_sync.SyncButton";
     static props = {
@@ -12,6 +16,11 @@ export class SyncButton extends Component {
 
     setup() {
         this.state = useState(this.props.state);
+        this.ageId = `o_pos_offline_card_age_${++nextId}`;
+    }
+
+    get ageText() {
+        return (this.state.cardAge && this.state.cardAge.text) || "";
     }
 
     get count() {
@@ -19,10 +28,15 @@ export class SyncButton extends Component {
     }
 
     get ariaLabel() {
-        const n = this.count;
-        const age = this.state.cardAge && this.state.cardAge.text;
-        const base = `Sync to Server: ${n} offline order${n === 1 ? "" : "s"} waiting`;
-        return age ? `${base}. ${age}` : base;
+        return plural(
+            this.count,
+            _t("Sync to Server: %(count)s offline order waiting"),
+            _t("Sync to Server: %(count)s offline orders waiting")
+        );
+    }
+
+    get title() {
+        return this.ageText ? `${this.ariaLabel}. ${this.ageText}` : this.ariaLabel;
     }
 
     onClick() {

@@ -1,6 +1,9 @@
 /** @odoo-module */
 import { Component, markRaw, onMounted, status, useRef, useState } from "@odoo/owl";
 import { cardProcessorOf } from "../card_processing.js";
+import { _t, plural } from "../i18n.js";
+import { persistenceText, rowStatus, syncSummary } from "../sync_messages.js";
+import { useDialogFocus } from "./dialog_focus.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -73,6 +76,9 @@ export class SyncDialog extends Component {
     setup() {
         this.offlineState = useState(this.props.controller.state);
         this.rootRef = useRef("root");
+        // Focus in on open, back to the opener on close, never lost to <body>; Tab is trapped
+        // here in its own shell, by the host's Dialog when embedded (Odoo).
+        this.focus = useDialogFocus(this.rootRef, { own: !this.props.embedded });
         this.pageSize = this.props.pageSize || PAGE_SIZE;
         // The card processor (and the sync's beforeSend) exists even if no row shows a card.
         cardProcessorOf(this.props.controller);
@@ -97,6 +103,8 @@ export class SyncDialog extends Component {
             message: "",
             messageKind: "",
             csvMessage: "",
+            // Why the dialog does not close yet (Escape or Close while a sync runs).
+            closeNote: "",
         });
         // Resolves once the whole list is in (or could not be read): sync and export wait for
         // it so their results always land on a complete list.
@@ -104,10 +112,6 @@ export class SyncDialog extends Component {
         // The first page is read (bounded) and painted at once, the rest after that paint: the
         // dialog opens fast even over 10,000 waiting orders.
         onMounted(() => {
-            const el = this.rootRef.el;
-            if (el) {
-                el.focus();
-            }
             this.fullLoad = this.load();
         });
     }
@@ -154,7 +158,9 @@ export class SyncDialog extends Component {
             records = (await this.props.controller.listPending()) || [];
         } catch (error) {
             if (status(this) !== "destroyed") {
-                const text = `The offline orders could not be read: ${error && error.message}`;
+                const text = _t("The offline orders could not be read: %(reason)s", {
+                    reason: (error && error.message) || String(error),
+                });
                 if (firstPainted) {
                     // The first page stays usable; say that the rest is missing.
                     this.ui.message = text;
@@ -245,6 +251,10 @@ export class SyncDialog extends Component {
         return Math.max(0, this.totalCount - this.ui.visible);
     }
 
+    get showMoreText() {
+        return _t("Show more (%(count)s more)", { count: this.hiddenCount });
+    }
+
     showMore() {
         this.ui.visible += this.pageSize;
     }
@@ -330,7 +340,9 @@ export class SyncDialog extends Component {
             try {
                 uuids = await this.props.controller.listPendingUuids();
             } catch (error) {
-                this.ui.message = `Select all failed: ${(error && error.message) || error}`;
+                this.ui.message = _t("Select all failed: %(reason)s", {
+                    reason: (error && error.message) || String(error),
+                });
                 this.ui.messageKind = "error";
                 this.ui.selectionVersion++;
                 return;
@@ -360,26 +372,57 @@ export class SyncDialog extends Component {
 
     // ----- results ----------------------------------------------------------------------------
 
+    /** {kind, label, detail} of the order's last result here, or null (still waiting). */
     statusOf(uuid) {
         void this.ui.resultsVersion;
-        const result = this.results.get(uuid);
-        if (!result) {
-            return null;
-        }
-        if (result.ok) {
-            return {
-                kind: "ok",
-                text: result.status === "exists" ? "Synced (already there)" : "Synced",
-            };
-        }
-        if (result.pending || result.status === "not_sent") {
-            // No answer from the server: nothing is known, the order still waits.
-            return {
-                kind: "pending",
-                text: `Not confirmed, still waiting: ${result.reason || "no answer"}`,
-            };
-        }
-        return { kind: "error", text: `Error: ${result.reason || "refused by the server"}` };
+        return rowStatus(this.results.get(uuid) || null);
+    }
+
+    /** Column names, repeated on each row where the table folds into cards (narrow screens). */
+    get labels() {
+        return {
+            date: _t("Date"),
+            customer: _t("Customer"),
+            total: _t("Total"),
+            method: _t("Payment Method"),
+            card: _t("Process Card"),
+            status: _t("Status"),
+        };
+    }
+
+    get regionLabel() {
+        return _t("Offline orders");
+    }
+
+    selectLabel(row) {
+        return _t("Select %(reference)s", { reference: row.reference });
+    }
+
+    get syncTitle() {
+        return this.offline ? _t("Orders can be synced only when the POS is online.") : "";
+    }
+
+    /** Whether this browser keeps the offline orders, in a sentence. */
+    get storage() {
+        return persistenceText(this.offlineState.persistence);
+    }
+
+    get selectionText() {
+        return _t("%(selected)s of %(total)s selected", {
+            selected: this.selectedCount,
+            total: this.totalCount,
+        });
+    }
+
+    get returnsNote() {
+        const n = this.selectedReturns;
+        return n
+            ? plural(
+                  n,
+                  _t("%(count)s checked return will be skipped."),
+                  _t("%(count)s checked returns will be skipped.")
+              )
+            : "";
     }
 
     // ----- actions ----------------------------------------------------------------------------
@@ -392,7 +435,14 @@ export class SyncDialog extends Component {
         if (!this.canSync) {
             return;
         }
+        // The Sync button is disabled while the sync runs: keep the focus in the dialog (on
+        // its root) instead of letting it fall to <body>, where Escape no longer reaches us.
+        const root = this.rootRef.el;
+        if (root && root.contains(document.activeElement)) {
+            root.focus();
+        }
         this.ui.running = true;
+        this.ui.closeNote = "";
         this.ui.message = "";
         await this.whenLoaded();
         const uuids = [...this.selected];
@@ -404,14 +454,16 @@ export class SyncDialog extends Component {
             });
             const results = Array.isArray(raw) ? raw : (raw && raw.results) || [];
             answered = this.recordResults(uuids, results);
-            const failed = results.filter((r) => r && !r.ok).length;
-            const synced = results.filter((r) => r && r.ok).length;
-            this.ui.message =
-                `${synced} order${synced === 1 ? "" : "s"} synced` +
-                (failed ? `, ${failed} refused (see the reason on each row).` : ".");
-            this.ui.messageKind = failed ? "warning" : "success";
+            // One per order sent: an order the answer left out counts as "no answer".
+            const summary = syncSummary(
+                uuids.map((uuid) => this.results.get(uuid) || { ok: false, pending: true })
+            );
+            this.ui.message = summary.text;
+            this.ui.messageKind = summary.kind;
         } catch (error) {
-            this.ui.message = `${(error && error.message) || error} Nothing was removed: the orders still wait.`;
+            this.ui.message = _t("%(reason)s Nothing was removed: the orders still wait.", {
+                reason: (error && error.message) || String(error),
+            });
             this.ui.messageKind = "error";
         } finally {
             for (const uuid of uuids) {
@@ -423,6 +475,7 @@ export class SyncDialog extends Component {
             this.ui.selectionVersion++;
             this.ui.running = false;
             this.ui.progress = null;
+            this.ui.closeNote = "";
         }
     }
 
@@ -474,25 +527,53 @@ export class SyncDialog extends Component {
             const out = await this.props.controller.downloadCsv(uuids);
             const exported = out.exported;
             const skipped = out.skippedReturns;
-            this.ui.csvMessage = exported
-                ? `CSV exported: ${exported} sales order${exported === 1 ? "" : "s"}` +
-                  (skipped ? `, ${skipped} return${skipped === 1 ? "" : "s"} left out.` : ".")
-                : "Nothing to export: the checked orders are all returns.";
+            if (!exported) {
+                this.ui.csvMessage = _t("Nothing to export: the checked orders are all returns.");
+            } else {
+                const parts = [
+                    plural(
+                        exported,
+                        _t("CSV exported: %(count)s sales order."),
+                        _t("CSV exported: %(count)s sales orders.")
+                    ),
+                ];
+                if (skipped) {
+                    parts.push(
+                        plural(
+                            skipped,
+                            _t("%(count)s return left out."),
+                            _t("%(count)s returns left out.")
+                        )
+                    );
+                }
+                this.ui.csvMessage = parts.join(" ");
+            }
         } catch (error) {
-            this.ui.csvMessage = `CSV export failed: ${(error && error.message) || error}`;
+            this.ui.csvMessage = _t("CSV export failed: %(reason)s", {
+                reason: (error && error.message) || String(error),
+            });
         }
     }
 
     onKeydown(ev) {
-        if (ev.key === "Escape" && !this.ui.running) {
+        if (ev.key === "Escape") {
+            // Ours, not the host's: a host dialog (Odoo's) would close over a running sync.
             ev.stopPropagation();
-            this.props.close();
+            ev.preventDefault();
+            this.close();
+            return;
         }
+        this.focus.onKeydown(ev);
     }
 
     close() {
-        if (!this.ui.running) {
-            this.props.close();
+        if (this.ui.running) {
+            this.ui.closeNote = _t(
+                "A sync is running: this window can be closed once it has finished, " +
+                    "so that every order gets its result."
+            );
+            return;
         }
+        this.props.close();
     }
 }
