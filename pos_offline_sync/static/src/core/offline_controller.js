@@ -10,6 +10,7 @@ import { databaseName } from "./offline_store_schema.js";
 import { createOfflineState } from "./offline_state.js";
 import { validateOfflineOrder } from "./order_model.js";
 import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
+import { SyncLock } from "./sync_lock.js";
 
 /** Refusal of sync() while offline (the help page: sync only once back online). */
 export const SYNC_OFFLINE_MESSAGE =
@@ -60,6 +61,9 @@ export class OfflineController {
      * @param {Function} [options.beforeSend] see SyncEngine (card processing)
      * @param {number} [options.concurrency=4] see SyncEngine: card orders processed at once
      * @param {object} [options.monitorOptions] extra ConnectivityMonitor options (timers, ...)
+     * @param {LockManager|null} [options.locks=navigator.locks] Web Locks for one sync at a time
+     *   across tabs (null: per tab only)
+     * @param {number} [options.lockWaitMs] longest wait for another tab's sync
      * @returns {Promise<OfflineController>}
      */
     static async create({
@@ -76,6 +80,8 @@ export class OfflineController {
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
         monitorOptions = {},
+        locks,
+        lockWaitMs,
     } = {}) {
         const enabled = Boolean(settings.allowOfflineMode);
         const autoDetect = enabled && Boolean(settings.autoDetect);
@@ -131,6 +137,8 @@ export class OfflineController {
             batchSize,
             beforeSend,
             concurrency,
+            locks,
+            lockWaitMs,
         });
         monitor.start();
         await controller.refresh();
@@ -148,6 +156,8 @@ export class OfflineController {
         batchSize,
         beforeSend,
         concurrency = DEFAULT_CONCURRENCY,
+        locks,
+        lockWaitMs,
     }) {
         this.dbName = dbName;
         this.configId = configId;
@@ -155,8 +165,27 @@ export class OfflineController {
         this.store = store;
         this.transport = transport;
         this.monitor = monitor;
+        // One sync at a time across the tabs of this register, on the store's name.
+        const lockOptions = { name: store?.name || databaseName(dbName, configId) };
+        if (locks !== undefined) {
+            lockOptions.locks = locks;
+        }
+        if (lockWaitMs !== undefined) {
+            lockOptions.waitMs = lockWaitMs;
+        }
+        this.lock = store ? new SyncLock(lockOptions) : null;
+        this._listeners = new Set();
+        this._watchingRemote = false;
         this.engine = store
-            ? new SyncEngine({ store, transport, batchSize, configId, beforeSend, concurrency })
+            ? new SyncEngine({
+                  store,
+                  transport,
+                  batchSize,
+                  configId,
+                  beforeSend,
+                  concurrency,
+                  lock: this.lock,
+              })
             : null;
         this._applyMonitor(monitor.snapshot());
         this._unsubscribe = monitor.subscribe((snapshot) => {
@@ -167,11 +196,62 @@ export class OfflineController {
                 });
             }
         });
-        // Other tabs of the same register capture and sync too: keep the count in step.
+        // Other tabs of the same register capture and sync too: keep the count in step, and
+        // show the live progress of a sync running in another tab.
         this._channel = null;
         if (store && typeof globalThis.BroadcastChannel === "function") {
             this._channel = new globalThis.BroadcastChannel(databaseName(dbName, configId));
-            this._channel.onmessage = () => this.refresh();
+            this._channel.onmessage = (event) => this._onMessage(event.data);
+        }
+    }
+
+    /**
+     * Calls `fn(message)` after each change made by another tab (`{type: "changed"}` or
+     * `{type: "sync", running, phase, done, total}`), once this tab's state is refreshed.
+     * @param {(message: object) => void} fn
+     * @returns {() => void} unsubscribe
+     */
+    subscribe(fn) {
+        this._listeners.add(fn);
+        return () => this._listeners.delete(fn);
+    }
+
+    async _onMessage(data) {
+        const message = data && typeof data === "object" ? data : { type: "changed" };
+        if (message.type === "sync") {
+            this._applyRemoteSync(message);
+        }
+        await this.refresh();
+        for (const fn of this._listeners) {
+            try {
+                fn(message);
+            } catch (error) {
+                console.error("pos_offline_sync: a listener failed", error);
+            }
+        }
+    }
+
+    _applyRemoteSync(message) {
+        if (!message.running) {
+            this.state.remoteSync = null;
+            return;
+        }
+        this.state.remoteSync = {
+            phase: message.phase === "cards" ? "cards" : "send",
+            done: Number(message.done) || 0,
+            total: Number(message.total) || 0,
+        };
+        // A tab killed mid-sync says nothing more: its lock, released by the browser, tells.
+        if (!this._watchingRemote && this.lock?.supported) {
+            this._watchingRemote = true;
+            this.lock
+                .whenFree()
+                .catch(() => undefined)
+                .then(() => {
+                    this._watchingRemote = false;
+                    this.state.remoteSync = null;
+                    return this.refresh();
+                });
         }
     }
 
@@ -180,9 +260,9 @@ export class OfflineController {
         this.state.manualOffline = snapshot.manualOffline;
     }
 
-    _broadcast() {
+    _broadcast(message = { type: "changed" }) {
         try {
-            this._channel?.postMessage("changed");
+            this._channel?.postMessage(message);
         } catch {
             // Closed channel: only the other tabs' count is late.
         }
@@ -283,13 +363,17 @@ export class OfflineController {
 
     /**
      * Syncs the checked orders (see SyncEngine.sync). Refuses while offline with
-     * SYNC_OFFLINE_MESSAGE, and while another sync runs. Fills `state.progress`, `state.syncing`
-     * and `state.lastResults`.
+     * SYNC_OFFLINE_MESSAGE, and while another sync runs in this tab. While another tab of the
+     * register syncs, waits for it (`state.waitingForSync`, its progress in
+     * `state.remoteSync`), then sends what is still waiting; the orders it synced come back
+     * "missing". Gives up with a LockWaitError after the lock's wait or when `signal` aborts.
+     * Fills `state.progress`, `state.syncing` and `state.lastResults`, and tells the other tabs
+     * its progress.
      * @param {string[]} uuids
-     * @param {{onProgress?: Function}} [options]
+     * @param {{onProgress?: Function, onWait?: Function, signal?: AbortSignal}} [options]
      * @returns {Promise<object[]>} one result per uuid
      */
-    async sync(uuids, { onProgress } = {}) {
+    async sync(uuids, { onProgress, onWait, signal } = {}) {
         if (!this.state.online) {
             throw new Error(SYNC_OFFLINE_MESSAGE);
         }
@@ -301,10 +385,21 @@ export class OfflineController {
         }
         this.state.syncing = true;
         this.state.progress = { done: 0, total: uuids.length };
+        let holding = false;
         try {
             const results = await this.engine.sync(uuids, {
+                onWait: () => {
+                    this.state.waitingForSync = true;
+                    onWait?.();
+                },
+                signal,
                 onProgress: (progress) => {
+                    // The first progress comes from inside the lock: no other tab syncs now.
+                    holding = true;
+                    this.state.waitingForSync = false;
+                    this.state.remoteSync = null;
                     this.state.progress = { ...progress };
+                    this._broadcast({ type: "sync", running: true, ...progress });
                     onProgress?.(progress);
                 },
             });
@@ -320,7 +415,8 @@ export class OfflineController {
             return results;
         } finally {
             this.state.syncing = false;
-            this._broadcast();
+            this.state.waitingForSync = false;
+            this._broadcast(holding ? { type: "sync", running: false } : { type: "changed" });
             await this.refresh();
         }
     }

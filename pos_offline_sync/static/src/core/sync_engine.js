@@ -69,8 +69,11 @@ function errorText(error) {
  * ("created", "exists", "error") or ours: "not_sent" (no answer, or an earlier batch had none),
  * "skipped" (beforeSend refused it), "missing" (not in the store).
  *
- * One sync at a time: a second sync() while one runs is refused at once with
- * SyncError(code "busy") rather than queued, so a double click never sends a batch twice.
+ * One sync at a time: a second sync() while one runs in this tab is refused at once with
+ * SyncError(code "busy") rather than queued, so a double click never sends a batch twice. With
+ * a `lock` (SyncLock: Web Locks on the store's name) one sync at a time across the profile's
+ * tabs too: a sync started while another tab holds the lock waits for it, then reads the
+ * orders again, so those the other tab synced come back "missing" instead of being re-sent.
  */
 export class SyncEngine {
     /**
@@ -84,6 +87,7 @@ export class SyncEngine {
      *   before sending) or throw to skip that order with the error's message as the reason
      * @param {number} [options.concurrency=4] beforeSend calls in flight at most (1 = one order
      *   at a time); never two for the same order
+     * @param {{run: Function}|null} [options.lock] a SyncLock shared by the profile's tabs
      */
     constructor({
         store,
@@ -92,6 +96,7 @@ export class SyncEngine {
         configId = null,
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
+        lock = null,
     } = {}) {
         if (!store || !transport || typeof transport.call !== "function") {
             throw new Error("SyncEngine needs a store and a transport with call(method, payload).");
@@ -105,6 +110,7 @@ export class SyncEngine {
         this.configId = configId;
         this.beforeSend = beforeSend;
         this.concurrency = checkConcurrency(concurrency);
+        this.lock = lock;
         this.running = false;
     }
 
@@ -116,11 +122,14 @@ export class SyncEngine {
      * result).
      * @param {string[]} uuids the checked orders
      * @param {{onProgress?: (p: {phase: string, done: number, total: number}) => void,
-     *   concurrency?: number}} [options] concurrency overrides the engine's for this sync
+     *   concurrency?: number, onWait?: () => void, signal?: AbortSignal}} [options]
+     *   concurrency overrides the engine's for this sync; onWait is called when another tab
+     *   holds the lock (this sync then waits for it, until `signal` aborts or the lock's
+     *   timeout: then it rejects with a LockWaitError and sends nothing)
      * @returns {Promise<Array<{uuid: string, ok: boolean, status: string, reason: string}>>}
      *   one result per requested uuid, in the requested order
      */
-    async sync(uuids, { onProgress, concurrency } = {}) {
+    async sync(uuids, { onProgress, concurrency, onWait, signal } = {}) {
         if (!Array.isArray(uuids)) {
             throw new SyncError("sync() needs the list of order uuids to send.", "input");
         }
@@ -131,7 +140,8 @@ export class SyncEngine {
         this.running = true;
         try {
             // Unique uuids: the same order is never prepared (charged) twice at once.
-            return await this._run([...new Set(uuids)], onProgress, lanes);
+            const run = () => this._run([...new Set(uuids)], onProgress, lanes);
+            return await (this.lock ? this.lock.run(run, { onWait, signal }) : run());
         } finally {
             this.running = false;
         }

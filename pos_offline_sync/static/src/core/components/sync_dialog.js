@@ -1,6 +1,7 @@
 /** @odoo-module */
-import { Component, markRaw, onMounted, status, useRef, useState } from "@odoo/owl";
+import { Component, markRaw, onMounted, onWillUnmount, status, useRef, useState } from "@odoo/owl";
 import { cardProcessorOf } from "../card_processing.js";
+import { TEXTS, fillText } from "../device_texts.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -46,6 +47,11 @@ function formatDate(value) {
     return Number.isNaN(d.getTime()) ? String(value ?? "") : dateFormat.format(d);
 }
 
+/** A result that ends an order's time in this list: synced here, or gone (another window). */
+function isFinished(result) {
+    return Boolean(result && (result.ok || result.status === "missing"));
+}
+
 /** The order of a store record ({uuid, order, ...}) or the order itself. */
 function orderOf(rec) {
     return rec && rec.order && typeof rec.order === "object" ? rec.order : rec || {};
@@ -81,7 +87,9 @@ export class SyncDialog extends Component {
         this.selected = new Set();
         this.results = new Map();
         this.byUuid = new Map();
-        this.doneCount = 0; // orders of the list confirmed synced
+        this.doneCount = 0; // orders of the list confirmed synced (here or in another window)
+        this.texts = TEXTS;
+        this.waitAbort = null; // stops this dialog's wait for another window's sync
         this.ui = useState({
             loading: true,
             loadError: "",
@@ -101,6 +109,14 @@ export class SyncDialog extends Component {
         // Resolves once the whole list is in (or could not be read): sync and export wait for
         // it so their results always land on a complete list.
         this.fullLoad = null;
+        // Another window synced: its orders leave this list without a reload.
+        const unsubscribe = this.props.controller.subscribe?.((message) =>
+            this.onRemoteChange(message)
+        );
+        onWillUnmount(() => {
+            unsubscribe?.();
+            this.waitAbort?.abort();
+        });
         // The first page is read (bounded) and painted at once, the rest after that paint: the
         // dialog opens fast even over 10,000 waiting orders.
         onMounted(() => {
@@ -253,8 +269,7 @@ export class SyncDialog extends Component {
 
     isDone(uuid) {
         void this.ui.resultsVersion;
-        const result = this.results.get(uuid);
-        return Boolean(result && result.ok);
+        return isFinished(this.results.get(uuid));
     }
 
     isChecked(uuid) {
@@ -266,8 +281,7 @@ export class SyncDialog extends Component {
     get selectableUuids() {
         const out = [];
         for (const uuid of this.byUuid.keys()) {
-            const result = this.results.get(uuid);
-            if (!(result && result.ok)) {
+            if (!isFinished(this.results.get(uuid))) {
                 out.push(uuid);
             }
         }
@@ -372,6 +386,9 @@ export class SyncDialog extends Component {
                 text: result.status === "exists" ? "Synced (already there)" : "Synced",
             };
         }
+        if (result.status === "missing") {
+            return { kind: "elsewhere", text: TEXTS.syncedElsewhere };
+        }
         if (result.pending || result.status === "not_sent") {
             // No answer from the server: nothing is known, the order still waits.
             return {
@@ -398,17 +415,21 @@ export class SyncDialog extends Component {
         const uuids = [...this.selected];
         this.ui.progress = { done: 0, total: uuids.length };
         let answered = new Set();
+        this.waitAbort = typeof AbortController === "function" ? new AbortController() : null;
         try {
             const raw = await this.props.controller.sync(uuids, {
                 onProgress: (p) => this.onProgress(p, uuids.length),
+                signal: this.waitAbort?.signal,
             });
             const results = Array.isArray(raw) ? raw : (raw && raw.results) || [];
             answered = this.recordResults(uuids, results);
-            const failed = results.filter((r) => r && !r.ok).length;
+            const elsewhere = results.filter((r) => r && r.status === "missing").length;
+            const failed = results.filter((r) => r && !r.ok && r.status !== "missing").length;
             const synced = results.filter((r) => r && r.ok).length;
             this.ui.message =
-                `${synced} order${synced === 1 ? "" : "s"} synced` +
-                (failed ? `, ${failed} refused (see the reason on each row).` : ".");
+                (synced === 1 ? TEXTS.syncedOne : fillText(TEXTS.syncedCount, { count: synced })) +
+                (failed ? fillText(TEXTS.refusedCount, { count: failed }) : ".") +
+                (elsewhere ? fillText(TEXTS.elsewhereCount, { count: elsewhere }) : "");
             this.ui.messageKind = failed ? "warning" : "success";
         } catch (error) {
             this.ui.message = `${(error && error.message) || error} Nothing was removed: the orders still wait.`;
@@ -423,6 +444,50 @@ export class SyncDialog extends Component {
             this.ui.selectionVersion++;
             this.ui.running = false;
             this.ui.progress = null;
+            this.waitAbort = null;
+        }
+    }
+
+    /** True while this dialog's sync waits for another window's. */
+    get waitingForOther() {
+        return Boolean(this.ui.running && this.offlineState.waitingForSync);
+    }
+
+    /** The progress of a sync running in another window, or null. */
+    get remoteSync() {
+        return this.offlineState.remoteSync || null;
+    }
+
+    stopWaiting() {
+        this.waitAbort?.abort();
+    }
+
+    /** Another tab changed the store: rows whose order is gone were synced over there. */
+    async onRemoteChange() {
+        if (this.ui.running || !this.ui.complete || status(this) === "destroyed") {
+            return;
+        }
+        let present;
+        try {
+            present = new Set(await this.props.controller.listPendingUuids());
+        } catch {
+            return; // the next change or sync tells
+        }
+        if (this.ui.running || status(this) === "destroyed") {
+            return;
+        }
+        let changed = false;
+        for (const uuid of this.byUuid.keys()) {
+            if (!present.has(uuid) && !isFinished(this.results.get(uuid))) {
+                this.results.set(uuid, { uuid, ok: false, status: "missing" });
+                this.selected.delete(uuid);
+                this.doneCount++;
+                changed = true;
+            }
+        }
+        if (changed) {
+            this.ui.resultsVersion++;
+            this.ui.selectionVersion++;
         }
     }
 
@@ -452,11 +517,11 @@ export class SyncDialog extends Component {
             }
             answered.add(uuid);
             const before = this.results.get(uuid);
-            if (result.ok && !(before && before.ok) && this.byUuid.has(uuid)) {
+            if (isFinished(result) && !isFinished(before) && this.byUuid.has(uuid)) {
                 this.doneCount++;
             }
             this.results.set(uuid, result);
-            if (result.ok) {
+            if (isFinished(result)) {
                 this.selected.delete(uuid);
             }
         });
