@@ -185,14 +185,18 @@ _LOCK_WAIT = """async ([name, waitMs, abortAfterMs]) => {
     let waited = false;
     const started = Date.now();
     try {
-        await lock.run(async () => 'ran', { onWait: () => { waited = true; }, signal: abort.signal });
+        const onWait = () => { waited = true; };
+        await lock.run(async () => 'ran', { onWait, signal: abort.signal });
         return { outcome: 'ran', waited };
     } catch (error) {
         return { outcome: error.name, message: error.message, waited, ms: Date.now() - started };
     }
 }"""
 
-_HOLD_FOREVER = """(name) => { navigator.locks.request(name, () => new Promise(() => {})); return true; }"""
+_HOLD_FOREVER = """(name) => {
+    navigator.locks.request(name, () => new Promise(() => {}));
+    return true;
+}"""
 
 
 def test_a_wait_for_the_lock_never_lasts_forever(sandbox, page):
