@@ -5,6 +5,8 @@
 
 import { ConnectivityMonitor } from "./connectivity.js";
 import { csvFilename, downloadCsv, ordersToCsv } from "./csv_export.js";
+import { DeviceIdentity } from "./device_identity.js";
+import { DeviceReporter } from "./device_reporter.js";
 import { OfflineStore } from "./offline_store.js";
 import { databaseName } from "./offline_store_schema.js";
 import { createOfflineState } from "./offline_state.js";
@@ -64,6 +66,9 @@ export class OfflineController {
      * @param {LockManager|null} [options.locks=navigator.locks] Web Locks for one sync at a time
      *   across tabs (null: per tab only)
      * @param {number} [options.lockWaitMs] longest wait for another tab's sync
+     * @param {object|null} [options.device] device reports (issue 11): `{getCashier, limits,
+     *   heartbeatMs, changeDelayMs}`; null: none. Needs the store.
+     * @param {object} [options.identity] an already opened DeviceIdentity (tests)
      * @returns {Promise<OfflineController>}
      */
     static async create({
@@ -82,6 +87,8 @@ export class OfflineController {
         monitorOptions = {},
         locks,
         lockWaitMs,
+        device = {},
+        identity = null,
     } = {}) {
         const enabled = Boolean(settings.allowOfflineMode);
         const autoDetect = enabled && Boolean(settings.autoDetect);
@@ -140,6 +147,9 @@ export class OfflineController {
             locks,
             lockWaitMs,
         });
+        if (store && device) {
+            await controller._startDevice({ identity, indexedDB, locks, ...device });
+        }
         monitor.start();
         await controller.refresh();
         return controller;
@@ -176,6 +186,8 @@ export class OfflineController {
         this.lock = store ? new SyncLock(lockOptions) : null;
         this._listeners = new Set();
         this._watchingRemote = false;
+        this.device = null; // DeviceIdentity of this browser profile
+        this.reporter = null;
         this.engine = store
             ? new SyncEngine({
                   store,
@@ -189,7 +201,11 @@ export class OfflineController {
             : null;
         this._applyMonitor(monitor.snapshot());
         this._unsubscribe = monitor.subscribe((snapshot) => {
+            const wasOnline = this.state.online;
             this._applyMonitor(snapshot);
+            if (snapshot.online && !wasOnline) {
+                this.reporter?.changed(); // what was kept while offline, as soon as online
+            }
             if (snapshot.reason === "manual" && this.store && this.state.enabled) {
                 this.store.setMeta(MANUAL_OFFLINE_KEY, snapshot.manualOffline).catch((error) => {
                     console.error("pos_offline_sync: could not save the offline switch", error);
@@ -203,6 +219,53 @@ export class OfflineController {
             this._channel = new globalThis.BroadcastChannel(databaseName(dbName, configId));
             this._channel.onmessage = (event) => this._onMessage(event.data);
         }
+    }
+
+    /** Opens the device identity and starts its reports; without one, the register works on. */
+    async _startDevice({ identity, indexedDB, locks, getCashier, limits, ...timing }) {
+        if (!identity && !indexedDB) {
+            return; // no IndexedDB: no store either, nothing to report
+        }
+        try {
+            this.device = identity || (await DeviceIdentity.open({ dbName: this.dbName, indexedDB }));
+        } catch (error) {
+            console.warn("pos_offline_sync: no device identity:", error?.message || error);
+            return;
+        }
+        this.state.device = { id: this.device.id, name: this.device.name };
+        const options = {
+            identity: this.device,
+            transport: this.transport,
+            configId: this.configId,
+            state: this.state,
+            listPending: () => this.listPending(),
+            getCashier,
+            lockName: `${this.lock.name}:report`,
+            ...timing,
+        };
+        if (limits) {
+            options.limits = limits;
+        }
+        if (locks !== undefined) {
+            options.locks = locks;
+        }
+        this.reporter = new DeviceReporter(options);
+        this.reporter.start();
+    }
+
+    /**
+     * Renames this device (kept in IndexedDB, reported at once).
+     * @param {string} name
+     * @returns {Promise<string>} the stored name
+     */
+    async renameDevice(name) {
+        if (!this.device) {
+            throw new Error(this.state.error || "This browser keeps no device identity.");
+        }
+        const stored = await this.device.rename(name);
+        this.state.device = { id: this.device.id, name: stored };
+        this.reporter?.changed();
+        return stored;
     }
 
     /**
@@ -359,6 +422,8 @@ export class OfflineController {
         } catch (error) {
             this.state.error = error.message;
         }
+        // Every change passes here (capture, sync, card outcome, another tab's broadcast).
+        this.reporter?.changed();
     }
 
     /**
@@ -469,6 +534,9 @@ export class OfflineController {
 
     /** Stops the monitor and closes the store. */
     destroy() {
+        this.reporter?.stop();
+        this.reporter = null;
+        this.device?.close?.();
         this._unsubscribe?.();
         this.monitor.stop();
         this._channel?.close();

@@ -2,6 +2,7 @@
 import { Component, markRaw, onMounted, onWillUnmount, status, useRef, useState } from "@odoo/owl";
 import { cardProcessorOf } from "../card_processing.js";
 import { TEXTS, fillText } from "../device_texts.js";
+import { DeviceName } from "./device_name.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -67,7 +68,7 @@ function orderOf(rec) {
  */
 export class SyncDialog extends Component {
     static template = "pos_offline_sync.SyncDialog";
-    static components = { ProcessCardCell };
+    static components = { DeviceName, ProcessCardCell };
     static props = {
         controller: Object,
         close: Function,
