@@ -24,6 +24,8 @@
         "views/pos_offline_card_key_views.xml",
         "views/offline_csv_import_views.xml",
         "views/charge_new_card_views.xml",
+        "views/pos_offline_device_views.xml",
+        "views/pos_config_views.xml",
     ],
     "assets": {
         "point_of_sale._assets_pos": [

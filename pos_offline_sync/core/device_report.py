@@ -31,7 +31,7 @@ MAX_NAME_CHARS = 64
 MAX_CASHIER_CHARS = 128
 MAX_COUNT = 1_000_000
 MAX_AMOUNT = 1e12
-MAX_SEQ = 2**53 - 1  # a JS safe integer
+MAX_SEQ = 2**31 - 1  # an SQL integer: 4,000 years of heartbeats
 MAX_SECONDS_LEFT = 10 * 366 * 86400
 STORAGE_STATES = ("persisted", "best-effort", "unsupported", "unknown")
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)

@@ -3,6 +3,7 @@ from . import (  # noqa: F401 - Odoo registers the models by import
     pos_offline_card_attempt,
     pos_offline_card_key,
     pos_offline_card_lease,
+    pos_offline_device,
     pos_order,
     pos_payment_method,
     res_config_settings,

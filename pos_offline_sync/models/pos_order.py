@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..core import sync_service
+from ..core import device_report, sync_service
 from .offline_order_sink import OdooOrderSink
 
 
@@ -62,6 +62,17 @@ class PosOrder(models.Model):
                 self.env._("No payment method of this register captures cards offline.")
             )
         return key
+
+    @api.model
+    def offline_device_report(self, payload):
+        """What the calling browser profile still holds for the register (CONTRACTS §2)."""
+        config = self._offline_check_access(payload)
+        try:
+            report = device_report.parse_report(payload)
+        except device_report.DeviceReportError as exc:
+            raise UserError(self.env._("Malformed device report: %s", exc.reason)) from None
+        applied = self.env["pos.offline.device"]._offline_apply_report(config, report)
+        return {"v": 1, "applied": applied, "heartbeat_s": device_report.HEARTBEAT_SECONDS}
 
     @api.model
     def _offline_check_access(self, payload):

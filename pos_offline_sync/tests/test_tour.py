@@ -55,3 +55,21 @@ class TestOfflineSyncTour(TestPointOfSaleHttpCommon):
         self.assertEqual((payment.card_brand, payment.card_no), ("visa", "4242"))
         self.assertTrue(payment.transaction_id.startswith("pi_"))
         self.assertEqual(len(stripe.succeeded_intents(card.uuid)), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineDevicesTour(TestPointOfSaleHttpCommon):
+    def test_the_register_reports_what_it_holds(self):
+        self.main_pos_config.allow_offline_mode = True
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("pos_offline_devices_tour", login="pos_user")
+        device = self.env["pos.offline.device"].search(
+            [("config_id", "=", self.main_pos_config.id)]
+        )
+        self.assertEqual(len(device), 1)
+        self.assertEqual((device.name, device.waiting_count), ("Tour tablet", 0))
+        self.assertEqual(device.reported_by_id, self.pos_user)
+        self.assertEqual(device.cashier_name, self.pos_user.name)
+        self.assertEqual(device.addon_version, "19.0.1.2.0")
+        self.assertEqual(len(device.device_uid), 32)
+        self.assertGreater(device.seq, 3)

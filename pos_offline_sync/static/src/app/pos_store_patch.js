@@ -46,6 +46,14 @@ patch(PosStore.prototype, {
                 },
                 ping: () => rpc("/pos/ping"),
                 target: window,
+                // Device reports (issue 11): who is at the register, the card age limit.
+                device: {
+                    getCashier: () => {
+                        const cashier = this.getCashier();
+                        return cashier ? { id: cashier.id, name: cashier.name } : null;
+                    },
+                    limits: limitsFromConfig(this.config),
+                },
             }));
         } catch (error) {
             // Without its store the register still sells through Odoo's own path.
