@@ -26,6 +26,7 @@
         "views/charge_new_card_views.xml",
         "views/pos_offline_device_views.xml",
         "views/pos_config_views.xml",
+        "views/offline_close_session_views.xml",
     ],
     "assets": {
         "point_of_sale._assets_pos": [

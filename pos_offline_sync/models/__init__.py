@@ -6,5 +6,6 @@ from . import (  # noqa: F401 - Odoo registers the models by import
     pos_offline_device,
     pos_order,
     pos_payment_method,
+    pos_session,
     res_config_settings,
 )
