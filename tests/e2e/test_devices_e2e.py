@@ -5,9 +5,11 @@ orders, unprocessed cards and cashier; once one syncs, its row drops to 0 on the
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 from e2e_pos import (
+    ROOT,
     go_offline,
     go_online,
     open_register,
@@ -19,6 +21,9 @@ from e2e_pos import (
 from playwright.sync_api import expect
 
 from tests.e2e.cards.test_cards_e2e import set_limits, take_card
+
+# As test_screenshots.py: var/screenshots unless SCREENSHOTS_DIR=docs/screenshots.
+SHOTS = ROOT / os.environ.get("SCREENSHOTS_DIR", "var/screenshots")
 
 READ_DEVICE = """async (name) => {
     const db = await new Promise((resolve, reject) => {
@@ -95,6 +100,9 @@ def test_two_registers_are_listed_and_a_sync_drops_to_zero_without_reload(sandbo
         expect(row_a.locator(".device-name")).to_contain_text(device_a["name"])
         persistence = a.locator("[data-test=storage]").get_attribute("data-persistence")
         expect(row_a).to_have_attribute("data-storage", persistence)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": 1280, "height": 560})
+        page.screenshot(path=str(SHOTS / "sandbox-devices.png"))
 
         # Register A syncs everything: its row drops to 0 on the open page.
         dialog = open_sync_dialog(a)
