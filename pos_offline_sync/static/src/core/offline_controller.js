@@ -188,6 +188,7 @@ export class OfflineController {
         this._watchingRemote = false;
         this.device = null; // DeviceIdentity of this browser profile
         this.reporter = null;
+        this._getCashier = null;
         this.engine = store
             ? new SyncEngine({
                   store,
@@ -197,6 +198,11 @@ export class OfflineController {
                   beforeSend,
                   concurrency,
                   lock: this.lock,
+                  // Names the sync in the server's log: this device and the cashier.
+                  describeSync: () => ({
+                      device_id: this.device?.id ?? null,
+                      cashier: this._cashierName(),
+                  }),
               })
             : null;
         this._applyMonitor(monitor.snapshot());
@@ -223,6 +229,7 @@ export class OfflineController {
 
     /** Opens the device identity and starts its reports; without one, the register works on. */
     async _startDevice({ identity, indexedDB, locks, getCashier, limits, ...timing }) {
+        this._getCashier = getCashier || null;
         if (!identity && !indexedDB) {
             return; // no IndexedDB: no store either, nothing to report
         }
@@ -251,6 +258,15 @@ export class OfflineController {
         }
         this.reporter = new DeviceReporter(options);
         this.reporter.start();
+    }
+
+    _cashierName() {
+        try {
+            const name = this._getCashier?.()?.name;
+            return typeof name === "string" && name ? name : null;
+        } catch {
+            return null;
+        }
     }
 
     /**

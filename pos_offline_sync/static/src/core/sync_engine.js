@@ -58,6 +58,13 @@ export async function mapBounded(items, limit, worker) {
     return results;
 }
 
+/** A random id (32 hex digits) naming one sync in the server's sync log. */
+export function newSyncId(cryptoObject = globalThis.crypto) {
+    const bytes = new Uint8Array(16);
+    cryptoObject.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function errorText(error) {
     return (error && (error.message || String(error))) || "unknown error";
 }
@@ -88,6 +95,8 @@ export class SyncEngine {
      * @param {number} [options.concurrency=4] beforeSend calls in flight at most (1 = one order
      *   at a time); never two for the same order
      * @param {{run: Function}|null} [options.lock] a SyncLock shared by the profile's tabs
+     * @param {() => object} [options.describeSync] `{device_id, cashier}` sent with each batch
+     *   as `sync` (with the sync's id), for the server's sync log
      */
     constructor({
         store,
@@ -97,6 +106,7 @@ export class SyncEngine {
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
         lock = null,
+        describeSync = null,
     } = {}) {
         if (!store || !transport || typeof transport.call !== "function") {
             throw new Error("SyncEngine needs a store and a transport with call(method, payload).");
@@ -111,6 +121,8 @@ export class SyncEngine {
         this.beforeSend = beforeSend;
         this.concurrency = checkConcurrency(concurrency);
         this.lock = lock;
+        this.describeSync = describeSync;
+        this.syncMeta = null; // the `sync` object of the running sync's batches
         this.running = false;
     }
 
@@ -140,11 +152,28 @@ export class SyncEngine {
         this.running = true;
         try {
             // Unique uuids: the same order is never prepared (charged) twice at once.
-            const run = () => this._run([...new Set(uuids)], onProgress, lanes);
+            const run = () => {
+                this.syncMeta = this._describe();
+                return this._run([...new Set(uuids)], onProgress, lanes);
+            };
             return await (this.lock ? this.lock.run(run, { onWait, signal }) : run());
         } finally {
             this.running = false;
+            this.syncMeta = null;
         }
+    }
+
+    _describe() {
+        if (!this.describeSync) {
+            return null;
+        }
+        let extra = {};
+        try {
+            extra = this.describeSync() || {};
+        } catch (error) {
+            console.error("pos_offline_sync: describeSync failed", error);
+        }
+        return { id: newSyncId(), ...extra };
     }
 
     async _run(uuids, onProgress, lanes) {
@@ -265,6 +294,9 @@ export class SyncEngine {
             config_id: this.configId ?? orders[0]?.config_id ?? null,
             orders,
         };
+        if (this.syncMeta) {
+            payload.sync = this.syncMeta;
+        }
         let answer;
         try {
             answer = await this.transport.call(SYNC_METHOD, payload);
