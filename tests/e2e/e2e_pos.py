@@ -190,3 +190,21 @@ def row(page: Page, uuid: str):
 def check_rows(page: Page, uuids) -> None:
     for uuid in uuids:
         row(page, uuid).locator("[data-test=row-check]").check()
+
+
+def sync_log(page: Page, url: str) -> list[dict]:
+    """The back office's sync log rows (newest first): one per sync, counted at the server."""
+    other = page.context.new_page()
+    try:
+        other.goto(f"{url}/backoffice/sync-log")
+        return other.locator("#sync-log tr.sync").evaluate_all(
+            """rows => rows.map((r) => ({
+                sync_id: r.dataset.syncId, device_id: r.dataset.deviceId,
+                sent: Number(r.dataset.sent), created: Number(r.dataset.created),
+                existing: Number(r.dataset.existing), refused: Number(r.dataset.refused),
+                batches: Number(r.querySelector('.batches').textContent),
+                cashier: r.querySelector('.cashier').textContent,
+            }))"""
+        )
+    finally:
+        other.close()

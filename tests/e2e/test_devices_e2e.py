@@ -17,6 +17,7 @@ from e2e_pos import (
     pos_data,
     sell,
     stored_orders,
+    sync_log,
 )
 from playwright.sync_api import expect
 
@@ -113,6 +114,11 @@ def test_two_registers_are_listed_and_a_sync_drops_to_zero_without_reload(sandbo
         expect(row_a).to_have_attribute("data-oldest-at", "")
         expect(row_b).to_have_attribute("data-waiting", "2")
         expect(page.locator("#devices-summary")).to_have_text("2 order(s) waiting on 1 device(s)")
+        # The sync log has that sync, with this device and its cashier.
+        (entry,) = sync_log(page, sandbox.url)
+        assert entry["device_id"] == device_a["id"]
+        assert (entry["sent"], entry["created"], entry["refused"]) == (2, 2, 0)
+        assert entry["cashier"] == "Mitchell Admin"
 
         # A rename at register B reaches the page the same way.
         dialog_b = open_sync_dialog(b)

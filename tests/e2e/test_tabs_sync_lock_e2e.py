@@ -24,6 +24,7 @@ from e2e_pos import (
     set_settings,
     stored_orders,
     stored_uuids,
+    sync_log,
 )
 from playwright.sync_api import expect
 
@@ -133,6 +134,9 @@ def test_two_tabs_press_sync_at_once_one_request_stream(sandbox, page):
     assert sent[waiter] == []
     listed = backoffice_uuids(page, sandbox.url)
     assert len(listed) == 150 and len(set(listed)) == 150
+    # Counted at the server: one sync, two batches, every order stored once.
+    (entry,) = sync_log(page, sandbox.url)
+    assert (entry["batches"], entry["sent"], entry["created"], entry["refused"]) == (2, 150, 150, 0)
     for tab in tabs:
         expect(tab.locator("[data-test=sync-button]")).to_have_attribute("data-count", "0")
 
@@ -163,7 +167,7 @@ def test_tab_closed_while_holding_the_lock_the_other_takes_over(sandbox, page):
     expect(waiting.locator("[data-test=waiting-for-other]")).to_be_visible()
     expect(waiting.locator("[data-test=remote-sync]")).to_have_attribute("data-total", "3")
 
-    # Killed mid-sync: its request never reaches the server, its lock is released.
+    # Killed mid-sync: the browser releases its lock.
     holding[0] = False
     page.close()
     expect(waiting.locator("[data-test=sync-message]")).to_have_text("3 orders synced.")
@@ -172,6 +176,12 @@ def test_tab_closed_while_holding_the_lock_the_other_takes_over(sandbox, page):
     assert sent[second] == [3]
     listed = backoffice_uuids(second, sandbox.url)
     assert len(listed) == 3 and len(set(listed)) == 3
+    # At the server: the taking-over tab's sync sent all 3; the closed tab's held request may
+    # or may not have gone out as its page closed; either way each order was created once.
+    entries = sync_log(second, sandbox.url)
+    assert len(entries) in (1, 2), entries
+    assert (entries[0]["batches"], entries[0]["sent"]) == (1, 3)
+    assert sum(e["created"] for e in entries) == 3
     assert stored_uuids(second, data) == set()
     expect(second.locator("[data-test=sync-button]")).to_have_attribute("data-count", "0")
 
