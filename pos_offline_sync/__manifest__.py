@@ -27,6 +27,7 @@
         "views/pos_offline_device_views.xml",
         "views/pos_config_views.xml",
         "views/offline_close_session_views.xml",
+        "views/pos_offline_sync_log_views.xml",
     ],
     "assets": {
         "point_of_sale._assets_pos": [

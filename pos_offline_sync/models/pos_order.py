@@ -44,9 +44,11 @@ class PosOrder(models.Model):
         config = self._offline_check_access(payload)
         sink = OdooOrderSink(self.env, config)
         try:
-            return sync_service.sync_batch(payload, sink)
+            answer = sync_service.sync_batch(payload, sink)
         except sync_service.PayloadError as exc:
             raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
+        self.env["pos.offline.sync.log"]._offline_log(config, payload, answer)
+        return answer
 
     @api.model
     def offline_process_card(self, payload):

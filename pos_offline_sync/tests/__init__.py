@@ -8,5 +8,6 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_ledger_lock,
     test_offline_card,
     test_offline_sync,
+    test_sync_log,
     test_tour,
 )
