@@ -60,8 +60,8 @@ class PosConfig(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "pos_offline_sync.action_pos_offline_device"
         )
+        # Every device of the register (holding ones first): one that syncs stays listed, at 0.
         action["domain"] = [("config_id", "=", self.id)]
-        action["context"] = {"search_default_holding": 1}
         action["display_name"] = self.env._("Devices of %s", self.name)
         return action
 
