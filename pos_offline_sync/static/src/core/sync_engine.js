@@ -17,6 +17,13 @@ export const DEFAULT_CONCURRENCY = 4;
 /** Upper bound of `concurrency`: more would only queue at the server. */
 export const MAX_CONCURRENCY = 16;
 
+/**
+ * A batch not answered within this is taken as no answer (nothing removed, safe to resend):
+ * a production Odoo kills a request after 120 s, so a later answer never comes, and a hung
+ * request must not keep the cross-tab sync lock from the other tabs for good.
+ */
+export const REQUEST_TIMEOUT_MS = 180 * 1000;
+
 /** Reasons given to the cashier; stable so hosts and tests can rely on them. */
 export const SYNC_REASONS = {
     NO_ANSWER: "no answer from the server; nothing was removed",
@@ -97,6 +104,8 @@ export class SyncEngine {
      * @param {{run: Function}|null} [options.lock] a SyncLock shared by the profile's tabs
      * @param {() => object} [options.describeSync] `{device_id, cashier}` sent with each batch
      *   as `sync` (with the sync's id), for the server's sync log
+     * @param {number} [options.requestTimeoutMs=REQUEST_TIMEOUT_MS] no answer after this: the
+     *   batch counts as not answered
      */
     constructor({
         store,
@@ -107,6 +116,7 @@ export class SyncEngine {
         concurrency = DEFAULT_CONCURRENCY,
         lock = null,
         describeSync = null,
+        requestTimeoutMs = REQUEST_TIMEOUT_MS,
     } = {}) {
         if (!store || !transport || typeof transport.call !== "function") {
             throw new Error("SyncEngine needs a store and a transport with call(method, payload).");
@@ -122,6 +132,7 @@ export class SyncEngine {
         this.concurrency = checkConcurrency(concurrency);
         this.lock = lock;
         this.describeSync = describeSync;
+        this.requestTimeoutMs = requestTimeoutMs;
         this.syncMeta = null; // the `sync` object of the running sync's batches
         this.running = false;
     }
@@ -299,7 +310,7 @@ export class SyncEngine {
         }
         let answer;
         try {
-            answer = await this.transport.call(SYNC_METHOD, payload);
+            answer = await this._call(payload);
         } catch {
             const results = batch.map((record) => ({
                 uuid: record.uuid,
@@ -354,6 +365,20 @@ export class SyncEngine {
         }
         await this._remember(results.filter((result) => !result.ok));
         return results;
+    }
+
+    /** The transport call, rejected when not answered within requestTimeoutMs. */
+    _call(payload) {
+        let timer = null;
+        const timeout = new Promise((resolve, reject) => {
+            timer = setTimeout(
+                () => reject(new Error("no answer in time")),
+                this.requestTimeoutMs
+            );
+        });
+        return Promise.race([this.transport.call(SYNC_METHOD, payload), timeout]).finally(() =>
+            clearTimeout(timer)
+        );
     }
 
     /** Stores the failure reason beside each failed order (one transaction). */
