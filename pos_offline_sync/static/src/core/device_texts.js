@@ -29,6 +29,7 @@ export const TEXTS = {
     deviceNameTooLong: "The device name is at most {max} characters.",
     deviceDefaultName: "Register {short}",
     deviceUnavailable: "This browser cannot keep a device identity: {reason}",
+    deviceNone: "This browser keeps no device identity.",
 };
 
 /**

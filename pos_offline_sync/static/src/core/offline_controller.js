@@ -13,6 +13,7 @@ import { createOfflineState } from "./offline_state.js";
 import { validateOfflineOrder } from "./order_model.js";
 import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
 import { SyncLock } from "./sync_lock.js";
+import { TEXTS } from "./device_texts.js";
 
 /** Refusal of sync() while offline (the help page: sync only once back online). */
 export const SYNC_OFFLINE_MESSAGE =
@@ -276,7 +277,7 @@ export class OfflineController {
      */
     async renameDevice(name) {
         if (!this.device) {
-            throw new Error(this.state.error || "This browser keeps no device identity.");
+            throw new Error(this.state.error || TEXTS.deviceNone);
         }
         const stored = await this.device.rename(name);
         this.state.device = { id: this.device.id, name: stored };
@@ -323,11 +324,15 @@ export class OfflineController {
         // A tab killed mid-sync says nothing more: its lock, released by the browser, tells.
         if (!this._watchingRemote && this.lock?.supported) {
             this._watchingRemote = true;
+            const watch = (this._watchAbort = new AbortController());
             this.lock
-                .whenFree()
+                .whenFree({ signal: watch.signal })
                 .catch(() => undefined)
                 .then(() => {
                     this._watchingRemote = false;
+                    if (watch.signal.aborted) {
+                        return undefined; // destroyed meanwhile
+                    }
                     this.state.remoteSync = null;
                     return this.refresh();
                 });
@@ -553,6 +558,7 @@ export class OfflineController {
         this.reporter?.stop();
         this.reporter = null;
         this.device?.close?.();
+        this._watchAbort?.abort();
         this._unsubscribe?.();
         this.monitor.stop();
         this._channel?.close();
