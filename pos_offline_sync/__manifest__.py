@@ -3,7 +3,7 @@
     "name": "POS Offline Sync",
     "summary": "Offline mode for the Point of Sale: capture sales without a connection, "
     "sync the chosen ones later, charge cards taken offline exactly once",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.2.0",
     "category": "Sales/Point of Sale",
     "website": "https://github.com/pos-offline-sync/pos_offline_sync",
     "author": "pos_offline_sync developers",
@@ -24,6 +24,10 @@
         "views/pos_offline_card_key_views.xml",
         "views/offline_csv_import_views.xml",
         "views/charge_new_card_views.xml",
+        "views/pos_offline_device_views.xml",
+        "views/pos_config_views.xml",
+        "views/offline_close_session_views.xml",
+        "views/pos_offline_sync_log_views.xml",
     ],
     "assets": {
         "point_of_sale._assets_pos": [

@@ -56,6 +56,8 @@ _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around the C
 # The cards module registers its RPC methods and hooks when it is there.
 if importlib.util.find_spec("sandbox.cards") is not None:
     importlib.import_module("sandbox.cards")
+importlib.import_module("sandbox.devices")  # device reports and the Devices page
+importlib.import_module("sandbox.sync_log")  # one row per register sync, searchable
 
 
 @dataclass

@@ -13,6 +13,8 @@ escaped again and shows as text.
   module migrates its tables before any request (whatever the first request is).
 - IMPORT_CHUNK_DONE: `fn(ctx, done, total) -> None`, after each committed chunk of a CSV import
   (progress; the tests raise here to crash an import between two chunks).
+- SYNC_DONE: `fn(ctx, payload, answer) -> None`, after an `offline_sync_orders` batch was
+  committed and before it is answered (the sync log). Its failure is logged, never answered.
 """
 
 POS_DATA: list = []
@@ -21,3 +23,4 @@ ORDER_SECTIONS: list = []
 ROUTES: list = []
 APP_INIT: list = []
 IMPORT_CHUNK_DONE: list = []
+SYNC_DONE: list = []

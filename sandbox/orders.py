@@ -13,6 +13,7 @@ that transaction opens, so no SQLite write lock is held across a call to Stripe.
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,8 +30,11 @@ from pos_offline_sync.core.order_schema import (
 )
 from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
 
+from . import hooks
 from .db import savepoint, write_transaction
 from .rpc import RpcError, rpc_method
+
+_logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 _EXISTS = object()  # prepare() found the order already stored
@@ -281,9 +285,15 @@ def offline_sync_orders(ctx, payload):
         config_id = payload.get("config_id") if isinstance(payload, dict) else None
         check_config(conn, config_id)
         sink = make_sink(ctx, conn, config_id if isinstance(config_id, int) else 0)
-        return sync_batch(payload, sink, max_batch=MAX_BATCH)
+        answer = sync_batch(payload, sink, max_batch=MAX_BATCH)
     finally:
         conn.close()
+    for hook in hooks.SYNC_DONE:
+        try:
+            hook(ctx, payload, answer)
+        except Exception:  # noqa: BLE001 - bookkeeping: the orders are stored, answer them
+            _logger.exception("after-sync hook %s failed", getattr(hook, "__name__", hook))
+    return answer
 
 
 def import_orders(ctx, orders: list[dict], config_id: int, *, on_chunk=None) -> list[dict]:

@@ -110,7 +110,8 @@ def layout(title: str, body: Markup, *, flash=None, flash_kind="ok") -> str:
             "<title>{title} · Sandbox</title><style>{style}</style></head><body>"
             '<header><strong>Sandbox</strong><a href="/pos">Register</a>'
             '<a href="/settings">Settings</a><a href="/backoffice">Orders</a>'
-            '<a href="/backoffice/import">Import CSV</a></header>'
+            '<a href="/backoffice/import">Import CSV</a><a href="/backoffice/devices">Devices</a>'
+            '<a href="/backoffice/sync-log">Sync log</a></header>'
             "<main><h1>{title}</h1>{notice}{body}</main>{dates}</body></html>"
         ).format(title=title, style=STYLE, notice=notice, body=body, dates=LOCAL_DATES)
     )

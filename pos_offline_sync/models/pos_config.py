@@ -37,6 +37,34 @@ class PosConfig(models.Model):
         "icon (0: no limit).",
     )
 
+    offline_waiting_order_count = fields.Integer(
+        string="Orders Waiting Offline",
+        compute="_compute_offline_waiting",
+        help="Offline orders the register's devices report as still waiting to be synced.",
+    )
+    offline_waiting_device_count = fields.Integer(
+        string="Devices Holding Orders",
+        compute="_compute_offline_waiting",
+    )
+
+    def _compute_offline_waiting(self):
+        totals = self.env["pos.offline.device"]._offline_waiting(self)
+        for config in self:
+            waiting = totals.get(config.id)
+            config.offline_waiting_order_count = waiting.orders if waiting else 0
+            config.offline_waiting_device_count = waiting.devices if waiting else 0
+
+    def action_offline_devices(self):
+        """The register's Devices list (the dashboard card's link)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "pos_offline_sync.action_pos_offline_device"
+        )
+        # Every device of the register (holding ones first): one that syncs stays listed, at 0.
+        action["domain"] = [("config_id", "=", self.id)]
+        action["display_name"] = self.env._("Devices of %s", self.name)
+        return action
+
     @api.model
     def _load_pos_data_read(self, records, config):
         read_records = super()._load_pos_data_read(records, config)

@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from ..core import sync_service
+from ..core import device_report, sync_service
 from ..core.order_schema import MAX_ID
 from .offline_order_sink import OdooOrderSink
 
@@ -58,9 +58,11 @@ class PosOrder(models.Model):
         config = self._offline_check_access(payload)
         sink = OdooOrderSink(self.env, config)
         try:
-            return sync_service.sync_batch(payload, sink)
+            answer = sync_service.sync_batch(payload, sink)
         except sync_service.PayloadError as exc:
             raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
+        self.env["pos.offline.sync.log"]._offline_log(config, payload, answer)
+        return answer
 
     @api.model
     def offline_process_card(self, payload):
@@ -95,6 +97,17 @@ class PosOrder(models.Model):
             # As with the POS data: the key only when offline mode is on.
             "card_public_key": config.allow_offline_mode and config._offline_card_public_key(),
         }
+
+    @api.model
+    def offline_device_report(self, payload):
+        """What the calling browser profile still holds for the register (CONTRACTS §2)."""
+        config = self._offline_check_access(payload)
+        try:
+            report = device_report.parse_report(payload)
+        except device_report.DeviceReportError as exc:
+            raise UserError(self.env._("Malformed device report: %s", exc.reason)) from None
+        applied = self.env["pos.offline.device"]._offline_apply_report(config, report)
+        return {"v": 1, "applied": applied, "heartbeat_s": device_report.HEARTBEAT_SECONDS}
 
     @api.model
     def _offline_check_access(self, payload):

@@ -5,6 +5,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_charge_card_tour,
     test_csv_import,
     test_declined_order_tour,
+    test_devices,
     test_ledger_lock,
     test_localstripe_support,
     test_migrate_internal_note,
@@ -12,5 +13,6 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_offline_sync,
     test_order_trust,
     test_settings_refresh_tour,
+    test_sync_log,
     test_tour,
 )

@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
 from odoo.tests import tagged
 
 from .tour_common import OfflineTourCommon
@@ -48,3 +49,47 @@ class TestOfflineSyncTourFrench(OfflineTourCommon):
         self.assertEqual(len(order), 1)
         self.assertEqual(order.state, "paid")
         self.assertEqual(len(stripe.succeeded_intents(order.uuid)), 1)
+
+
+@tagged("post_install", "-at_install")
+class TestOfflineDevicesTour(TestPointOfSaleHttpCommon):
+    def test_the_register_reports_what_it_holds(self):
+        self.main_pos_config.allow_offline_mode = True
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        self.start_pos_tour("pos_offline_devices_tour", login="pos_user")
+        device = self.env["pos.offline.device"].search(
+            [("config_id", "=", self.main_pos_config.id)]
+        )
+        self.assertEqual(len(device), 1)
+        self.assertEqual((device.name, device.waiting_count), ("Tour tablet", 0))
+        self.assertEqual(device.reported_by_id, self.pos_user)
+        self.assertEqual(device.cashier_name, self.pos_user.name)
+        self.assertEqual(device.addon_version, "19.0.1.2.0")
+        self.assertEqual(len(device.device_uid), 32)
+        self.assertGreater(device.seq, 3)
+
+    def test_the_back_office_sees_the_devices(self):
+        # A register of the company the admin's dashboard shows.
+        admin = self.env.ref("base.user_admin")
+        Config = self.env["pos.config"].sudo()
+        shown = Config.search([("company_id", "=", admin.company_id.id)], limit=1)
+        config = shown
+        self.assertTrue(config)
+        self.env["pos.order"].with_user(admin).offline_device_report(
+            {
+                "v": 1,
+                "config_id": config.id,
+                "device_id": "b" * 32,
+                "device_name": "Back office tablet",
+                "seq": 1,
+                "addon_version": "19.0.1.2.0",
+                "storage": "best-effort",
+                "cashier": {"id": admin.id, "name": admin.name},
+                "waiting": {"count": 3, "total": 21.0, "oldest_at": "2026-12-01T09:00:00Z"},
+                "cards": {"count": 0, "amount": 0, "oldest_at": None, "seconds_left": None},
+                "at": "2026-12-01T12:00:00Z",
+            }
+        )
+        self.start_tour("/odoo/point-of-sale", "pos_offline_devices_backend_tour", login="admin")
+        device = self.env["pos.offline.device"].sudo().search([("config_id", "=", config.id)])
+        self.assertEqual((device.waiting_count, device.seq), (0, 2))

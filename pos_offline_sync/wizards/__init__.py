@@ -1,1 +1,5 @@
-from . import charge_new_card, offline_csv_import  # noqa: F401 - registered by import
+from . import (  # noqa: F401 - registered by import
+    charge_new_card,
+    offline_close_session,
+    offline_csv_import,
+)

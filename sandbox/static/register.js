@@ -8,6 +8,7 @@ import { SyncDialog } from "/core/components/sync_dialog.js";
 import { OfflineController } from "/core/offline_controller.js";
 import { CardForm } from "/core/components/card_form.js";
 import { persistenceText } from "/core/sync_messages.js";
+import { limitsFromConfig } from "/core/risk_limits.js";
 import { setupCards } from "/sandbox-static/cards_register.js";
 
 const TEMPLATE_FILES = [
@@ -16,6 +17,7 @@ const TEMPLATE_FILES = [
     "/core/components/process_card_cell.xml",
     "/core/components/sync_dialog.xml",
     "/core/components/card_form.xml",
+    "/core/components/device_name.xml",
     "/sandbox-static/register.xml",
 ];
 
@@ -180,6 +182,11 @@ class SandboxPos extends Component {
                 },
                 transport,
                 ping,
+                // Device reports: who is at the register, and the card age limit.
+                device: {
+                    getCashier: () => this.state.cashier,
+                    limits: limitsFromConfig(this.config),
+                },
             });
             this.state.controller = markRaw(controller);
             this.cards = markRaw(setupCards({ data: this.data, transport, controller }));

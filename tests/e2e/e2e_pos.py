@@ -239,3 +239,21 @@ _OVERFLOW = """(selector) => {
 def overflow_problems(page: Page, selector: str) -> list[str]:
     """What sticks out of, scrolls inside or is cut in the element (and the page) sideways."""
     return page.evaluate(_OVERFLOW, selector)
+
+
+def sync_log(page: Page, url: str) -> list[dict]:
+    """The back office's sync log rows (newest first): one per sync, counted at the server."""
+    other = page.context.new_page()
+    try:
+        other.goto(f"{url}/backoffice/sync-log")
+        return other.locator("#sync-log tr.sync").evaluate_all(
+            """rows => rows.map((r) => ({
+                sync_id: r.dataset.syncId, device_id: r.dataset.deviceId,
+                sent: Number(r.dataset.sent), created: Number(r.dataset.created),
+                existing: Number(r.dataset.existing), refused: Number(r.dataset.refused),
+                batches: Number(r.querySelector('.batches').textContent),
+                cashier: r.querySelector('.cashier').textContent,
+            }))"""
+        )
+    finally:
+        other.close()

@@ -121,6 +121,14 @@ patch(PosStore.prototype, {
                 target: window,
                 // The core's own messages (results, refusals, card form) in the user's language.
                 translate: _t,
+                // Device reports (issue 11): who is at the register, the card age limit.
+                device: {
+                    getCashier: () => {
+                        const cashier = this.getCashier();
+                        return cashier ? { id: cashier.id, name: cashier.name } : null;
+                    },
+                    limits: limitsFromConfig(this.config),
+                },
             }));
         } catch (error) {
             // Without its store the register still sells through Odoo's own path.

@@ -6,11 +6,15 @@
 import { ConnectivityMonitor } from "./connectivity.js";
 import { csvFilename, downloadCsv, ordersToCsv } from "./csv_export.js";
 import { _t, setTranslate } from "./i18n.js";
+import { DeviceIdentity } from "./device_identity.js";
+import { DeviceReporter } from "./device_reporter.js";
 import { OfflineStore } from "./offline_store.js";
 import { databaseName } from "./offline_store_schema.js";
 import { createOfflineState } from "./offline_state.js";
 import { validateOfflineOrder } from "./order_model.js";
 import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
+import { SyncLock } from "./sync_lock.js";
+import { TEXTS } from "./device_texts.js";
 
 // English sources (the msgids), shown through _t() where they reach the cashier.
 
@@ -66,6 +70,12 @@ export class OfflineController {
      * @param {object} [options.monitorOptions] extra ConnectivityMonitor options (timers, ...)
      * @param {(source: string) => string} [options.translate] translates the messages the
      *   core builds (Odoo: its `_t`); without it they stay in English (see i18n.js)
+     * @param {LockManager|null} [options.locks=navigator.locks] Web Locks for one sync at a time
+     *   across tabs (null: per tab only)
+     * @param {number} [options.lockWaitMs] longest wait for another tab's sync
+     * @param {object|null} [options.device] device reports (issue 11): `{getCashier, limits,
+     *   heartbeatMs, changeDelayMs}`; null: none. Needs the store.
+     * @param {object} [options.identity] an already opened DeviceIdentity (tests)
      * @returns {Promise<OfflineController>}
      */
     static async create({
@@ -83,6 +93,10 @@ export class OfflineController {
         concurrency = DEFAULT_CONCURRENCY,
         monitorOptions = {},
         translate,
+        locks,
+        lockWaitMs,
+        device = {},
+        identity = null,
     } = {}) {
         if (translate !== undefined) {
             setTranslate(translate);
@@ -145,7 +159,12 @@ export class OfflineController {
             batchSize,
             beforeSend,
             concurrency,
+            locks,
+            lockWaitMs,
         });
+        if (store && device) {
+            await controller._startDevice({ identity, indexedDB, locks, ...device });
+        }
         monitor.start();
         await controller.refresh();
         return controller;
@@ -162,6 +181,8 @@ export class OfflineController {
         batchSize,
         beforeSend,
         concurrency = DEFAULT_CONCURRENCY,
+        locks,
+        lockWaitMs,
     }) {
         this.dbName = dbName;
         this.configId = configId;
@@ -169,23 +190,166 @@ export class OfflineController {
         this.store = store;
         this.transport = transport;
         this.monitor = monitor;
+        // One sync at a time across the tabs of this register, on the store's name.
+        const lockOptions = { name: store?.name || databaseName(dbName, configId) };
+        if (locks !== undefined) {
+            lockOptions.locks = locks;
+        }
+        if (lockWaitMs !== undefined) {
+            lockOptions.waitMs = lockWaitMs;
+        }
+        this.lock = store ? new SyncLock(lockOptions) : null;
+        this._listeners = new Set();
+        this._watchingRemote = false;
+        this.device = null; // DeviceIdentity of this browser profile
+        this.reporter = null;
+        this._getCashier = null;
         this.engine = store
-            ? new SyncEngine({ store, transport, batchSize, configId, beforeSend, concurrency })
+            ? new SyncEngine({
+                  store,
+                  transport,
+                  batchSize,
+                  configId,
+                  beforeSend,
+                  concurrency,
+                  lock: this.lock,
+                  // Names the sync in the server's log: this device and the cashier.
+                  describeSync: () => ({
+                      device_id: this.device?.id ?? null,
+                      cashier: this._cashierName(),
+                  }),
+              })
             : null;
         this._applyMonitor(monitor.snapshot());
         this._unsubscribe = monitor.subscribe((snapshot) => {
+            const wasOnline = this.state.online;
             this._applyMonitor(snapshot);
+            if (snapshot.online && !wasOnline) {
+                this.reporter?.changed(); // what was kept while offline, as soon as online
+            }
             if (snapshot.reason === "manual" && this.store && this.state.enabled) {
                 this.store.setMeta(MANUAL_OFFLINE_KEY, snapshot.manualOffline).catch((error) => {
                     console.error("pos_offline_sync: could not save the offline switch", error);
                 });
             }
         });
-        // Other tabs of the same register capture and sync too: keep the count in step.
+        // Other tabs of the same register capture and sync too: keep the count in step, and
+        // show the live progress of a sync running in another tab.
         this._channel = null;
         if (store && typeof globalThis.BroadcastChannel === "function") {
             this._channel = new globalThis.BroadcastChannel(databaseName(dbName, configId));
-            this._channel.onmessage = () => this.refresh();
+            this._channel.onmessage = (event) => this._onMessage(event.data);
+        }
+    }
+
+    /** Opens the device identity and starts its reports; without one, the register works on. */
+    async _startDevice({ identity, indexedDB, locks, getCashier, limits, ...timing }) {
+        this._getCashier = getCashier || null;
+        if (!identity && !indexedDB) {
+            return; // no IndexedDB: no store either, nothing to report
+        }
+        try {
+            this.device = identity || (await DeviceIdentity.open({ dbName: this.dbName, indexedDB }));
+        } catch (error) {
+            console.warn("pos_offline_sync: no device identity:", error?.message || error);
+            return;
+        }
+        this.state.device = { id: this.device.id, name: this.device.name };
+        const options = {
+            identity: this.device,
+            transport: this.transport,
+            configId: this.configId,
+            state: this.state,
+            listPending: () => this.listPending(),
+            getCashier,
+            lockName: `${this.lock.name}:report`,
+            ...timing,
+        };
+        if (limits) {
+            options.limits = limits;
+        }
+        if (locks !== undefined) {
+            options.locks = locks;
+        }
+        this.reporter = new DeviceReporter(options);
+        this.reporter.start();
+    }
+
+    _cashierName() {
+        try {
+            const name = this._getCashier?.()?.name;
+            return typeof name === "string" && name ? name : null;
+        } catch {
+            return null;
+        }
+    }
+
+    /**
+     * Renames this device (kept in IndexedDB, reported at once).
+     * @param {string} name
+     * @returns {Promise<string>} the stored name
+     */
+    async renameDevice(name) {
+        if (!this.device) {
+            throw new Error(this.state.error || TEXTS.deviceNone);
+        }
+        const stored = await this.device.rename(name);
+        this.state.device = { id: this.device.id, name: stored };
+        this.reporter?.changed();
+        return stored;
+    }
+
+    /**
+     * Calls `fn(message)` after each change made by another tab (`{type: "changed"}` or
+     * `{type: "sync", running, phase, done, total}`), once this tab's state is refreshed.
+     * @param {(message: object) => void} fn
+     * @returns {() => void} unsubscribe
+     */
+    subscribe(fn) {
+        this._listeners.add(fn);
+        return () => this._listeners.delete(fn);
+    }
+
+    async _onMessage(data) {
+        const message = data && typeof data === "object" ? data : { type: "changed" };
+        if (message.type === "sync") {
+            this._applyRemoteSync(message);
+        }
+        await this.refresh();
+        for (const fn of this._listeners) {
+            try {
+                fn(message);
+            } catch (error) {
+                console.error("pos_offline_sync: a listener failed", error);
+            }
+        }
+    }
+
+    _applyRemoteSync(message) {
+        if (!message.running) {
+            this.state.remoteSync = null;
+            return;
+        }
+        this.state.remoteSync = {
+            phase: message.phase === "cards" ? "cards" : "send",
+            done: Number(message.done) || 0,
+            total: Number(message.total) || 0,
+        };
+        // A tab killed mid-sync says nothing more: its lock, released by the browser, tells.
+        if (!this._watchingRemote && this.lock?.supported) {
+            this._watchingRemote = true;
+            const watch = (this._watchAbort = new AbortController());
+            this.lock
+                .whenFree({ signal: watch.signal })
+                .catch(() => undefined)
+                .then(() => {
+                    this._watchingRemote = false;
+                    if (watch.signal.aborted) {
+                        return undefined; // destroyed meanwhile
+                    }
+                    this.state.remoteSync = null;
+                    return this.refresh();
+                });
         }
     }
 
@@ -194,9 +358,9 @@ export class OfflineController {
         this.state.manualOffline = snapshot.manualOffline;
     }
 
-    _broadcast() {
+    _broadcast(message = { type: "changed" }) {
         try {
-            this._channel?.postMessage("changed");
+            this._channel?.postMessage(message);
         } catch {
             // Closed channel: only the other tabs' count is late.
         }
@@ -295,17 +459,23 @@ export class OfflineController {
         } catch (error) {
             this.state.error = error.message;
         }
+        // Every change passes here (capture, sync, card outcome, another tab's broadcast).
+        this.reporter?.changed();
     }
 
     /**
      * Syncs the checked orders (see SyncEngine.sync). Refuses while offline with
-     * SYNC_OFFLINE_MESSAGE, and while another sync runs. Fills `state.progress`, `state.syncing`
-     * and `state.lastResults`.
+     * SYNC_OFFLINE_MESSAGE, and while another sync runs in this tab. While another tab of the
+     * register syncs, waits for it (`state.waitingForSync`, its progress in
+     * `state.remoteSync`), then sends what is still waiting; the orders it synced come back
+     * "missing". Gives up with a LockWaitError after the lock's wait or when `signal` aborts.
+     * Fills `state.progress`, `state.syncing` and `state.lastResults`, and tells the other tabs
+     * its progress.
      * @param {string[]} uuids
-     * @param {{onProgress?: Function}} [options]
+     * @param {{onProgress?: Function, onWait?: Function, signal?: AbortSignal}} [options]
      * @returns {Promise<object[]>} one result per uuid
      */
-    async sync(uuids, { onProgress } = {}) {
+    async sync(uuids, { onProgress, onWait, signal } = {}) {
         if (!this.state.online) {
             throw new Error(_t(SYNC_OFFLINE_MESSAGE));
         }
@@ -319,10 +489,21 @@ export class OfflineController {
         }
         this.state.syncing = true;
         this.state.progress = { done: 0, total: uuids.length };
+        let holding = false;
         try {
             const results = await this.engine.sync(uuids, {
+                onWait: () => {
+                    this.state.waitingForSync = true;
+                    onWait?.();
+                },
+                signal,
                 onProgress: (progress) => {
+                    // The first progress comes from inside the lock: no other tab syncs now.
+                    holding = true;
+                    this.state.waitingForSync = false;
+                    this.state.remoteSync = null;
                     this.state.progress = { ...progress };
+                    this._broadcast({ type: "sync", running: true, ...progress });
                     onProgress?.(progress);
                 },
             });
@@ -338,7 +519,8 @@ export class OfflineController {
             return results;
         } finally {
             this.state.syncing = false;
-            this._broadcast();
+            this.state.waitingForSync = false;
+            this._broadcast(holding ? { type: "sync", running: false } : { type: "changed" });
             await this.refresh();
         }
     }
@@ -391,6 +573,10 @@ export class OfflineController {
 
     /** Stops the monitor and closes the store. */
     destroy() {
+        this.reporter?.stop();
+        this.reporter = null;
+        this.device?.close?.();
+        this._watchAbort?.abort();
         this._unsubscribe?.();
         this.monitor.stop();
         this._channel?.close();

@@ -14,6 +14,9 @@ import { reactive } from "@odoo/owl";
  * - `persistence`: "persisted" | "best-effort" | "unsupported" | "unknown"
  * - `syncing`, `progress` ({done, total}), `lastResults` (uuid -> {ok, status, reason}),
  *   `error` (last controller error message shown to the cashier, or "")
+ * - `waitingForSync`: this tab's sync waits for another tab's (one sync at a time)
+ * - `remoteSync`: `{phase, done, total}` of a sync running in another tab, or null
+ * - `device`: `{id, name}` of this browser profile once known, or null
  * @param {object} [initial] values overriding the defaults
  * @returns {object} an owl reactive
  */
@@ -30,6 +33,9 @@ export function createOfflineState(initial = {}) {
         progress: { done: 0, total: 0 },
         lastResults: {},
         error: "",
+        waitingForSync: false,
+        remoteSync: null,
+        device: null,
         ...initial,
     });
 }

@@ -43,6 +43,44 @@ export function databaseName(dbName, configId) {
 }
 
 /**
+ * The device identity of this browser profile (issue 11) lives in a database of its own, one
+ * per Odoo database and shared by every register the profile runs, beside the registers'
+ * order databases (same origin, same persistence): `pos_offline_sync-<dbName>-device`.
+ * A register database is per POS config, so the identity cannot live in one of them.
+ */
+export const DEVICE_DB_VERSION = 1;
+
+/** Object store of the device database: one record under DEVICE_KEY. */
+export const DEVICE_STORE = "device";
+
+/** Key of the identity record `{id, name, created_at, seq}`. */
+export const DEVICE_KEY = "self";
+
+/**
+ * Name of the device database of one Odoo database.
+ * @param {string} dbName
+ * @returns {string}
+ */
+export function deviceDatabaseName(dbName) {
+    if (dbName === undefined || dbName === null || dbName === "") {
+        throw new Error("The device identity needs the database name.");
+    }
+    return `${DB_PREFIX}-${dbName}-device`;
+}
+
+/**
+ * Creates or migrates the device database; called from its `onupgradeneeded`. Same rule as
+ * upgrade(): bump DEVICE_DB_VERSION and add a step, never edit a past one.
+ * @param {IDBDatabase} db
+ * @param {number} oldVersion
+ */
+export function upgradeDevice(db, oldVersion) {
+    if (oldVersion < 1) {
+        db.createObjectStore(DEVICE_STORE);
+    }
+}
+
+/**
  * Creates or migrates the object stores; called from `onupgradeneeded`.
  * @param {IDBDatabase} db
  * @param {number} oldVersion 0 for a new database

@@ -17,6 +17,13 @@ export const DEFAULT_CONCURRENCY = 4;
 /** Upper bound of `concurrency`: more would only queue at the server. */
 export const MAX_CONCURRENCY = 16;
 
+/**
+ * A batch not answered within this is taken as no answer (nothing removed, safe to resend):
+ * a production Odoo kills a request after 120 s, so a later answer never comes, and a hung
+ * request must not keep the cross-tab sync lock from the other tabs for good.
+ */
+export const REQUEST_TIMEOUT_MS = 180 * 1000;
+
 /** Reasons given to the cashier; stable so hosts and tests can rely on them. */
 export const SYNC_REASONS = {
     NO_ANSWER: "no answer from the server; nothing was removed",
@@ -58,6 +65,13 @@ export async function mapBounded(items, limit, worker) {
     return results;
 }
 
+/** A random id (32 hex digits) naming one sync in the server's sync log. */
+export function newSyncId(cryptoObject = globalThis.crypto) {
+    const bytes = new Uint8Array(16);
+    cryptoObject.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function errorText(error) {
     return (error && (error.message || String(error))) || "unknown error";
 }
@@ -69,8 +83,11 @@ function errorText(error) {
  * ("created", "exists", "error") or ours: "not_sent" (no answer, or an earlier batch had none),
  * "skipped" (beforeSend refused it), "missing" (not in the store).
  *
- * One sync at a time: a second sync() while one runs is refused at once with
- * SyncError(code "busy") rather than queued, so a double click never sends a batch twice.
+ * One sync at a time: a second sync() while one runs in this tab is refused at once with
+ * SyncError(code "busy") rather than queued, so a double click never sends a batch twice. With
+ * a `lock` (SyncLock: Web Locks on the store's name) one sync at a time across the profile's
+ * tabs too: a sync started while another tab holds the lock waits for it, then reads the
+ * orders again, so those the other tab synced come back "missing" instead of being re-sent.
  */
 export class SyncEngine {
     /**
@@ -84,6 +101,11 @@ export class SyncEngine {
      *   before sending) or throw to skip that order with the error's message as the reason
      * @param {number} [options.concurrency=4] beforeSend calls in flight at most (1 = one order
      *   at a time); never two for the same order
+     * @param {{run: Function}|null} [options.lock] a SyncLock shared by the profile's tabs
+     * @param {() => object} [options.describeSync] `{device_id, cashier}` sent with each batch
+     *   as `sync` (with the sync's id), for the server's sync log
+     * @param {number} [options.requestTimeoutMs=REQUEST_TIMEOUT_MS] no answer after this: the
+     *   batch counts as not answered
      */
     constructor({
         store,
@@ -92,6 +114,9 @@ export class SyncEngine {
         configId = null,
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
+        lock = null,
+        describeSync = null,
+        requestTimeoutMs = REQUEST_TIMEOUT_MS,
     } = {}) {
         if (!store || !transport || typeof transport.call !== "function") {
             throw new Error("SyncEngine needs a store and a transport with call(method, payload).");
@@ -105,6 +130,10 @@ export class SyncEngine {
         this.configId = configId;
         this.beforeSend = beforeSend;
         this.concurrency = checkConcurrency(concurrency);
+        this.lock = lock;
+        this.describeSync = describeSync;
+        this.requestTimeoutMs = requestTimeoutMs;
+        this.syncMeta = null; // the `sync` object of the running sync's batches
         this.running = false;
     }
 
@@ -116,11 +145,14 @@ export class SyncEngine {
      * result).
      * @param {string[]} uuids the checked orders
      * @param {{onProgress?: (p: {phase: string, done: number, total: number}) => void,
-     *   concurrency?: number}} [options] concurrency overrides the engine's for this sync
+     *   concurrency?: number, onWait?: () => void, signal?: AbortSignal}} [options]
+     *   concurrency overrides the engine's for this sync; onWait is called when another tab
+     *   holds the lock (this sync then waits for it, until `signal` aborts or the lock's
+     *   timeout: then it rejects with a LockWaitError and sends nothing)
      * @returns {Promise<Array<{uuid: string, ok: boolean, status: string, reason: string}>>}
      *   one result per requested uuid, in the requested order
      */
-    async sync(uuids, { onProgress, concurrency } = {}) {
+    async sync(uuids, { onProgress, concurrency, onWait, signal } = {}) {
         if (!Array.isArray(uuids)) {
             throw new SyncError("sync() needs the list of order uuids to send.", "input");
         }
@@ -131,10 +163,28 @@ export class SyncEngine {
         this.running = true;
         try {
             // Unique uuids: the same order is never prepared (charged) twice at once.
-            return await this._run([...new Set(uuids)], onProgress, lanes);
+            const run = () => {
+                this.syncMeta = this._describe();
+                return this._run([...new Set(uuids)], onProgress, lanes);
+            };
+            return await (this.lock ? this.lock.run(run, { onWait, signal }) : run());
         } finally {
             this.running = false;
+            this.syncMeta = null;
         }
+    }
+
+    _describe() {
+        if (!this.describeSync) {
+            return null;
+        }
+        let extra = {};
+        try {
+            extra = this.describeSync() || {};
+        } catch (error) {
+            console.error("pos_offline_sync: describeSync failed", error);
+        }
+        return { id: newSyncId(), ...extra };
     }
 
     async _run(uuids, onProgress, lanes) {
@@ -255,9 +305,12 @@ export class SyncEngine {
             config_id: this.configId ?? orders[0]?.config_id ?? null,
             orders,
         };
+        if (this.syncMeta) {
+            payload.sync = this.syncMeta;
+        }
         let answer;
         try {
-            answer = await this.transport.call(SYNC_METHOD, payload);
+            answer = await this._call(payload);
         } catch {
             const results = batch.map((record) => ({
                 uuid: record.uuid,
@@ -312,6 +365,20 @@ export class SyncEngine {
         }
         await this._remember(results.filter((result) => !result.ok));
         return results;
+    }
+
+    /** The transport call, rejected when not answered within requestTimeoutMs. */
+    _call(payload) {
+        let timer = null;
+        const timeout = new Promise((resolve, reject) => {
+            timer = setTimeout(
+                () => reject(new Error("no answer in time")),
+                this.requestTimeoutMs
+            );
+        });
+        return Promise.race([this.transport.call(SYNC_METHOD, payload), timeout]).finally(() =>
+            clearTimeout(timer)
+        );
     }
 
     /** Stores the failure reason beside each failed order (one transaction). */

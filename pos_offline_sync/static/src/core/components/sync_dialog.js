@@ -1,9 +1,11 @@
 /** @odoo-module */
-import { Component, markRaw, onMounted, status, useRef, useState } from "@odoo/owl";
+import { Component, markRaw, onMounted, onWillUnmount, status, useRef, useState } from "@odoo/owl";
 import { cardProcessorOf } from "../card_processing.js";
 import { _t, plural } from "../i18n.js";
 import { persistenceText, rowStatus, syncSummary } from "../sync_messages.js";
 import { useDialogFocus } from "./dialog_focus.js";
+import { TEXTS, fillText } from "../device_texts.js";
+import { DeviceName } from "./device_name.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -49,6 +51,11 @@ function formatDate(value) {
     return Number.isNaN(d.getTime()) ? String(value ?? "") : dateFormat.format(d);
 }
 
+/** A result that ends an order's time in this list: synced here, or gone (another window). */
+function isFinished(result) {
+    return Boolean(result && (result.ok || result.status === "missing"));
+}
+
 /** The order of a store record ({uuid, order, ...}) or the order itself. */
 function orderOf(rec) {
     return rec && rec.order && typeof rec.order === "object" ? rec.order : rec || {};
@@ -64,7 +71,7 @@ function orderOf(rec) {
  */
 export class SyncDialog extends Component {
     static template = "pos_offline_sync.SyncDialog";
-    static components = { ProcessCardCell };
+    static components = { DeviceName, ProcessCardCell };
     static props = {
         controller: Object,
         close: Function,
@@ -87,7 +94,9 @@ export class SyncDialog extends Component {
         this.selected = new Set();
         this.results = new Map();
         this.byUuid = new Map();
-        this.doneCount = 0; // orders of the list confirmed synced
+        this.doneCount = 0; // orders of the list confirmed synced (here or in another window)
+        this.texts = TEXTS;
+        this.waitAbort = null; // stops this dialog's wait for another window's sync
         this.ui = useState({
             loading: true,
             loadError: "",
@@ -109,6 +118,14 @@ export class SyncDialog extends Component {
         // Resolves once the whole list is in (or could not be read): sync and export wait for
         // it so their results always land on a complete list.
         this.fullLoad = null;
+        // Another window synced: its orders leave this list without a reload.
+        const unsubscribe = this.props.controller.subscribe?.((message) =>
+            this.onRemoteChange(message)
+        );
+        onWillUnmount(() => {
+            unsubscribe?.();
+            this.waitAbort?.abort();
+        });
         // The first page is read (bounded) and painted at once, the rest after that paint: the
         // dialog opens fast even over 10,000 waiting orders.
         onMounted(() => {
@@ -263,8 +280,7 @@ export class SyncDialog extends Component {
 
     isDone(uuid) {
         void this.ui.resultsVersion;
-        const result = this.results.get(uuid);
-        return Boolean(result && result.ok);
+        return isFinished(this.results.get(uuid));
     }
 
     isChecked(uuid) {
@@ -276,8 +292,7 @@ export class SyncDialog extends Component {
     get selectableUuids() {
         const out = [];
         for (const uuid of this.byUuid.keys()) {
-            const result = this.results.get(uuid);
-            if (!(result && result.ok)) {
+            if (!isFinished(this.results.get(uuid))) {
                 out.push(uuid);
             }
         }
@@ -448,9 +463,11 @@ export class SyncDialog extends Component {
         const uuids = [...this.selected];
         this.ui.progress = { done: 0, total: uuids.length };
         let answered = new Set();
+        this.waitAbort = typeof AbortController === "function" ? new AbortController() : null;
         try {
             const raw = await this.props.controller.sync(uuids, {
                 onProgress: (p) => this.onProgress(p, uuids.length),
+                signal: this.waitAbort?.signal,
             });
             const results = Array.isArray(raw) ? raw : (raw && raw.results) || [];
             answered = this.recordResults(uuids, results);
@@ -476,6 +493,50 @@ export class SyncDialog extends Component {
             this.ui.running = false;
             this.ui.progress = null;
             this.ui.closeNote = "";
+            this.waitAbort = null;
+        }
+    }
+
+    /** True while this dialog's sync waits for another window's. */
+    get waitingForOther() {
+        return Boolean(this.ui.running && this.offlineState.waitingForSync);
+    }
+
+    /** The progress of a sync running in another window, or null. */
+    get remoteSync() {
+        return this.offlineState.remoteSync || null;
+    }
+
+    stopWaiting() {
+        this.waitAbort?.abort();
+    }
+
+    /** Another tab changed the store: rows whose order is gone were synced over there. */
+    async onRemoteChange() {
+        if (this.ui.running || !this.ui.complete || status(this) === "destroyed") {
+            return;
+        }
+        let present;
+        try {
+            present = new Set(await this.props.controller.listPendingUuids());
+        } catch {
+            return; // the next change or sync tells
+        }
+        if (this.ui.running || status(this) === "destroyed") {
+            return;
+        }
+        let changed = false;
+        for (const uuid of this.byUuid.keys()) {
+            if (!present.has(uuid) && !isFinished(this.results.get(uuid))) {
+                this.results.set(uuid, { uuid, ok: false, status: "missing" });
+                this.selected.delete(uuid);
+                this.doneCount++;
+                changed = true;
+            }
+        }
+        if (changed) {
+            this.ui.resultsVersion++;
+            this.ui.selectionVersion++;
         }
     }
 
@@ -505,11 +566,11 @@ export class SyncDialog extends Component {
             }
             answered.add(uuid);
             const before = this.results.get(uuid);
-            if (result.ok && !(before && before.ok) && this.byUuid.has(uuid)) {
+            if (isFinished(result) && !isFinished(before) && this.byUuid.has(uuid)) {
                 this.doneCount++;
             }
             this.results.set(uuid, result);
-            if (result.ok) {
+            if (isFinished(result)) {
                 this.selected.delete(uuid);
             }
         });
