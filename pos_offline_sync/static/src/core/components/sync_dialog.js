@@ -1,6 +1,7 @@
 /** @odoo-module */
 import { Component, markRaw, onMounted, status, useRef, useState } from "@odoo/owl";
 import { cardProcessorOf } from "../card_processing.js";
+import { throttleToFrames } from "./frame_throttle.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -82,6 +83,12 @@ export class SyncDialog extends Component {
         this.results = new Map();
         this.byUuid = new Map();
         this.doneCount = 0; // orders of the list confirmed synced
+        // The engine reports every order: one render per frame at most, or the page freezes.
+        this.showProgress = throttleToFrames((progress) => {
+            if (this.ui.running && status(this) !== "destroyed") {
+                this.ui.progress = progress;
+            }
+        });
         this.ui = useState({
             loading: true,
             loadError: "",
@@ -422,20 +429,21 @@ export class SyncDialog extends Component {
             this.ui.resultsVersion++;
             this.ui.selectionVersion++;
             this.ui.running = false;
+            this.showProgress.cancel(); // a frame still pending shows nothing of a finished sync
             this.ui.progress = null;
         }
     }
 
     onProgress(p, total) {
         if (typeof p === "number") {
-            this.ui.progress = { done: p, total };
+            this.showProgress({ done: p, total });
         } else if (p && typeof p === "object") {
-            this.ui.progress = {
+            this.showProgress({
                 // "cards": card orders being processed before the send (SyncEngine phases).
                 phase: p.phase === "cards" ? "cards" : "send",
                 done: Number(p.done) || 0,
                 total: Number(p.total) || total,
-            };
+            });
         }
     }
 
