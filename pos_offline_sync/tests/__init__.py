@@ -12,5 +12,6 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_offline_sync,
     test_order_trust,
     test_settings_refresh_tour,
+    test_sync_budget,
     test_tour,
 )
