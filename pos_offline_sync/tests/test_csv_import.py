@@ -408,3 +408,15 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         self.assertEqual(wizard.line_ids.mapped("status"), ["created"] * 5)
         self.assertEqual(wizard.state, "done")
         self.assertEqual([len(self.find(o)) for o in orders], [1] * 5)
+
+    def test_an_order_the_back_office_refuses_is_listed_with_the_reason(self):
+        hidden = self.create_product("Not in the POS", self.categ_basic, 3.5)
+        hidden.available_in_pos = False
+        good, refused = self.plain_order(), self.plain_order([(hidden, 2)])
+        wizard = self.wizard(self.to_csv(good, refused))
+        wizard.action_import()
+        lines = {line.order_uuid: line for line in wizard.line_ids}
+        self.assertEqual(lines[good["uuid"]].status, "created")
+        self.assertEqual(lines[refused["uuid"]].status, "error")
+        self.assertIn("is not sold in the POS", lines[refused["uuid"]].message)
+        self.assertFalse(self.find(refused))

@@ -242,7 +242,7 @@ class PosOfflineCsvImport(models.TransientModel):
         return {"uuid": order["uuid"], "ok": True, "status": "new", "paid": None}
 
     def _result_line(self, parsed, order, result):
-        if result["paid"] is None:
+        if result["ok"] and result.get("paid") is None:  # a refusal has a reason, no "paid"
             message = (
                 self.env._("Already in the back office")
                 if result["status"] == "exists"
