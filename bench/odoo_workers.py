@@ -215,7 +215,7 @@ class Rpc:
         return self.proxy.execute_kw(self.db, self.uid, PASSWORD, model, method, list(args), kwargs)
 
 
-def prepare_register(rpc: Rpc) -> dict:
+def prepare_register(rpc: Rpc, stock_at_closing: bool = False) -> dict:
     """Five goods without taxes (the plain orders' line totals are then qty x price), the first
     register with offline mode on and an open session."""
     products = []
@@ -252,6 +252,8 @@ def prepare_register(rpc: Rpc) -> dict:
     session_id = sessions[0] if sessions else None
     if not session_id:
         session_id = rpc("pos.session", "create", {"config_id": config["id"], "user_id": rpc.uid})
+    # Odoo's own "Inventory updates: at the session closing", for comparison: no picking per order.
+    rpc("pos.session", "write", [session_id], {"update_stock_at_closing": stock_at_closing})
     [currency] = rpc("res.currency", "read", [config["currency_id"][0]], ["name"])
     return {
         "id": config["id"],
@@ -407,6 +409,11 @@ def main(argv=None) -> int:
         help="orders of one batch sent as is, past the budget (0: none)",
     )
     parser.add_argument("--reuse-db", action="store_true", help="skip dropping and installing")
+    parser.add_argument(
+        "--stock-at-closing",
+        action="store_true",
+        help="the session updates the stock at its closing (Odoo's option): no picking per order",
+    )
     parser.add_argument("--log-dir", default=str(ROOT / "var"))
     args = parser.parse_args(argv)
 
@@ -420,7 +427,7 @@ def main(argv=None) -> int:
     odoo.start(logfile)
     try:
         rpc = Rpc(odoo.url, args.db)
-        config = prepare_register(rpc)
+        config = prepare_register(rpc, args.stock_at_closing)
         print(f"Odoo {' '.join(LIMITS)}: syncing {args.orders} offline orders ...", flush=True)
         wall = time.perf_counter()
         outcome = sync_in_browser(odoo.url, args.db, config, args.orders)
