@@ -11,8 +11,8 @@ ODOO_PYTHON ?= python3
 ODOO_CONFIG ?=
 ODOO_DB ?= pos_offline_sync_test
 
-.PHONY: all demo test test-py test-js lint bench bench-odoo test-odoo test-odoo-without-stripe soak \
-	deps chromium clean
+.PHONY: all demo test test-py test-js lint bench bench-odoo bench-odoo-workers test-odoo \
+	test-odoo-without-stripe soak deps chromium clean
 
 all: test
 
@@ -69,8 +69,13 @@ soak: deps
 # payment_stripe is installed beside the addon so the card tests charge localstripe (from .venv,
 # or Odoo's own Python when it has localstripe). test-odoo-without-stripe runs the same tests in
 # a database without payment_stripe: the card tests skip, each naming why.
-ODOO_CMD = $(ODOO_PYTHON) $(ODOO_BIN) $(if $(ODOO_CONFIG),-c $(ODOO_CONFIG))
+# ODOO_ADDONS_PATH, when set, replaces the config's addons_path (a worktree of this project).
+ODOO_CMD = $(ODOO_PYTHON) $(ODOO_BIN) $(if $(ODOO_CONFIG),-c $(ODOO_CONFIG)) \
+	$(if $(ODOO_ADDONS_PATH),--addons-path=$(ODOO_ADDONS_PATH))
 ODOO_HTTP_PORT ?= 8069
+# bench-odoo-workers: its own database and ports (http, and the next one for Odoo's gevent)
+ODOO_WORKERS_PORT ?= 8074
+WORKERS_ORDERS ?= 1000
 ODOO_MODULES = $(ADDON),payment_stripe
 
 define odoo_fresh_run
@@ -95,9 +100,21 @@ test-odoo-without-stripe: deps
 	$(call odoo_fresh_run,/$(ADDON),test-odoo-without-stripe)
 	@$(PYTHON) tools/odoo_test_summary.py var/test-odoo-without-stripe.log --allow-skips
 
-# Server time per order, addon path vs Odoo's own sync_from_ui (tag pos_offline_sync_bench).
+# Server time per order, addon path vs Odoo's own sync_from_ui (tag pos_offline_sync_bench),
+# then bench-odoo-workers.
 bench-odoo: deps
 	$(call odoo_fresh_run,pos_offline_sync_bench,bench-odoo)
+	@$(MAKE) --no-print-directory bench-odoo-workers
+
+# WORKERS_ORDERS offline orders landing from headless Chromium in an Odoo started with
+# --workers 2 --limit-time-cpu 20 --limit-time-real 40 (bench/odoo_workers.py): every order
+# once, no request killed (read from Odoo's log), the batch sizes printed.
+bench-odoo-workers: deps chromium
+	@command -v $(ODOO_PYTHON) >/dev/null && [ -e "$(ODOO_BIN)" ] || { echo "Set ODOO_BIN and ODOO_PYTHON to an installed Odoo 19 (this target never installs Odoo)"; exit 2; }
+	$(PY) -m bench.odoo_workers --odoo-bin $(ODOO_BIN) --odoo-python $(ODOO_PYTHON) \
+	  $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) \
+	  $(if $(ODOO_ADDONS_PATH),--addons-path $(ODOO_ADDONS_PATH)) \
+	  --db $(ODOO_DB)_workers --port $(ODOO_WORKERS_PORT) --orders $(WORKERS_ORDERS)
 
 clean:
 	rm -rf $(VENV) node_modules var

@@ -98,12 +98,22 @@ function rpcTransport() {
     };
 }
 
-/** Time to sync `count` stored orders through the real engine and sandbox, at a batch size. */
-export async function syncTime({ dbName, count, batchSize }) {
+/**
+ * Time to sync `count` stored orders through the real engine and sandbox: at a fixed batch
+ * size, or with `adaptive` the engine's own sizing from `batchSize` on. Returns `{ms,
+ * batchSizes}` (the orders of each request).
+ */
+export async function syncTime({ dbName, count, batchSize, adaptive = false }) {
     const { SyncEngine } = await import(CORE + "sync_engine.js");
     const store = await openStore(dbName, 1);
     const uuids = await fill(store, count);
-    const engine = new SyncEngine({ store, transport: rpcTransport(), batchSize, configId: 1 });
+    const engine = new SyncEngine({
+        store,
+        transport: rpcTransport(),
+        batchSize,
+        adaptive,
+        configId: 1,
+    });
     const t0 = performance.now();
     const results = await engine.sync(uuids);
     const elapsed = performance.now() - t0;
@@ -113,7 +123,7 @@ export async function syncTime({ dbName, count, batchSize }) {
     if (failed.length || left) {
         throw new Error(`sync bench: ${failed.length} failed, ${left} left: ${failed[0]?.reason}`);
     }
-    return elapsed;
+    return { ms: elapsed, batchSizes: engine.lastBatchSizes };
 }
 
 /** CSV export of `count` orders, repeated `samples` times. */
@@ -287,4 +297,48 @@ export async function cardProcessTime({ dbName, concurrency }) {
     rpcTimes.sort((a, b) => a - b);
     const rpcMedianMs = rpcTimes[Math.floor(rpcTimes.length / 2)];
     return { cardsMs, syncMs, rpcMedianMs, count, concurrency };
+}
+
+/**
+ * With the register's sync dialog open over the waiting orders: "Select all", then "Sync to
+ * Back-Office", watching the main thread with a PerformanceObserver for long tasks (> 50 ms)
+ * until the dialog says how many synced. Returns `{longestTaskMs, longTasks, syncMs, message}`.
+ */
+export function dialogSyncLongTasks({ dialogSelector, timeoutMs = 600000 }) {
+    const dialog = document.querySelector(dialogSelector);
+    const q = (name) => dialog.querySelector(`[data-test=${name}]`);
+    return new Promise((resolve, reject) => {
+        const tasks = []; // {startMs (from the click), ms}
+        const observer = new PerformanceObserver((list) => {
+            for (const entry of list.getEntries()) {
+                tasks.push({ startMs: entry.startTime - t0, ms: entry.duration });
+            }
+        });
+        observer.observe({ type: "longtask", buffered: false });
+        const timeout = setTimeout(() => {
+            observer.disconnect();
+            reject(new Error("the dialog's sync did not finish"));
+        }, timeoutMs);
+        const t0 = performance.now();
+        const watch = new MutationObserver(() => {
+            const message = q("sync-message");
+            if (message && !q("sync-progress")) {
+                watch.disconnect();
+                // The tasks of the final render are reported after they end.
+                setTimeout(() => {
+                    observer.disconnect();
+                    clearTimeout(timeout);
+                    resolve({
+                        longestTaskMs: Math.max(0, ...tasks.map((task) => task.ms)),
+                        longTasks: tasks.length,
+                        tasks,
+                        syncMs: performance.now() - t0,
+                        message: message.textContent.trim(),
+                    });
+                }, 200);
+            }
+        });
+        watch.observe(dialog, { childList: true, subtree: true, characterData: true });
+        q("sync-submit").click();
+    });
 }

@@ -26,6 +26,7 @@ from sandbox.launcher import ROOT, chromium_options, start_sandbox
 STRIPE_LATENCY_MS = 50
 
 BENCH_MODULE = (ROOT / "bench" / "browser_bench.js").read_text()
+DIALOG = "[data-test=sync-dialog]"
 
 
 def report(name: str, value: float, unit: str, note: str = "") -> None:
@@ -80,14 +81,14 @@ def bench_register(pw, runs: int, tmp: Path) -> None:
         bench_finalize(pw, sandbox.url, runs, tmp)
         bench = BrowserBench(pw, sandbox.url, tmp / "profile")
         try:
-            batched, single = [], []
+            batched, single, adaptive = [], [], []
             for i in range(runs):
-                batched.append(
-                    bench.call("syncTime", {"dbName": f"sb{i}", "count": 1000, "batchSize": 100})
-                )
-                single.append(
-                    bench.call("syncTime", {"dbName": f"s1{i}", "count": 1000, "batchSize": 1})
-                )
+                args = {"count": 1000, "batchSize": 100}
+                batched.append(bench.call("syncTime", {**args, "dbName": f"sb{i}"})["ms"])
+                args = {"count": 1000, "batchSize": 1}
+                single.append(bench.call("syncTime", {**args, "dbName": f"s1{i}"})["ms"])
+                args = {"count": 1000, "batchSize": 20, "adaptive": True}
+                adaptive.append(bench.call("syncTime", {**args, "dbName": f"sa{i}"}))
             report(
                 "sync_1000_s",
                 statistics.median(batched) / 1000,
@@ -99,6 +100,13 @@ def bench_register(pw, runs: int, tmp: Path) -> None:
                 statistics.median(single) / statistics.median(batched),
                 "x",
                 "one request per order / batches of 100, same run",
+            )
+            report(
+                "sync_1000_adaptive_s",
+                statistics.median(run["ms"] for run in adaptive) / 1000,
+                "s",
+                "1,000 orders, the engine sizing its batches from 20 (3 s a request); sizes: "
+                + ",".join(map(str, adaptive[-1]["batchSizes"])),
             )
 
             csv = bench.call("csvTime", {"count": 10_000, "samples": max(runs, 5)})
@@ -120,6 +128,7 @@ def bench_register(pw, runs: int, tmp: Path) -> None:
         bench_dialog(pw, sandbox.url, runs, tmp)
     finally:
         sandbox.stop()
+    bench_dialog_sync(pw, max(runs // 2, 3), tmp)
 
 
 def bench_finalize(pw, url: str, runs: int, tmp: Path) -> None:
@@ -181,6 +190,50 @@ def bench_dialog(pw, url: str, runs: int, tmp: Path) -> None:
         )
     finally:
         bench.close()
+
+
+def bench_dialog_sync(pw, runs: int, tmp: Path) -> None:
+    """Syncs 10,000 waiting orders from the register's open dialog ("Select all", then Sync to
+    Back-Office), each run on a fresh sandbox and profile, watching for long main-thread tasks."""
+    longest, counts = [], []
+    for i in range(runs):
+        sandbox = start_sandbox(tmp / f"dialog-sync-{i}.sqlite3", ["--quiet"])
+        bench = BrowserBench(pw, sandbox.url, tmp / f"dialog-sync-profile-{i}")
+        page = bench.page
+        try:
+            page.goto(f"{sandbox.url}/settings")
+            page.get_by_label("Allow Offline Mode").set_checked(True)
+            page.get_by_role("button", name="Save").click()
+            page.wait_for_load_state()
+            data = page.request.get(f"{sandbox.url}/api/pos_data").json()
+            bench.open(f"{sandbox.url}/pos")
+            bench.call(
+                "fillRegisterStore",
+                {"dbName": data["db_name"], "configId": data["config"]["id"], "count": 10_000},
+            )
+            bench.open(f"{sandbox.url}/pos")
+            page.locator("[data-test=cashier]").first.click()
+            page.locator("[data-test=sync-button]").click()
+            dialog = page.locator(DIALOG)
+            dialog.locator("[data-test=select-all]").check()
+            dialog.locator("[data-test=selection-count]").filter(
+                has_text="10000 of 10000 selected"
+            ).wait_for()
+            result = bench.call("dialogSyncLongTasks", {"dialogSelector": DIALOG})
+            if result["message"] != "10000 orders synced.":
+                raise RuntimeError(f"dialog sync bench: {result['message']}")
+            longest.append(result["longestTaskMs"])
+            counts.append(result["longTasks"])
+        finally:
+            bench.close()
+            sandbox.stop()
+    report(
+        "sync_10000_longest_task_ms",
+        statistics.median(longest),
+        "ms",
+        f"longest main-thread task while the open dialog syncs 10,000 orders, median of {runs}",
+    )
+    report("sync_10000_long_tasks", statistics.median(counts), "tasks", "over 50 ms, same runs")
 
 
 def process_tree_cpu_s() -> float:

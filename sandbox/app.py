@@ -31,6 +31,7 @@ from pos_offline_sync.core.csv_schema import (
     open_csv,
     parse_offline_csv,
 )
+from pos_offline_sync.core.sync_service import DEFAULT_TIME_BUDGET_S
 
 from . import hooks, orders, pages, rpc
 from .db import connect, init_db, write_transaction
@@ -68,6 +69,11 @@ class SandboxContext:
     stripe: dict | None = None
     card_kek_file: str | None = None  # the KEK file protecting card keys, outside db_path
     extras: dict = field(default_factory=dict)  # per-app state of extension modules
+    # Seconds a sync call (and each CSV import chunk) may spend on its orders before it answers
+    # the rest "deferred" (core sync_service); None: no budget.
+    sync_time_budget_s: float | None = DEFAULT_TIME_BUDGET_S
+    # Test hook: every order stored takes this much longer (a slow server, as Odoo is).
+    test_order_delay_s: float = 0.0
 
     def connect(self):
         return connect(self.db_path)
@@ -98,8 +104,22 @@ def _static(base: Path, path: str) -> Response:
 
 
 class SandboxApp:
-    def __init__(self, db_path, *, stripe=None, card_kek_file=None):
-        self.ctx = SandboxContext(Path(db_path), stripe, card_kek_file)
+    def __init__(
+        self,
+        db_path,
+        *,
+        stripe=None,
+        card_kek_file=None,
+        sync_time_budget_s=DEFAULT_TIME_BUDGET_S,
+        test_order_delay_s=0.0,
+    ):
+        self.ctx = SandboxContext(
+            Path(db_path),
+            stripe,
+            card_kek_file,
+            sync_time_budget_s=sync_time_budget_s,
+            test_order_delay_s=test_order_delay_s,
+        )
         init_db(self.ctx.db_path)
         rules = [
             Rule("/", endpoint="root"),
@@ -365,10 +385,24 @@ class SandboxApp:
         )
 
 
-def create_app(db_path, *, stripe=None, card_kek_file=None) -> SandboxApp:
+def create_app(
+    db_path,
+    *,
+    stripe=None,
+    card_kek_file=None,
+    sync_time_budget_s=DEFAULT_TIME_BUDGET_S,
+    test_order_delay_s=0.0,
+) -> SandboxApp:
     """The sandbox WSGI app on the SQLite file `db_path` (created and seeded if new).
 
     `stripe`: `{"api_base": url, "secret_key": "sk_test_..."}` for the cards module, or None.
     `card_kek_file`: the key-encryption key file that wraps the card keys (kept outside the
-    SQLite file); without it cards cannot be taken offline."""
-    return SandboxApp(db_path, stripe=stripe, card_kek_file=card_kek_file)
+    SQLite file); without it cards cannot be taken offline. `sync_time_budget_s`: see
+    SandboxContext (None: no budget); `test_order_delay_s`: a test hook slowing every order."""
+    return SandboxApp(
+        db_path,
+        stripe=stripe,
+        card_kek_file=card_kek_file,
+        sync_time_budget_s=sync_time_budget_s,
+        test_order_delay_s=test_order_delay_s,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -114,6 +115,9 @@ class SqliteOrderSink:
 
     def store(self, order: dict) -> StoredOrder:
         uuid = order["uuid"]
+        delay = getattr(self.ctx, "test_order_delay_s", 0)
+        if delay:
+            time.sleep(delay)  # the test hook of a slow server (SandboxContext)
         if self._in_batch:
             if uuid not in self._prepared:
                 # Processing a card here would hold the write lock across a network call.
@@ -285,7 +289,9 @@ def offline_sync_orders(ctx, payload):
         config_id = payload.get("config_id") if isinstance(payload, dict) else None
         check_config(conn, config_id)
         sink = make_sink(ctx, conn, config_id if isinstance(config_id, int) else 0)
-        answer = sync_batch(payload, sink, max_batch=MAX_BATCH)
+        answer = sync_batch(
+            payload, sink, max_batch=MAX_BATCH, time_budget_s=ctx.sync_time_budget_s
+        )
     finally:
         conn.close()
     for hook in hooks.SYNC_DONE:
@@ -305,7 +311,9 @@ def import_orders(ctx, orders: list[dict], config_id: int, *, on_chunk=None) -> 
         sink = make_sink(ctx, conn, config_id, origin="csv")
 
         def store_chunk(payload):
-            return sync_batch(payload, sink, max_batch=MAX_BATCH)["results"]
+            # The register's budget too: a chunk's deferred orders go first in the next one.
+            budget = ctx.sync_time_budget_s
+            return sync_batch(payload, sink, max_batch=MAX_BATCH, time_budget_s=budget)["results"]
 
         return import_in_chunks(orders, config_id, store_chunk, on_chunk=on_chunk)
     finally:

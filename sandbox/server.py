@@ -17,6 +17,8 @@ import sys
 
 from werkzeug.serving import make_server
 
+from pos_offline_sync.core.sync_service import DEFAULT_TIME_BUDGET_S
+
 from .app import create_app
 
 DEFAULT_DB = "var/sandbox.sqlite3"
@@ -58,10 +60,25 @@ def serve(server) -> None:
         server.server_close()
 
 
-def make_sandbox_server(host: str, port: int, db: str, *, stripe=None, card_kek_file=None):
+def make_sandbox_server(
+    host: str,
+    port: int,
+    db: str,
+    *,
+    stripe=None,
+    card_kek_file=None,
+    sync_time_budget_s=DEFAULT_TIME_BUDGET_S,
+    test_order_delay_s=0.0,
+):
     if not is_loopback(host):
         raise ValueError(f"the sandbox binds to a loopback address only, not {host!r}")
-    app = create_app(db, stripe=stripe, card_kek_file=card_kek_file)
+    app = create_app(
+        db,
+        stripe=stripe,
+        card_kek_file=card_kek_file,
+        sync_time_budget_s=sync_time_budget_s,
+        test_order_delay_s=test_order_delay_s,
+    )
     return make_server(host, port, app, threaded=True)
 
 
@@ -84,6 +101,19 @@ def main(argv=None) -> int:
         "(default: $SANDBOX_CARD_KEK_FILE; without one, cards cannot be taken offline; "
         "make one with python -m pos_offline_sync.core.card_keys --new-kek PATH)",
     )
+    parser.add_argument(
+        "--sync-time-budget-s",
+        type=float,
+        default=float(os.environ.get("SANDBOX_SYNC_TIME_BUDGET_S", DEFAULT_TIME_BUDGET_S)),
+        help="seconds a sync request may spend on its orders; the rest are answered deferred "
+        f"(default: $SANDBOX_SYNC_TIME_BUDGET_S or {DEFAULT_TIME_BUDGET_S:g}; 0: no budget)",
+    )
+    parser.add_argument(
+        "--test-order-delay-ms",
+        type=float,
+        default=0.0,
+        help="test hook: every order stored takes this many ms longer (a slow server)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
@@ -93,8 +123,16 @@ def main(argv=None) -> int:
         # No request lines: werkzeug logs one per request, stripe-python one per Stripe call.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("stripe").setLevel(logging.WARNING)
+    if args.sync_time_budget_s < 0 or args.test_order_delay_ms < 0:
+        parser.error("--sync-time-budget-s and --test-order-delay-ms cannot be negative")
     server = make_sandbox_server(
-        args.host, args.port, args.db, stripe=stripe_from_env(), card_kek_file=args.card_kek_file
+        args.host,
+        args.port,
+        args.db,
+        stripe=stripe_from_env(),
+        card_kek_file=args.card_kek_file,
+        sync_time_budget_s=args.sync_time_budget_s or None,
+        test_order_delay_s=args.test_order_delay_ms / 1000,
     )
     install_stop_handlers()
     print(f"SANDBOX_URL={url_of(server)}", flush=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .order_schema import OrderValidationError, validate_order
+from .sync_service import DEFERRED
 
 JS_SCHEMA = Path(__file__).resolve().parent.parent / "static" / "src" / "core" / "csv_schema.js"
 
@@ -394,16 +395,35 @@ def import_in_chunks(
     `on_chunk(done, total)` runs after each committed chunk (progress). `stop()`, asked before
     each chunk but the first, ends the import early (a request's time is up): the results then
     cover the first orders only. Whatever stops the import between chunks, the chunks before
-    are stored, and running it again stores the rest: the sinks are idempotent on the uuid."""
-    results: list[dict] = []
-    for start in range(0, len(orders), chunk_size):
-        if start and stop is not None and stop():
+    are stored, and running it again stores the rest: the sinks are idempotent on the uuid.
+    Orders a chunk answers `deferred` (the sync's time budget ran out) go first in the next
+    chunk, as the register sends them again; a chunk that stores nothing at all ends the
+    import like `stop()`."""
+    results: list[dict | None] = [None] * len(orders)
+    carried: list[int] = []  # deferred by the last chunk, in order
+    following = 0  # the next order never sent yet
+    done = 0
+    while carried or following < len(orders):
+        if (done or carried) and stop is not None and stop():
             break
-        payload = {"v": 1, "config_id": config_id, "orders": orders[start : start + chunk_size]}
-        results += store_chunk(payload)
+        fresh = range(following, min(len(orders), following + chunk_size - len(carried)))
+        following = fresh.stop
+        chunk = carried + list(fresh)
+        payload = {"v": 1, "config_id": config_id, "orders": [orders[i] for i in chunk]}
+        carried = []
+        for index, result in zip(chunk, store_chunk(payload), strict=True):
+            if result.get("status") == DEFERRED:
+                carried.append(index)
+            else:
+                results[index] = result
+        stored = len(chunk) - len(carried)
+        if not stored:
+            break
+        done += stored
         if on_chunk is not None:
-            on_chunk(len(results), len(orders))
-    return results
+            on_chunk(done, len(orders))
+    reached = next((i for i, result in enumerate(results) if result is None), len(results))
+    return results[:reached]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .sync_service import DEFERRED
+
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_CASHIER_CHARS = 128
 MAX_REASONS = 50  # per entry: the first ones, then a count of the others
@@ -90,6 +92,10 @@ def count_batch(payload, answer) -> SyncCounts:
     counts = SyncCounts(sent=len(orders))
     reasons = []
     for order, result in zip(orders, results, strict=False):
+        if result.get("status") == DEFERRED:
+            # Not processed yet (the server's time budget): it is sent again, and counted then.
+            counts.sent -= 1
+            continue
         if result.get("ok"):
             if result.get("status") == "exists":
                 counts.existing += 1

@@ -14,11 +14,21 @@ Every order is validated on the server's terms first (docs/CONTRACTS.md §6): th
 `rounding` is the sink's, the time is the server's, taken once per call. A sink with `begin`
 sees all the valid orders of the call before any is stored, for judgments over the whole call
 (the offline card risk limits).
+
+A host may give the call a time budget (`time_budget_s`): the orders are handled in order until
+another one, as long as the longest so far, would end past the budget; the rest are answered
+`deferred` (not processed, not refused: the browser sends them again at once, CONTRACTS §2).
+What was stored is committed as usual. The first valid order of a call is always handled, so
+every call makes progress however slow an order is. Production Odoo kills a request past its
+worker limits and rolls it back whole: without a budget, a batch too large for the server would
+be sent, killed and sent again forever.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +40,12 @@ _logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 INTERNAL_ERROR_REASON = "the server could not store this order (internal error); it was kept"
+DEFAULT_TIME_BUDGET_S = 10.0
+DEFERRED = "deferred"
+DEFERRED_REASON = (
+    "not processed yet: the server's time for this request ran out before this order; "
+    "it is kept, send it again"
+)
 
 
 class PayloadError(ValueError):
@@ -68,6 +84,58 @@ class BatchOrderSink(OrderSink, Protocol):
         """The write transaction around the batch's `store()` calls. `store` undoes a failing
         order alone (a savepoint); leaving the block commits durably, or raises when the
         commit failed (then nothing of the batch was stored)."""
+
+
+class TimeBudget:
+    """Seconds one call may spend on its orders, from its start, on an injectable monotonic
+    `clock` (tests advance a fake one); `None` seconds: no budget."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self.start = clock()
+
+    def steps(self) -> _Steps:
+        """One pass over the orders (prepare, then store) under this budget."""
+        return _Steps(self)
+
+
+class _Steps:
+    """One pass over the valid orders under the call's budget: the first order of the pass
+    always runs (every call makes progress); a later one only while another step as long as
+    the longest of this pass so far would end within the budget, and none after one did not.
+    Each pass has its own longest step: slow card work in `prepare` does not make the quick
+    stores of the orders it prepared look slow."""
+
+    def __init__(self, budget: TimeBudget):
+        self.budget = budget
+        self.ran = 0
+        self.longest = 0.0
+        self.spent = False
+
+    def allows_another(self) -> bool:
+        if not self.ran or self.budget.seconds is None:
+            return True
+        if not self.spent:
+            elapsed = self.budget.clock() - self.budget.start
+            self.spent = elapsed + self.longest > self.budget.seconds
+        return not self.spent
+
+    def run(self, order: dict, fn, *, pair: bool = False):
+        """`fn(order)`'s result, or the order's deferred result (as a pair for `prepare`)."""
+        if not self.allows_another():
+            deferred = _deferred(order["uuid"])
+            return (None, deferred) if pair else deferred
+        self.ran += 1
+        began = self.budget.clock()
+        try:
+            return fn(order)
+        finally:
+            self.longest = max(self.longest, self.budget.clock() - began)
+
+
+def _deferred(uuid) -> dict:
+    return {"uuid": uuid, "ok": False, "status": DEFERRED, "reason": DEFERRED_REASON}
 
 
 def check_payload(payload, max_batch: int = MAX_BATCH) -> list:
@@ -150,10 +218,20 @@ def _store_one(order: dict, sink: OrderSink) -> dict:
     }
 
 
-def sync_batch(payload, sink: OrderSink, max_batch: int = MAX_BATCH) -> dict:
+def sync_batch(
+    payload,
+    sink: OrderSink,
+    max_batch: int = MAX_BATCH,
+    *,
+    time_budget_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict:
     """Stores each order of a version 1 payload through `sink`; one result per order, in order.
 
+    With `time_budget_s`, the orders not reached within it are answered `deferred` (see the
+    module's doc); `clock` is the monotonic clock it is measured on.
     Raises `PayloadError` only when the payload itself is malformed."""
+    budget = TimeBudget(time_budget_s, clock)
     orders = check_payload(payload, max_batch)
     config_id = payload["config_id"]
     now = datetime.now(timezone.utc)
@@ -175,23 +253,41 @@ def sync_batch(payload, sink: OrderSink, max_batch: int = MAX_BATCH) -> dict:
             }
     prepare, batch = getattr(sink, "prepare", None), getattr(sink, "batch", None)
     if prepare is None or batch is None:
-        results = [error or _store_one(order, sink) for order, error in checked]
-        return {"v": 1, "results": results}
+        step = budget.steps()
+        results = [
+            error or step.run(order, lambda o: _store_one(o, sink)) for order, error in checked
+        ]
+        return _answer(results, budget, len(orders))
+    step = budget.steps()
     checked = [
-        (order, error) if error else _prepare_one(order, prepare) for order, error in checked
+        (order, error) if error else step.run(order, lambda o: _prepare_one(o, prepare), pair=True)
+        for order, error in checked
     ]
     results = [error for _, error in checked]
     if not any(order is not None for order, _ in checked):
-        return {"v": 1, "results": results}  # nothing to write: no transaction at all
+        return _answer(results, budget, len(orders))  # nothing to write: no transaction at all
+    step = budget.steps()
     try:
         with batch():
             for index, (order, _) in enumerate(checked):
                 if order is not None:
-                    results[index] = _store_one(order, sink)
+                    results[index] = step.run(order, lambda o: _store_one(o, sink))
     except Exception:  # noqa: BLE001 - no commit: nothing of this batch is stored
         _logger.exception("a batch of %d offline orders could not be committed", len(orders))
         for index, (order, _) in enumerate(checked):
             # Nothing confirmed: the browser keeps these orders, and sending them again is safe.
             if order is not None and (results[index] is None or results[index]["ok"]):
                 results[index] = _error(order["uuid"], INTERNAL_ERROR_REASON)
+    return _answer(results, budget, len(orders))
+
+
+def _answer(results: list, budget: TimeBudget, received: int) -> dict:
+    deferred = sum(1 for r in results if r["status"] == DEFERRED)
+    if deferred:
+        _logger.info(
+            "offline sync: time budget of %ss spent, %d of %d orders deferred",
+            budget.seconds,
+            deferred,
+            received,
+        )
     return {"v": 1, "results": results}

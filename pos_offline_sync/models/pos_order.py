@@ -1,12 +1,18 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import logging
+import time
+
 from markupsafe import Markup
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..core import device_report, sync_service
 from ..core.order_schema import MAX_ID
 from .offline_order_sink import OdooOrderSink
+
+_logger = logging.getLogger(__name__)
+SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
 
 
 class PosOrder(models.Model):
@@ -58,11 +64,49 @@ class PosOrder(models.Model):
         config = self._offline_check_access(payload)
         sink = OdooOrderSink(self.env, config)
         try:
-            answer = sync_service.sync_batch(payload, sink)
+            answer = sync_service.sync_batch(
+                payload,
+                sink,
+                time_budget_s=self._offline_sync_time_budget(),
+                clock=self._offline_sync_clock,
+            )
         except sync_service.PayloadError as exc:
             raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
         self.env["pos.offline.sync.log"]._offline_log(config, payload, answer)
         return answer
+
+    @api.model
+    def _offline_sync_time_budget(self):
+        """Seconds one sync request (or CSV import chunk) may spend on its orders before the
+        rest are answered deferred (CONTRACTS §2): the system parameter, 10 by default, and
+        at most half of the worker's limit_time_cpu and limit_time_real (past either the
+        worker is killed and the request rolled back whole)."""
+        raw = self.env["ir.config_parameter"].sudo().get_param(SYNC_TIME_BUDGET_PARAM)
+        budget = sync_service.DEFAULT_TIME_BUDGET_S
+        if raw:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = 0.0
+            if value > 0 and value != float("inf"):
+                budget = value
+            else:
+                _logger.warning(
+                    "%s is %r, not a positive number of seconds: %ss used",
+                    SYNC_TIME_BUDGET_PARAM,
+                    raw,
+                    budget,
+                )
+        for limit in ("limit_time_cpu", "limit_time_real"):
+            seconds = tools.config.get(limit) or 0
+            if seconds > 0:
+                budget = min(budget, seconds / 2)
+        return budget
+
+    @api.model
+    def _offline_sync_clock(self):
+        """The monotonic clock the sync's time budget is measured on (tests replace it)."""
+        return time.monotonic()
 
     @api.model
     def offline_process_card(self, payload):

@@ -9,6 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from ..core import csv_schema
+from ..models import offline_order_sink
 from ..wizards import offline_csv_import
 from .common import OfflineSyncCommon
 
@@ -371,3 +372,51 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         self.assertTrue(pos_order.offline_card_failed)
         self.assertFalse(pos_order.payment_ids)
         self.assertIn("on Card (offline) has no card charged", pos_order.offline_card_failure)
+
+    def test_a_chunk_past_the_sync_budget_sends_the_rest_in_the_next_chunk(self):
+        """The import goes through the sync's time budget: a chunk stores what fits in it, its
+        deferred orders go first in the next chunk, and every order is stored once."""
+        orders = [self.plain_order() for _ in range(5)]
+        wizard = self.wizard(self.to_csv(*orders))
+        clock = {"now": 100.0}
+        Sink = offline_order_sink.OdooOrderSink
+        store = Sink.store
+        chunks = []
+
+        def slow_store(sink, order):
+            clock["now"] += 4.0  # 4 s an order: 2 fit in the 10 s of a chunk
+            return store(sink, order)
+
+        import_in_chunks = csv_schema.import_in_chunks
+
+        def counted(orders_, config_id, store_chunk, **kwargs):
+            def chunk(payload):
+                chunks.append(len(payload["orders"]))
+                return store_chunk(payload)
+
+            return import_in_chunks(orders_, config_id, chunk, **kwargs)
+
+        with (
+            patch.object(
+                type(self.env["pos.order"]), "_offline_sync_clock", lambda _s: clock["now"]
+            ),
+            patch.object(Sink, "store", slow_store),
+            patch.object(csv_schema, "import_in_chunks", counted),
+        ):
+            wizard.action_import()
+        self.assertEqual(chunks, [5, 3, 1])
+        self.assertEqual(wizard.line_ids.mapped("status"), ["created"] * 5)
+        self.assertEqual(wizard.state, "done")
+        self.assertEqual([len(self.find(o)) for o in orders], [1] * 5)
+
+    def test_an_order_the_back_office_refuses_is_listed_with_the_reason(self):
+        hidden = self.create_product("Not in the POS", self.categ_basic, 3.5)
+        hidden.available_in_pos = False
+        good, refused = self.plain_order(), self.plain_order([(hidden, 2)])
+        wizard = self.wizard(self.to_csv(good, refused))
+        wizard.action_import()
+        lines = {line.order_uuid: line for line in wizard.line_ids}
+        self.assertEqual(lines[good["uuid"]].status, "created")
+        self.assertEqual(lines[refused["uuid"]].status, "error")
+        self.assertIn("is not sold in the POS", lines[refused["uuid"]].message)
+        self.assertFalse(self.find(refused))

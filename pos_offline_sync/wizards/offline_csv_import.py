@@ -242,7 +242,7 @@ class PosOfflineCsvImport(models.TransientModel):
         return {"uuid": order["uuid"], "ok": True, "status": "new", "paid": None}
 
     def _result_line(self, parsed, order, result):
-        if result["paid"] is None:
+        if result["ok"] and result.get("paid") is None:  # a refusal has a reason, no "paid"
             message = (
                 self.env._("Already in the back office")
                 if result["status"] == "exists"
@@ -289,7 +289,15 @@ class PosOfflineCsvImport(models.TransientModel):
             with registry.cursor() as cr:  # commits on leaving, rolls back on an exception
                 env = self.env(cr=cr)
                 config = env["pos.config"].browse(config_id).with_company(company)
-                return sync_service.sync_batch(payload, OdooOrderSink(env, config))["results"]
+                # The register's sync budget too: a chunk never runs much past it, and the
+                # orders it had no time for go first in the next chunk (import_in_chunks).
+                PosOrder = env["pos.order"]
+                return sync_service.sync_batch(
+                    payload,
+                    OdooOrderSink(env, config),
+                    time_budget_s=PosOrder._offline_sync_time_budget(),
+                    clock=PosOrder._offline_sync_clock,
+                )["results"]
 
         try:
             return csv_schema.import_in_chunks(

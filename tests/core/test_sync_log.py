@@ -64,3 +64,16 @@ def test_batches_add_up_and_reasons_stay_bounded():
 def test_a_broken_answer_counts_what_was_sent():
     counts = sl.count_batch({"orders": [{"uuid": "a"}]}, None)
     assert (counts.sent, counts.created, counts.refused) == (1, 0, 0)
+
+
+def test_an_order_deferred_by_the_time_budget_is_neither_sent_nor_refused_yet():
+    # It is sent again in the next batch and counted there: once, as what it became.
+    payload = {"orders": [{"uuid": "a", "reference": "A"}, {"uuid": "b", "reference": "B"}]}
+    answer = {
+        "results": [
+            {"uuid": "a", "ok": True, "status": "created"},
+            {"uuid": "b", "ok": False, "status": "deferred", "reason": "not processed yet"},
+        ]
+    }
+    counts = sl.count_batch(payload, answer)
+    assert (counts.sent, counts.created, counts.refused, counts.reasons) == (1, 1, 0, [])

@@ -117,7 +117,10 @@ describe("SyncEngine", () => {
     });
 
     it("splits 250 orders into batches of 100, 100 and 50 and reports progress", async () => {
-        const { store, server, engine, uuids } = await setup(250, { batchSize: 100 });
+        const { store, server, engine, uuids } = await setup(250, {
+            batchSize: 100,
+            adaptive: false,
+        });
         const progress = [];
         const results = await engine.sync(uuids, { onProgress: (p) => progress.push({ ...p }) });
         assert.deepEqual(
@@ -135,7 +138,7 @@ describe("SyncEngine", () => {
     });
 
     it("sends exactly batchSize orders in one call at the boundary", async () => {
-        const { server, engine, uuids } = await setup(100, { batchSize: 100 });
+        const { server, engine, uuids } = await setup(100, { batchSize: 100, adaptive: false });
         await engine.sync(uuids);
         assert.deepEqual(
             server.calls.map((c) => c.payload.orders.length),

@@ -9,6 +9,12 @@ export class FakeServer {
         this.refuse = new Map(); // uuid -> reason
         this.failNextCalls = 0; // calls rejected before storing anything
         this.loseNextAnswers = 0; // calls that store, then reject (answer lost)
+        // The server's time budget: at most this many orders handled per call, the rest
+        // answered "deferred" (0: a server that defers everything). null: no budget.
+        this.ordersPerCall = null;
+        // With a clock ({time}): each stored or refused order advances it this much.
+        this.clock = null;
+        this.msPerOrder = 0;
     }
 
     transport() {
@@ -24,7 +30,19 @@ export class FakeServer {
             this.failNextCalls--;
             throw new Error("Failed to fetch");
         }
-        const results = payload.orders.map((order) => {
+        const budget = this.ordersPerCall;
+        const results = payload.orders.map((order, index) => {
+            if (budget !== null && index >= budget) {
+                return {
+                    uuid: order?.uuid ?? null,
+                    ok: false,
+                    status: "deferred",
+                    reason: "not processed yet: send it again",
+                };
+            }
+            if (this.clock) {
+                this.clock.time += this.msPerOrder;
+            }
             if (!order || !order.uuid) {
                 return { uuid: null, ok: false, status: "error", reason: "the order has no uuid" };
             }

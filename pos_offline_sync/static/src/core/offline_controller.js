@@ -64,7 +64,7 @@ export class OfflineController {
      * @param {IDBFactory} [options.indexedDB=globalThis.indexedDB]
      * @param {object} [options.store] an already opened store (tests); skips opening one
      * @param {StorageManager} [options.storage=navigator.storage] for persist()
-     * @param {number} [options.batchSize=100]
+     * @param {number} [options.batchSize] the first batch's size (see SyncEngine; then adaptive)
      * @param {Function} [options.beforeSend] see SyncEngine (card processing)
      * @param {number} [options.concurrency=4] see SyncEngine: card orders processed at once
      * @param {object} [options.monitorOptions] extra ConnectivityMonitor options (timers, ...)
@@ -88,7 +88,7 @@ export class OfflineController {
         indexedDB = globalThis.indexedDB,
         store = null,
         storage = globalThis.navigator?.storage,
-        batchSize = 100,
+        batchSize,
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
         monitorOptions = {},

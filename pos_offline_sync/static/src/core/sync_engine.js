@@ -3,12 +3,37 @@
 // the orders the server confirmed (`ok: true`). Removal runs in its own transaction after the
 // network answer, never inside one. A batch without an answer removes nothing: the server may or
 // may not have stored it, and re-sending is always safe because the server dedupes on uuid.
+//
+// Batches are sized from the server's measured time per order (about TARGET_REQUEST_MS a
+// request), so a slow server (Odoo with workers, which kills a request past its time limit) is
+// never sent more than it can store in one request. The server may still answer "deferred" for
+// the orders it had no time for (its own time budget, CONTRACTS §2): they are not refused, they
+// are sent again at once, first in the next batch. Between batches, and every SLICE_MS while
+// preparing, the engine yields to the event loop so the page stays responsive over 10,000 orders.
 
 /** RPC method of the batch sync (CONTRACTS §2). */
 export const SYNC_METHOD = "offline_sync_orders";
 
 /** Largest batch the server accepts. */
 export const MAX_BATCH_SIZE = 500;
+
+/** Size of the first batch, while the server's speed is not known yet. */
+export const DEFAULT_BATCH_SIZE = 20;
+
+/** Round trip aimed at per request: well under any server's time limit, and frequent progress. */
+export const TARGET_REQUEST_MS = 3000;
+
+/** Status of a per-order result the server had no time for: send it again (not a refusal). */
+export const DEFERRED = "deferred";
+
+/** Batches answered with every order deferred, in a row, before the sync gives up on them. */
+export const MAX_IDLE_BATCHES = 3;
+
+/** Orders read from the store at a time before a sync. */
+export const READ_CHUNK = 500;
+
+/** Main-thread work between two yields to the event loop (a long task is one over 50 ms). */
+export const SLICE_MS = 25;
 
 /** beforeSend calls (card processing) run at once by default: the server answers each card in
  * a few hundred ms, mostly waiting on Stripe, so a few in flight divide the wait. */
@@ -30,6 +55,7 @@ export const SYNC_REASONS = {
     NOT_SENT: "not sent: an earlier batch got no answer from the server",
     MISSING: "this order is no longer waiting in this browser (already synced?)",
     BAD_ANSWER: "the server's answer did not match this order; nothing was removed",
+    DEFERRED: "the server had no time for this order; it is kept here, sync it again",
 };
 
 /** Error of sync() itself (as opposed to per-order results); `code` is "busy" or "input". */
@@ -72,6 +98,46 @@ export function newSyncId(cryptoObject = globalThis.crypto) {
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * The next batch size from the last answered batch: as many orders as fit in `targetMs` at the
+ * measured time per order, at most twice the last size (a batch of orders the server already had
+ * is fast, the next one may not be), never more than the server stored when it deferred some,
+ * and within 1..max.
+ * @param {{size: number, sent: number, processed: number, elapsedMs: number,
+ *   targetMs?: number, max?: number}} batch size: the planned size; sent: orders in the
+ *   request; processed: orders with a final result (not deferred)
+ * @returns {number}
+ */
+export function nextBatchSize({
+    size,
+    sent,
+    processed,
+    elapsedMs,
+    targetMs = TARGET_REQUEST_MS,
+    max = MAX_BATCH_SIZE,
+}) {
+    let next;
+    if (processed <= 0) {
+        next = Math.floor(size / 2);
+    } else {
+        const perOrderMs = Math.max(elapsedMs, 1) / processed;
+        next = Math.min(Math.floor(targetMs / perOrderMs), size * 2);
+        if (processed < sent) {
+            next = Math.min(next, processed);
+        }
+    }
+    return Math.min(max, Math.max(1, next));
+}
+
+/** Lets the browser run other tasks (input, paint) before going on. */
+export function yieldToEventLoop() {
+    const scheduler = globalThis.scheduler;
+    if (scheduler && typeof scheduler.yield === "function") {
+        return scheduler.yield();
+    }
+    return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function errorText(error) {
     return (error && (error.message || String(error))) || "unknown error";
 }
@@ -80,8 +146,10 @@ function errorText(error) {
  * Batches offline orders to the server.
  *
  * Result of each requested uuid: `{uuid, ok, status, reason}` where status is the server's
- * ("created", "exists", "error") or ours: "not_sent" (no answer, or an earlier batch had none),
- * "skipped" (beforeSend refused it), "missing" (not in the store).
+ * ("created", "exists", "error") or ours: "not_sent" (no answer, or an earlier batch had none,
+ * or the server deferred it MAX_IDLE_BATCHES times in a row without storing anything),
+ * "skipped" (beforeSend refused it), "missing" (not in the store). A "deferred" answer is never
+ * a final result: the order is sent again in the next batch.
  *
  * One sync at a time: a second sync() while one runs in this tab is refused at once with
  * SyncError(code "busy") rather than queued, so a double click never sends a batch twice. With
@@ -94,7 +162,12 @@ export class SyncEngine {
      * @param {object} options
      * @param {object} options.store an OfflineStore (or an object with the same API)
      * @param {{call: (method: string, payload: object) => Promise<object>}} options.transport
-     * @param {number} [options.batchSize=100] orders per request (1..500)
+     * @param {number} [options.batchSize=20] orders in the first request (1..500); later ones
+     *   are sized from the server's time per order (see nextBatchSize) unless `adaptive` is false
+     * @param {boolean} [options.adaptive=true] size the batches from the measured time
+     * @param {number} [options.targetRequestMs=3000] round trip aimed at per request
+     * @param {() => number} [options.now] clock in ms (tests); performance.now() by default
+     * @param {() => Promise<void>} [options.yieldToLoop] lets the page breathe (tests count it)
      * @param {number|null} [options.configId] sent as `config_id`; defaults to the orders' own
      * @param {(record: object) => Promise<object|void>} [options.beforeSend] runs per order
      *   before it is sent (card processing); may return an updated order (saved to the store
@@ -110,13 +183,17 @@ export class SyncEngine {
     constructor({
         store,
         transport,
-        batchSize = 100,
+        batchSize = DEFAULT_BATCH_SIZE,
         configId = null,
         beforeSend = null,
         concurrency = DEFAULT_CONCURRENCY,
         lock = null,
         describeSync = null,
         requestTimeoutMs = REQUEST_TIMEOUT_MS,
+        adaptive = true,
+        targetRequestMs = TARGET_REQUEST_MS,
+        now = () => globalThis.performance.now(),
+        yieldToLoop = yieldToEventLoop,
     } = {}) {
         if (!store || !transport || typeof transport.call !== "function") {
             throw new Error("SyncEngine needs a store and a transport with call(method, payload).");
@@ -126,7 +203,14 @@ export class SyncEngine {
         }
         this.store = store;
         this.transport = transport;
+        // The size of the next request; kept across syncs (what was learned of the server).
         this.batchSize = batchSize;
+        this.adaptive = adaptive;
+        this.targetRequestMs = targetRequestMs;
+        this.now = now;
+        this.yieldToLoop = yieldToLoop;
+        // Orders per request of the last sync, in order (for the bench and the tests).
+        this.lastBatchSizes = [];
         this.configId = configId;
         this.beforeSend = beforeSend;
         this.concurrency = checkConcurrency(concurrency);
@@ -187,8 +271,21 @@ export class SyncEngine {
         return { id: newSyncId(), ...extra };
     }
 
+    /** An async pause that yields to the event loop once SLICE_MS of work ran since the last. */
+    _slicer() {
+        let since = this.now();
+        return async () => {
+            if (this.now() - since >= SLICE_MS) {
+                await this.yieldToLoop();
+                since = this.now();
+            }
+        };
+    }
+
     async _run(uuids, onProgress, lanes) {
         const total = uuids.length;
+        this.lastBatchSizes = [];
+        const pause = this._slicer();
         const results = new Map();
         let done = 0;
         const report = (progress) => {
@@ -201,7 +298,12 @@ export class SyncEngine {
         const progress = () => report({ phase: "send", done, total });
         progress();
 
-        const records = await this.store.getMany(uuids);
+        const records = [];
+        for (let start = 0; start < uuids.length; start += READ_CHUNK) {
+            // Bounded reads: 10,000 gets issued at once were one 250 ms task.
+            records.push(...(await this.store.getMany(uuids.slice(start, start + READ_CHUNK))));
+            await pause();
+        }
         const found = [];
         for (let i = 0; i < uuids.length; i++) {
             const record = records[i];
@@ -227,6 +329,8 @@ export class SyncEngine {
                 const outcome = await this._prepare(record);
                 prepared++;
                 report({ phase: "cards", done: prepared, total: found.length });
+                // Cash orders resolve at once: without this, 10,000 are one long task.
+                await pause();
                 return outcome;
             });
             // Kept in the requested order, whatever order the calls finished in.
@@ -247,28 +351,67 @@ export class SyncEngine {
         }
         progress();
 
+        const queue = ready.slice();
         let stopped = false;
-        for (let start = 0; start < ready.length; start += this.batchSize) {
-            const batch = ready.slice(start, start + this.batchSize);
-            if (stopped) {
-                for (const record of batch) {
-                    results.set(record.uuid, {
-                        uuid: record.uuid,
-                        ok: false,
-                        status: "not_sent",
-                        reason: SYNC_REASONS.NOT_SENT,
-                    });
-                }
-            } else {
-                const batchResults = await this._sendBatch(batch);
-                for (const result of batchResults) {
-                    results.set(result.uuid, result);
-                }
-                // No answer: the network is gone; later batches would only time out too.
-                stopped = batchResults.some((result) => result.status === "not_sent");
+        let idle = 0; // batches in a row of which the server stored nothing
+        const notSent = (records, reason) => {
+            const out = records.map((record) => ({
+                uuid: record.uuid,
+                ok: false,
+                status: "not_sent",
+                reason,
+            }));
+            for (const result of out) {
+                results.set(result.uuid, result);
             }
-            done += batch.length;
+            done += records.length;
+            return out;
+        };
+        while (queue.length) {
+            if (stopped) {
+                notSent(queue.splice(0), SYNC_REASONS.NOT_SENT);
+                break;
+            }
+            const size = this.batchSize;
+            const batch = queue.splice(0, size);
+            this.lastBatchSizes.push(batch.length);
+            const start = this.now();
+            const batchResults = await this._sendBatch(batch);
+            const elapsedMs = this.now() - start;
+            const deferred = [];
+            batchResults.forEach((result, index) => {
+                if (result.status === DEFERRED) {
+                    deferred.push(batch[index]);
+                } else {
+                    results.set(result.uuid, result);
+                    done++;
+                }
+            });
+            // No answer: the network is gone; later batches would only time out too.
+            stopped = batchResults.some((result) => result.status === "not_sent");
+            if (!stopped && this.adaptive) {
+                const processed = batch.length - deferred.length;
+                this.batchSize = nextBatchSize({
+                    size,
+                    sent: batch.length,
+                    processed,
+                    elapsedMs,
+                    targetMs: this.targetRequestMs,
+                });
+            }
+            idle = deferred.length && deferred.length === batch.length ? idle + 1 : 0;
+            if (idle >= MAX_IDLE_BATCHES) {
+                // A server that stores nothing would be asked forever: keep them all for later.
+                await this._remember(notSent(deferred, SYNC_REASONS.DEFERRED));
+                await this._remember(notSent(queue.splice(0), SYNC_REASONS.DEFERRED));
+            } else {
+                // First in the next request, in their order: the server stores in order.
+                queue.unshift(...deferred);
+            }
             progress();
+            if (queue.length) {
+                await this.yieldToLoop();
+            }
         }
         return uuids.map((uuid) => results.get(uuid));
     }
@@ -363,7 +506,8 @@ export class SyncEngine {
                 }
             }
         }
-        await this._remember(results.filter((result) => !result.ok));
+        // A deferred order was not refused: nothing to note beside it, it is sent again now.
+        await this._remember(results.filter((result) => !result.ok && result.status !== DEFERRED));
         return results;
     }
 

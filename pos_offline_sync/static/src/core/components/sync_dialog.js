@@ -6,6 +6,7 @@ import { persistenceText, rowStatus, syncSummary } from "../sync_messages.js";
 import { useDialogFocus } from "./dialog_focus.js";
 import { TEXTS, fillText } from "../device_texts.js";
 import { DeviceName } from "./device_name.js";
+import { throttleToFrames } from "./frame_throttle.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -97,6 +98,12 @@ export class SyncDialog extends Component {
         this.doneCount = 0; // orders of the list confirmed synced (here or in another window)
         this.texts = TEXTS;
         this.waitAbort = null; // stops this dialog's wait for another window's sync
+        // The engine reports every order: one render per frame at most, or the page freezes.
+        this.showProgress = throttleToFrames((progress) => {
+            if (this.ui.running && status(this) !== "destroyed") {
+                this.ui.progress = progress;
+            }
+        });
         this.ui = useState({
             loading: true,
             loadError: "",
@@ -491,6 +498,7 @@ export class SyncDialog extends Component {
             this.ui.resultsVersion++;
             this.ui.selectionVersion++;
             this.ui.running = false;
+            this.showProgress.cancel(); // a frame still pending shows nothing of a finished sync
             this.ui.progress = null;
             this.ui.closeNote = "";
             this.waitAbort = null;
@@ -542,14 +550,14 @@ export class SyncDialog extends Component {
 
     onProgress(p, total) {
         if (typeof p === "number") {
-            this.ui.progress = { done: p, total };
+            this.showProgress({ done: p, total });
         } else if (p && typeof p === "object") {
-            this.ui.progress = {
+            this.showProgress({
                 // "cards": card orders being processed before the send (SyncEngine phases).
                 phase: p.phase === "cards" ? "cards" : "send",
                 done: Number(p.done) || 0,
                 total: Number(p.total) || total,
-            };
+            });
         }
     }
 
