@@ -94,8 +94,8 @@ def test_two_tabs_press_sync_at_once_one_request_stream(sandbox, page):
     tabs = (page, second)
     dialogs = {tab: _dialog_all_selected(tab, 150) for tab in tabs}
     sent = _requests_by_page(context, page, second)
-    held = []
-    context.route(SYNC_RPC, lambda route: held.append(route))
+    held, through = [], []  # `through` non-empty: later batches are not held
+    context.route(SYNC_RPC, lambda route: route.continue_() if through else held.append(route))
 
     # Both press Sync at once: whichever takes the lock sends, the other waits for it.
     for tab in tabs:
@@ -110,12 +110,15 @@ def test_two_tabs_press_sync_at_once_one_request_stream(sandbox, page):
     expect(remote).to_have_attribute("data-done", "0")
     expect(remote).to_have_attribute("data-total", "150")
 
+    first_batch = len(held[0].request.post_data_json["orders"])  # sized by the engine
+    assert first_batch < 150
     held[0].continue_()
     _wait_until(page, lambda: len(held) == 2, "the second batch")
     # The waiting tab follows the other's progress live.
-    expect(remote).to_have_attribute("data-done", "100")
-    expect(remote).to_contain_text("100 / 150")
+    expect(remote).to_have_attribute("data-done", str(first_batch))
+    expect(remote).to_contain_text(f"{first_batch} / 150")
     assert len(held) == 2
+    through.append(True)  # the later batches go straight through
     held[1].continue_()
 
     expect(dialogs[holder].locator("[data-test=sync-message]")).to_have_text("150 orders synced.")
@@ -130,13 +133,14 @@ def test_two_tabs_press_sync_at_once_one_request_stream(sandbox, page):
     expect(row(waiter, sample).locator("[data-test=row-status]")).to_contain_text(
         "Not here any more"
     )
-    assert sent[holder] == [100, 50]
+    assert sum(sent[holder]) == 150 and len(sent[holder]) >= 2, sent[holder]
     assert sent[waiter] == []
     listed = backoffice_uuids(page, sandbox.url)
     assert len(listed) == 150 and len(set(listed)) == 150
     # Counted at the server: one sync, two batches, every order stored once.
     (entry,) = sync_log(page, sandbox.url)
-    assert (entry["batches"], entry["sent"], entry["created"], entry["refused"]) == (2, 150, 150, 0)
+    assert entry["batches"] == len(sent[holder])
+    assert (entry["sent"], entry["created"], entry["refused"]) == (150, 150, 0)
     for tab in tabs:
         expect(tab.locator("[data-test=sync-button]")).to_have_attribute("data-count", "0")
 
@@ -225,7 +229,8 @@ def test_a_wait_for_the_lock_never_lasts_forever(sandbox, page):
     assert stopped["outcome"] == "LockWaitError", stopped
     assert "Stopped waiting" in stopped["message"]
     other.close()
-    assert page.evaluate(_LOCK_WAIT, [name, 5_000, None]) == {"outcome": "ran", "waited": False}
+    # Released with the closed tab (the browser may take a moment to tell): it runs.
+    assert page.evaluate(_LOCK_WAIT, [name, 5_000, None])["outcome"] == "ran"
 
 
 def test_stop_waiting_sends_nothing_and_the_orders_still_wait(sandbox, page):
