@@ -3,8 +3,9 @@ import base64
 import unittest
 import uuid
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.addons.point_of_sale.tests.common import TestPoSCommon
+from odoo.tests import new_test_user
 
 from ..core import card_envelope, card_keys
 from .kek import use_new_kek
@@ -147,3 +148,17 @@ class OfflineSyncCommon(TestPoSCommon):
 
     def find(self, order):
         return self.env["pos.order"].search([("uuid", "=", order["uuid"])])
+
+
+POS_USER_GROUPS = "base.group_user,point_of_sale.group_pos_user"
+
+
+def company_user(env, login, company, groups=POS_USER_GROUPS):
+    """A test user of one company only (a cashier by default), for the access tests."""
+    return new_test_user(
+        env,
+        login=login,
+        groups=groups,
+        company_id=company.id,
+        company_ids=[Command.set(company.ids)],
+    )

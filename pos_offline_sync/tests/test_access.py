@@ -1,9 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from .common import OfflineSyncCommon
+from .common import OfflineSyncCommon, company_user
 
 
 @tagged("post_install", "-at_install")
@@ -11,27 +10,11 @@ class TestOfflineAccess(OfflineSyncCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.cashier = new_test_user(
-            cls.env,
-            login="offline_cashier",
-            groups="base.group_user,point_of_sale.group_pos_user",
-            company_id=cls.config.company_id.id,
-            company_ids=[Command.set(cls.config.company_id.ids)],
-        )
+        cls.cashier = company_user(cls.env, "offline_cashier", cls.config.company_id)
         other_company = cls.env["res.company"].create({"name": "Other Shop Inc."})
-        cls.foreign_cashier = new_test_user(
-            cls.env,
-            login="foreign_cashier",
-            groups="base.group_user,point_of_sale.group_pos_user",
-            company_id=other_company.id,
-            company_ids=[Command.set(other_company.ids)],
-        )
-        cls.clerk = new_test_user(
-            cls.env,
-            login="offline_clerk",
-            groups="base.group_user",
-            company_id=cls.config.company_id.id,
-            company_ids=[Command.set(cls.config.company_id.ids)],
+        cls.foreign_cashier = company_user(cls.env, "foreign_cashier", other_company)
+        cls.clerk = company_user(
+            cls.env, "offline_clerk", cls.config.company_id, groups="base.group_user"
         )
 
     def test_cashier_of_the_company_syncs(self):

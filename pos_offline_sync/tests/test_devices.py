@@ -1,11 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 from datetime import datetime, timedelta
 
-from odoo import Command, fields
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import OfflineSyncCommon
+from .common import OfflineSyncCommon, company_user
 
 DEVICE_A = "a" * 32
 DEVICE_B = "b" * 32
@@ -21,35 +21,16 @@ class TestOfflineDevices(OfflineSyncCommon):
     def setUpClass(cls):
         super().setUpClass()
         company = cls.config.company_id
-        cls.cashier = new_test_user(
+        cls.cashier = company_user(cls.env, "device_cashier", company)
+        cls.manager = company_user(
             cls.env,
-            login="device_cashier",
-            groups="base.group_user,point_of_sale.group_pos_user",
-            company_id=company.id,
-            company_ids=[Command.set(company.ids)],
-        )
-        cls.manager = new_test_user(
-            cls.env,
-            login="device_manager",
+            "device_manager",
+            company,
             groups="base.group_user,point_of_sale.group_pos_manager",
-            company_id=company.id,
-            company_ids=[Command.set(company.ids)],
         )
         cls.other_company = cls.env["res.company"].create({"name": "Other Shop Ltd."})
-        cls.foreign_cashier = new_test_user(
-            cls.env,
-            login="device_foreign_cashier",
-            groups="base.group_user,point_of_sale.group_pos_user",
-            company_id=cls.other_company.id,
-            company_ids=[Command.set(cls.other_company.ids)],
-        )
-        cls.clerk = new_test_user(
-            cls.env,
-            login="device_clerk",
-            groups="base.group_user",
-            company_id=company.id,
-            company_ids=[Command.set(company.ids)],
-        )
+        cls.foreign_cashier = company_user(cls.env, "device_foreign_cashier", cls.other_company)
+        cls.clerk = company_user(cls.env, "device_clerk", company, groups="base.group_user")
 
     def payload(self, device=DEVICE_A, seq=1, count=2, name="Front counter", cards=0):
         oldest = (datetime.utcnow() - timedelta(hours=2)).isoformat() + "Z"

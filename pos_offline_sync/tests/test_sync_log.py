@@ -1,8 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import Command
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import OfflineSyncCommon
+from .common import OfflineSyncCommon, company_user
 
 SYNC_ID = "5" * 32
 DEVICE = "d" * 32
@@ -18,21 +17,9 @@ class TestOfflineSyncLog(OfflineSyncCommon):
     def setUpClass(cls):
         super().setUpClass()
         company = cls.config.company_id
-        cls.cashier = new_test_user(
-            cls.env,
-            login="log_cashier",
-            groups="base.group_user,point_of_sale.group_pos_user",
-            company_id=company.id,
-            company_ids=[Command.set(company.ids)],
-        )
+        cls.cashier = company_user(cls.env, "log_cashier", company)
         other = cls.env["res.company"].create({"name": "Other Log Shop"})
-        cls.foreign = new_test_user(
-            cls.env,
-            login="log_foreign",
-            groups="base.group_user,point_of_sale.group_pos_user",
-            company_id=other.id,
-            company_ids=[Command.set(other.ids)],
-        )
+        cls.foreign = company_user(cls.env, "log_foreign", other)
 
     def send(self, orders, meta):
         payload = {"v": 1, "config_id": self.config.id, "orders": orders}
