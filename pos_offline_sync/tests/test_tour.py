@@ -91,5 +91,9 @@ class TestOfflineDevicesTour(TestPointOfSaleHttpCommon):
             }
         )
         self.start_tour("/odoo/point-of-sale", "pos_offline_devices_backend_tour", login="admin")
-        device = self.env["pos.offline.device"].sudo().search([("config_id", "=", config.id)])
+        device = (
+            self.env["pos.offline.device"]
+            .sudo()
+            .search([("config_id", "=", config.id), ("device_uid", "=", "b" * 32)])
+        )
         self.assertEqual((device.waiting_count, device.seq), (0, 2))
