@@ -7,6 +7,7 @@ the core's (`pos_offline_sync/core/rescue_session.py`), as in Odoo. It is made i
 order's write transaction (`BEGIN IMMEDIATE`: one writer at a time), so two batches at once
 make one rescue session; a partial UNIQUE index holds that even against a bug.
 
+Its table is made by sandbox/db.py (init_db), with a first open session per register.
 The back office lists the sessions (Rescue badge), opens one and closes one. The sandbox has no
 accounting: closing a session marks it closed (Odoo posts its entries).
 """
@@ -28,50 +29,9 @@ from .db import write_transaction
 
 OPENED, CLOSED = "opened", "closed"
 
-TABLE = """
-CREATE TABLE IF NOT EXISTS pos_session (
-    id INTEGER PRIMARY KEY,
-    config_id INTEGER NOT NULL REFERENCES pos_config (id),
-    name TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('opened', 'closed')),
-    rescue INTEGER NOT NULL DEFAULT 0 CHECK (rescue IN (0, 1)),
-    opened_at TEXT NOT NULL,
-    closed_at TEXT
-);
--- One open session and one open rescue session per register at a time.
-CREATE UNIQUE INDEX IF NOT EXISTS pos_session_one_open
-    ON pos_session (config_id, rescue) WHERE state = 'opened';
-"""
-
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def migrate(ctx) -> None:
-    """The table, orders.session_id (databases made before sessions), and a first open
-    session for a register that never had one."""
-    conn = ctx.connect()
-    try:
-        conn.executescript(TABLE)
-        have = {row[1] for row in conn.execute("PRAGMA table_info(orders)")}
-        if "session_id" not in have:
-            try:
-                conn.execute(
-                    "ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES pos_session (id)"
-                )
-            except sqlite3.OperationalError as exc:  # another process added it first
-                if "duplicate column" not in str(exc):
-                    raise
-        with write_transaction(conn):
-            configs = conn.execute(
-                "SELECT id, name FROM pos_config WHERE id NOT IN "
-                "(SELECT config_id FROM pos_session)"
-            ).fetchall()
-            for config in configs:
-                _insert_session(conn, config["id"], rescue=False)
-    finally:
-        conn.close()
 
 
 def _insert_session(conn, config_id: int, *, rescue: bool, origin_name: str | None = None):
@@ -220,6 +180,5 @@ def sessions_page(ctx, request):
     return Response(pages.layout("Sessions", body), mimetype="text/html")
 
 
-hooks.APP_INIT.append(migrate)
 hooks.POS_DATA.append(pos_data)
 hooks.ROUTES.append(("/backoffice/sessions", "sessions", sessions_page, ["GET", "POST"]))
