@@ -175,7 +175,7 @@ def sessions_page(ctx, request):
         "close it like any session.</p>{opens}"
         '<table id="sessions"><thead><tr><th>Session</th><th>Register</th><th>State</th>'
         '<th class="num">Orders</th><th class="num">Total</th><th>Opened</th><th>Closed</th>'
-        "<th></th></tr></thead><tbody>{rows}</tbody></table>"
+        "<th>Action</th></tr></thead><tbody>{rows}</tbody></table>"
     ).format(opens=opens, rows=Markup("").join(_row(s) for s in rows))
     return Response(pages.layout("Sessions", body), mimetype="text/html")
 
