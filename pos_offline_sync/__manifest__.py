@@ -28,6 +28,7 @@
         "views/pos_config_views.xml",
         "views/offline_close_session_views.xml",
         "views/pos_offline_sync_log_views.xml",
+        "views/pos_session_views.xml",
     ],
     "assets": {
         "point_of_sale._assets_pos": [

@@ -59,6 +59,7 @@ if importlib.util.find_spec("sandbox.cards") is not None:
     importlib.import_module("sandbox.cards")
 importlib.import_module("sandbox.devices")  # device reports and the Devices page
 importlib.import_module("sandbox.sync_log")  # one row per register sync, searchable
+importlib.import_module("sandbox.sessions")  # sessions, and the rescue session (issue 9)
 
 
 @dataclass

@@ -38,11 +38,26 @@ CREATE TABLE IF NOT EXISTS cashiers (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL
 );
+-- A register's sessions (sandbox/sessions.py): an order whose session was closed lands in
+-- the open one, or in the register's rescue session (issue 9).
+CREATE TABLE IF NOT EXISTS pos_session (
+    id INTEGER PRIMARY KEY,
+    config_id INTEGER NOT NULL REFERENCES pos_config (id),
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('opened', 'closed')),
+    rescue INTEGER NOT NULL DEFAULT 0 CHECK (rescue IN (0, 1)),
+    opened_at TEXT NOT NULL,
+    closed_at TEXT
+);
+-- One open session and one open rescue session per register at a time.
+CREATE UNIQUE INDEX IF NOT EXISTS pos_session_one_open
+    ON pos_session (config_id, rescue) WHERE state = 'opened';
 -- The uuid is the order's identity: UNIQUE makes every insert path idempotent by itself.
 CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY,
     uuid TEXT UNIQUE NOT NULL,
     config_id INTEGER NOT NULL REFERENCES pos_config (id),
+    session_id INTEGER REFERENCES pos_session (id),
     reference TEXT NOT NULL,
     created_at TEXT NOT NULL,
     cashier TEXT,
@@ -139,6 +154,18 @@ def savepoint(conn: sqlite3.Connection, name: str = "one_order"):
     conn.execute(f"RELEASE {name}")
 
 
+def _add_orders_session_id(conn) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(orders)")}
+    if have and "session_id" not in have:
+        try:
+            conn.execute(
+                "ALTER TABLE orders ADD COLUMN session_id INTEGER REFERENCES pos_session (id)"
+            )
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def init_db(db_path) -> None:
     """Creates the schema and seeds a fresh database (idempotent)."""
     path = Path(db_path)
@@ -146,6 +173,7 @@ def init_db(db_path) -> None:
     conn = connect(path)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
+        _add_orders_session_id(conn)  # a database made before sessions
         conn.executescript(SCHEMA)
         with write_transaction(conn):
             conn.execute(
@@ -162,5 +190,11 @@ def init_db(db_path) -> None:
                 "INSERT OR IGNORE INTO payment_methods VALUES (?, ?, ?, ?)", SEED_PAYMENT_METHODS
             )
             conn.executemany("INSERT OR IGNORE INTO cashiers VALUES (?, ?)", SEED_CASHIERS)
+            # A first open session for a register that never had one.
+            conn.execute(
+                "INSERT INTO pos_session (config_id, name, state, rescue, opened_at) "
+                "SELECT id, name || '/00001', 'opened', 0, strftime('%Y-%m-%dT%H:%M:%S+00:00') "
+                "FROM pos_config WHERE id NOT IN (SELECT config_id FROM pos_session)"
+            )
     finally:
         conn.close()

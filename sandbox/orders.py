@@ -31,7 +31,7 @@ from pos_offline_sync.core.order_schema import (
 )
 from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
 
-from . import hooks
+from . import hooks, sessions
 from .db import savepoint, write_transaction
 from .rpc import RpcError, rpc_method
 
@@ -141,15 +141,23 @@ class SqliteOrderSink:
     def _insert(self, order: dict, pay: PaymentState) -> StoredOrder:
         """INSERT ... ON CONFLICT DO NOTHING and its children, in the caller's transaction."""
         reference = order.get("reference") or order["uuid"]
+        if self._existing(order["uuid"]) is not None:
+            # Stored before (another request, or the same uuid earlier in this batch): no
+            # session chosen for it, so no rescue session made for nothing.
+            return self._existing(order["uuid"])
+        # Its session, or the open one, or the rescue one (core/rescue_session.py), chosen in
+        # this write transaction: two batches at once make one rescue session.
+        session = sessions.landing(self.conn, self.config_id, order.get("session_id"))
         cur = self.conn.execute(
-            """INSERT INTO orders (uuid, config_id, reference, created_at, cashier, customer,
-                   currency, amount_total, amount_paid, state, is_return, note, card_failed,
-                   origin, payload, synced_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """INSERT INTO orders (uuid, config_id, session_id, reference, created_at, cashier,
+                   customer, currency, amount_total, amount_paid, state, is_return, note,
+                   card_failed, origin, payload, synced_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (uuid) DO NOTHING""",
             (
                 order["uuid"],
                 self.config_id,
+                session["id"],
                 reference,
                 order["created_at"],
                 (order.get("cashier") or {}).get("name"),
@@ -170,7 +178,12 @@ class SqliteOrderSink:
             # Stored before (another request, or the same uuid earlier in this batch).
             return self._existing(order["uuid"])
         self._insert_children(cur.lastrowid, order, pay)
-        return StoredOrder("created", reference, pay.state == "paid")
+        return StoredOrder(
+            "created",
+            reference,
+            pay.state == "paid",
+            rescue_session=session["name"] if session["rescue"] else None,
+        )
 
     # -- the card-outcome step (extended by sandbox/cards.py) ---------------------------------
     def _payment_state(self, order: dict) -> PaymentState:
@@ -204,9 +217,15 @@ class SqliteOrderSink:
     # -- helpers ------------------------------------------------------------------------------
     def _existing(self, uuid: str) -> StoredOrder | None:
         row = self.conn.execute(
-            "SELECT reference, state FROM orders WHERE uuid = ?", (uuid,)
+            """SELECT o.reference, o.state, s.name AS session_name, s.rescue
+               FROM orders o LEFT JOIN pos_session s ON s.id = o.session_id
+               WHERE o.uuid = ?""",
+            (uuid,),
         ).fetchone()
-        return StoredOrder("exists", row["reference"], row["state"] == "paid") if row else None
+        if row is None:
+            return None
+        rescue = row["session_name"] if row["rescue"] else None
+        return StoredOrder("exists", row["reference"], row["state"] == "paid", rescue)
 
     def _check_references(self, order: dict) -> None:
         for index, line in enumerate(order["lines"], start=1):

@@ -111,7 +111,8 @@ def layout(title: str, body: Markup, *, flash=None, flash_kind="ok") -> str:
             '<header><strong>Sandbox</strong><a href="/pos">Register</a>'
             '<a href="/settings">Settings</a><a href="/backoffice">Orders</a>'
             '<a href="/backoffice/import">Import CSV</a><a href="/backoffice/devices">Devices</a>'
-            '<a href="/backoffice/sync-log">Sync log</a></header>'
+            '<a href="/backoffice/sync-log">Sync log</a>'
+            '<a href="/backoffice/sessions">Sessions</a></header>'
             "<main><h1>{title}</h1>{notice}{body}</main>{dates}</body></html>"
         ).format(title=title, style=STYLE, notice=notice, body=body, dates=LOCAL_DATES)
     )
@@ -281,7 +282,7 @@ def import_page(
                 label={"created": "Imported", "exists": "Already in the back office"}.get(
                     r["status"], "Error"
                 ),
-                reason=r.get("reason") or ("Paid" if r.get("paid") else "Unpaid"),
+                reason=r.get("reason") or _import_detail(r),
             )
             for r in results
         )
@@ -307,6 +308,14 @@ def import_page(
         flash=flash,
         flash_kind=flash_kind,
     )
+
+
+def _import_detail(result) -> str:
+    detail = "Paid" if result.get("paid") else "Unpaid"
+    if result.get("rescue_session"):
+        # As Odoo's wizard says it: where an order whose session was closed went.
+        detail += f", in the rescue session {result['rescue_session']} (its session was closed)"
+    return detail
 
 
 def error_page(status: int, message: str) -> str:

@@ -54,11 +54,14 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class StoredOrder:
-    """What a sink reports for one order: "created" now or already there ("exists")."""
+    """What a sink reports for one order: "created" now or already there ("exists").
+    `rescue_session`: the name of the rescue session it is in, when its own session could not
+    take it (core/rescue_session.py); the cashier is told where it went."""
 
     status: str
     reference: str | None = None
     paid: bool = False
+    rescue_session: str | None = None
 
 
 class OrderSink(Protocol):
@@ -209,13 +212,16 @@ def _store_one(order: dict, sink: OrderSink) -> dict:
         return _error(order["uuid"], exc.reason)
     except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
         return _internal_error(order["uuid"], "stored")
-    return {
+    result = {
         "uuid": order["uuid"],
         "ok": True,
         "status": stored.status,
         "reference": stored.reference or order.get("reference"),
         "paid": bool(stored.paid),
     }
+    if stored.rescue_session:
+        result["rescue_session"] = stored.rescue_session
+    return result
 
 
 def sync_batch(

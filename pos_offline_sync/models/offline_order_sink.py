@@ -84,10 +84,12 @@ class OdooOrderSink:
 
     # -- helpers ----------------------------------------------------------------------------
     def _stored(self, status, pos_order):
+        session = pos_order.sudo().session_id
         return StoredOrder(
             status=status,
             reference=pos_order.pos_reference or pos_order.name,
             paid=pos_order.state in _PAID_STATES,
+            rescue_session=session.name if session.rescue else None,
         )
 
     def _ui_order(self, order, existing):
@@ -102,15 +104,10 @@ class OdooOrderSink:
         return self._ui_order_from_plain(order)
 
     def _session(self, order):
-        session = self.env["pos.session"].browse(order.get("session_id") or 0).exists()
-        if session and session.config_id == self.config:
-            return session
-        session = self.config.current_session_id
-        if not session:
-            raise OrderValidationError(
-                "no open session on this register: open a session, then import again"
-            )
-        return session
+        """Its own session when it takes orders, else the open one, else the register's rescue
+        session (core/rescue_session.py): an order whose session was closed is never refused."""
+        own = self.env["pos.session"].sudo().browse(order.get("session_id") or 0)
+        return self.config._offline_landing_session(own)
 
     def _ui_order_from_plain(self, order):
         session = self._session(order)

@@ -220,9 +220,11 @@ class UiOrderCheck:
         session_id = vals.get("session_id")
         if not _is_id(session_id):
             _refuse("odoo.session_id", "is missing or not a record id")
-        session = self.env["pos.session"].sudo().browse(session_id)
+        session = self.env["pos.session"].sudo().browse(session_id).exists()
         if session.config_id != self.config:
-            _refuse("odoo.session_id", f"session {session_id} is not a session of this register")
+            # Gone, or of another register: never posted into another register's session;
+            # it lands in one of this register's (its open one, else the rescue session).
+            vals["session_id"] = self.config._offline_landing_session(session).id
 
     def _partner(self, vals):
         partner_id = vals.get("partner_id")

@@ -1,7 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
-from odoo import api, fields, models
+import logging
 
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..core import rescue_session
 from .pos_offline_card_key import OdooKeyStore
+
+_logger = logging.getLogger(__name__)
 
 
 class PosConfig(models.Model):
@@ -81,3 +87,87 @@ class PosConfig(models.Model):
         if not self.payment_method_ids.filtered("offline_card_capture"):
             return False
         return OdooKeyStore(self.env, self.company_id).public_answer()
+
+    # -- where an order lands when its own session cannot take it (core/rescue_session.py) ------
+    def _offline_landing_session(self, own=None):
+        """The session an order of this register lands in: `own` (its session, possibly gone,
+        closed or of another register) when it takes orders, else the open session Odoo would
+        choose, else the register's rescue session (made once, see _offline_rescue_session)."""
+        self.ensure_one()
+        Session = self.env["pos.session"].sudo()
+        own = own.sudo().exists() if own else Session
+        landing = rescue_session.choose_landing(
+            _session_info(own) if own else None,
+            self.id,
+            [_session_info(s) for s in self._offline_open_sessions()],
+        )
+        if landing.kind == rescue_session.NEW_RESCUE:
+            return self._offline_rescue_session(own if own.config_id == self else None)
+        return Session.browse(landing.session_id)
+
+    def _offline_open_sessions(self):
+        return (
+            self.env["pos.session"]
+            .sudo()
+            .search(
+                [
+                    ("config_id", "=", self.id),
+                    ("state", "in", rescue_session.OPEN_STATES),
+                ]
+            )
+        )
+
+    def _offline_rescue_session(self, origin=None):
+        """The register's open rescue session, made when there is none. Two requests at once
+        must not make two: the register's row is written first (a no-op UPDATE), so the second
+        waits for the first to commit and then fails to serialize; Odoo runs that request again
+        (odoo.service.model.retrying), in a new transaction that sees the first's session.
+        A row lock alone (SELECT ... FOR UPDATE) would not do: under REPEATABLE READ the second
+        would then search with its old snapshot and make another session."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL("UPDATE pos_config SET write_date = write_date WHERE id = %s", self.id)
+        )
+        Session = self.env["pos.session"].sudo()
+        rescue = Session.search(
+            [
+                ("config_id", "=", self.id),
+                ("rescue", "=", True),
+                ("state", "in", rescue_session.OPEN_STATES),
+            ],
+            limit=1,
+        )
+        if rescue:
+            return rescue
+        label = rescue_session.rescue_name(
+            origin.name if origin else None, self.env._("(RESCUE FOR %(session)s)")
+        )
+        rescue = Session.create({"config_id": self.id, "rescue": True})
+        # Opened at once (as Odoo 16 did): it takes the orders, with no cash count to open.
+        rescue.set_opening_control(0, "")
+        rescue.name = f"{rescue.name} {label}"
+        _logger.warning(
+            "register %s (id %s): no open session, rescue session %s (id %s) opened for the "
+            "orders of closed session %s",
+            self.name,
+            self.id,
+            rescue.name,
+            rescue.id,
+            origin.name if origin else "?",
+        )
+        rescue.message_post(
+            body=self.env._(
+                "Rescue session opened for the orders that reached the server after their "
+                "session (%(session)s) was closed, while no session of %(register)s was open. "
+                "Close it like any session to post its entries.",
+                session=origin.name if origin else "?",
+                register=self.name,
+            )
+        )
+        return rescue
+
+
+def _session_info(session):
+    return rescue_session.SessionInfo(
+        id=session.id, config_id=session.config_id.id, state=session.state, rescue=session.rescue
+    )

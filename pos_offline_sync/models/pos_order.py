@@ -53,6 +53,25 @@ class PosOrder(models.Model):
             )
 
     @api.model
+    def _get_valid_session(self, order):
+        """An order whose session is closed (or closing) while no session of its register is
+        open lands in the register's rescue session instead of being refused (issue 9); with
+        a session open, Odoo's own choice stays."""
+        closed = self.env["pos.session"].sudo().browse(order.get("session_id")).exists()
+        config = closed.config_id
+        if not config or config._offline_open_sessions():
+            return super()._get_valid_session(order)
+        _logger.warning(
+            "Session %s (ID: %s) was closed but received order %s: no session of %s is open, "
+            "the order goes to its rescue session",
+            closed.name,
+            closed.id,
+            order.get("uuid"),
+            config.name,
+        )
+        return config._offline_rescue_session(closed)
+
+    @api.model
     def _load_pos_data_fields(self, config):
         fields_ = super()._load_pos_data_fields(config)
         # An empty list means every field (ours included): adding one would load only it.
@@ -62,6 +81,7 @@ class PosOrder(models.Model):
     @api.model
     def offline_sync_orders(self, payload):
         config = self._offline_check_access(payload)
+        self._offline_prepare_landing(config, payload)
         sink = OdooOrderSink(self.env, config)
         try:
             answer = sync_service.sync_batch(
@@ -74,6 +94,32 @@ class PosOrder(models.Model):
             raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
         self.env["pos.offline.sync.log"]._offline_log(config, payload, answer)
         return answer
+
+    @api.model
+    def _offline_prepare_landing(self, config, payload):
+        """With no session of the register open, a batch bringing new orders needs the rescue
+        session: it is found or made here, before the core handles the orders one by one,
+        so that a concurrent batch making it too fails this request as a whole and Odoo runs
+        it again (see pos.config._offline_rescue_session), rather than failing one order."""
+        orders = payload.get("orders") if isinstance(payload, dict) else None
+        if not isinstance(orders, list) or not orders or config._offline_open_sessions():
+            return
+        uuids = {o.get("uuid") for o in orders if isinstance(o, dict)}
+        uuids = [u for u in uuids if isinstance(u, str) and len(u) <= 128][: sync_service.MAX_BATCH]
+        if not uuids:
+            return
+        if self.sudo().search_count([("uuid", "in", uuids)]) == len(uuids):
+            return  # all stored already: no session is needed
+        # Named after the session the first order came from, when it is one of this register.
+        session_ids = [
+            o.get("session_id")
+            for o in orders
+            if isinstance(o, dict)
+            and isinstance(o.get("session_id"), int)
+            and 0 < o["session_id"] <= MAX_ID
+        ][:1]
+        origin = self.env["pos.session"].sudo().browse(session_ids).exists()
+        config._offline_rescue_session(origin.filtered(lambda s: s.config_id == config) or None)
 
     @api.model
     def _offline_sync_time_budget(self):

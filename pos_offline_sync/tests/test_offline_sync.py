@@ -65,12 +65,14 @@ class TestOfflineSync(OfflineSyncCommon):
         old_session.close_session_from_ui()
         self.assertEqual(old_session.state, "closed")
 
-        # No open session: Odoo's _get_valid_session refuses; the browser keeps the order.
-        [refused] = self.sync(order)
-        self.assertFalse(refused["ok"])
-        self.assertIn("open session", refused["reason"])
-        self.assertFalse(self.find(order))
+        # No open session: never refused, the register's rescue session takes it (issue 9,
+        # test_rescue_session.py).
+        late = self.plain_order()
+        [rescued] = self.sync(late)
+        self.assertTrue(rescued["ok"], rescued)
+        self.assertTrue(self.find(late).session_id.rescue)
 
+        # A session opened since (newer than the rescue one) takes the next: Odoo's choice.
         new_session = self.open_new_session()
         [result] = self.sync(order)
         self.assertTrue(result["ok"])

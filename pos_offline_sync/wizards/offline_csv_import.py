@@ -1,8 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import io
 import logging
+import random
 import time
 
+import psycopg2.errors
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
@@ -11,6 +13,7 @@ from ..models.offline_order_sink import OdooOrderSink
 
 _logger = logging.getLogger(__name__)
 _UUIDS_PER_SEARCH = 1000
+CHUNK_TRIES = 5  # as odoo.service.model.retrying, for a chunk's own cursor
 
 
 class PosOfflineCsvImport(models.TransientModel):
@@ -252,6 +255,12 @@ class PosOfflineCsvImport(models.TransientModel):
             message = result.get("reason") or (
                 self.env._("Paid") if result["paid"] else self.env._("Unpaid")
             )
+            if result.get("rescue_session"):
+                message = self.env._(
+                    "%(state)s, in the rescue session %(session)s (its session was closed)",
+                    state=message,
+                    session=result["rescue_session"],
+                )
         return {
             "line_no": parsed.line_of[order["uuid"]],
             "order_uuid": order["uuid"],
@@ -285,19 +294,35 @@ class PosOfflineCsvImport(models.TransientModel):
         registry = self.env.registry
         self.env.flush_all()  # what this transaction wrote, visible to the chunks' reads
 
-        def store_chunk(payload):
+        def store_chunk_once(payload):
             with registry.cursor() as cr:  # commits on leaving, rolls back on an exception
                 env = self.env(cr=cr)
                 config = env["pos.config"].browse(config_id).with_company(company)
                 # The register's sync budget too: a chunk never runs much past it, and the
                 # orders it had no time for go first in the next chunk (import_in_chunks).
                 PosOrder = env["pos.order"]
+                # No session open: the rescue session, as for the register's sync.
+                PosOrder._offline_prepare_landing(config, payload)
                 return sync_service.sync_batch(
                     payload,
                     OdooOrderSink(env, config),
                     time_budget_s=PosOrder._offline_sync_time_budget(),
                     clock=PosOrder._offline_sync_clock,
                 )["results"]
+
+        def store_chunk(payload):
+            # A sync making the rescue session at the same moment: this chunk's transaction
+            # fails to serialize (pos.config._offline_rescue_session) and runs again, in a new
+            # one that sees that session. Nothing of the failed try was committed.
+            for attempt in range(1, CHUNK_TRIES + 1):
+                try:
+                    return store_chunk_once(payload)
+                except psycopg2.errors.SerializationFailure:
+                    if attempt == CHUNK_TRIES:
+                        raise
+                    _logger.info("CSV import chunk: concurrent update, try %s again", attempt + 1)
+                    time.sleep(random.uniform(0.0, 0.5 * attempt))  # noqa: S311 - jitter, not a secret
+            raise AssertionError("unreachable")
 
         try:
             return csv_schema.import_in_chunks(

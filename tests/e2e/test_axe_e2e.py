@@ -80,3 +80,5 @@ def test_axe_back_office_pages(sandbox, page, axe, tmp_path):
     _clean(axe(back, "back office: an order"))
     back.goto(f"{sandbox.url}/settings")
     _clean(axe(back, "back office: settings"))
+    back.goto(f"{sandbox.url}/backoffice/sessions")
+    _clean(axe(back, "back office: sessions"))

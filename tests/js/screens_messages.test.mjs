@@ -100,6 +100,33 @@ describe("sync wording", () => {
         assert.equal(rowStatus(null), null);
     });
 
+    it("tells the cashier where an order whose session was closed went (the rescue session)", () => {
+        const rescue = "Shop/00013 (RESCUE FOR Shop/00012)";
+        const row = rowStatus({ ok: true, status: "created", rescueSession: rescue });
+        assert.equal(row.label, "Synced");
+        assert.equal(
+            row.detail,
+            `Its session was closed: it is in the rescue session ${rescue}, which a manager closes in the back office.`
+        );
+        const results = [
+            { uuid: "a", ok: true, status: "created", rescueSession: rescue },
+            { uuid: "b", ok: true, status: "exists", rescueSession: rescue },
+            { uuid: "c", ok: true, status: "created" },
+        ];
+        assert.deepEqual(syncSummary(results), {
+            text: `3 orders synced. 2 of them went to the rescue session ${rescue}: their session was closed.`,
+            kind: "success",
+        });
+        assert.equal(
+            syncSummary(results.slice(0, 1)).text,
+            `1 order synced. 1 of them went to the rescue session ${rescue}: its session was closed.`
+        );
+        // Translated through the host's function, the session's name filled in after.
+        const source = "Its session was closed: it is in the rescue session %(session)s, which a manager closes in the back office.";
+        setTranslate((s) => (s === source ? "Sa session était clôturée : elle est dans la session de secours %(session)s." : s));
+        assert.equal(rowStatus({ ok: true, rescueSession: rescue }).detail, `Sa session était clôturée : elle est dans la session de secours ${rescue}.`);
+    });
+
     it("says in a sentence whether the browser keeps the orders", () => {
         assert.equal(persistenceText("persisted").sentence, "This browser keeps the offline orders, even when its disk runs low.");
         assert.match(persistenceText("best-effort").sentence, /may delete the offline orders .*sync them soon/);

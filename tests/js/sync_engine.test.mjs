@@ -169,6 +169,25 @@ describe("SyncEngine", () => {
         assert.equal(await store.count(), 2);
     });
 
+    it("passes on the rescue session the server put an order in", async () => {
+        const { store, engine, uuids } = await setup(2);
+        engine.transport = {
+            call: async (method, payload) => ({
+                v: 1,
+                results: payload.orders.map((o, i) => ({
+                    uuid: o.uuid,
+                    ok: true,
+                    status: "created",
+                    ...(i === 0 ? { rescue_session: "Shop/00013 (RESCUE FOR Shop/00012)" } : {}),
+                })),
+            }),
+        };
+        const results = await engine.sync(uuids);
+        assert.equal(results[0].rescueSession, "Shop/00013 (RESCUE FOR Shop/00012)");
+        assert.equal(results[1].rescueSession, null);
+        assert.equal(await store.count(), 0);
+    });
+
     it("keeps the orders when the answer has no results list", async () => {
         const { store, engine, uuids } = await setup(2);
         engine.transport = { call: async () => ({ v: 1 }) };

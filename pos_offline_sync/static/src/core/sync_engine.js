@@ -484,6 +484,8 @@ export class SyncEngine {
                     reason: "",
                     reference: server.reference,
                     paid: server.paid,
+                    // Its session was closed: the server put it in the register's rescue session.
+                    rescueSession: server.rescue_session || null,
                 };
             }
             return {

@@ -32,11 +32,15 @@ export function rowStatus(result) {
         return null;
     }
     if (kind === "ok") {
-        return {
-            kind,
-            label: _t("Synced"),
-            detail: result.status === "exists" ? _t("The back office already had it.") : "",
-        };
+        let detail = result.status === "exists" ? _t("The back office already had it.") : "";
+        if (result.rescueSession) {
+            detail = _t(
+                "Its session was closed: it is in the rescue session %(session)s, " +
+                    "which a manager closes in the back office.",
+                { session: result.rescueSession }
+            );
+        }
+        return { kind, label: _t("Synced"), detail };
     }
     if (result.status === "missing") {
         return {
@@ -95,10 +99,14 @@ export function syncSummary(results) {
     let skipped = 0;
     let missing = 0;
     let refused = 0;
+    const rescued = new Map(); // rescue session name -> orders synced into it
     for (const result of results) {
         const kind = resultKind(result);
         if (kind === "ok") {
             synced++;
+            if (result.rescueSession) {
+                rescued.set(result.rescueSession, (rescued.get(result.rescueSession) || 0) + 1);
+            }
         } else if (result.status === "skipped") {
             skipped++;
         } else if (result.status === "missing") {
@@ -112,6 +120,22 @@ export function syncSummary(results) {
     const parts = [];
     if (synced) {
         parts.push(plural(synced, _t("%(count)s order synced."), _t("%(count)s orders synced.")));
+    }
+    for (const [session, count] of rescued) {
+        parts.push(
+            plural(
+                count,
+                _t(
+                    "%(count)s of them went to the rescue session %(session)s: its session " +
+                        "was closed."
+                ),
+                _t(
+                    "%(count)s of them went to the rescue session %(session)s: their session " +
+                        "was closed."
+                ),
+                { session }
+            )
+        );
     }
     if (noAnswer) {
         parts.push(
