@@ -2,11 +2,15 @@
 """Where an order lands when its own session cannot take it (issue 9).
 
 An offline order may reach the server after its session was closed (the night's closing while a
-device still held it), or name a session that is gone or of another register. Odoo 19 then
+device still held it), or name a session that is gone. Odoo 19 then
 uses another open session of the register, or refuses the order ("No open session available").
 Refusing strands a sale that happened: as Odoo 16 and OCA's pos_offline did, such an order
 lands in a *rescue* session of its register instead, one at a time per register, reused while
 open and closed like any session (its closing posts the entries).
+
+An order naming a session that exists but belongs to another register is refused (it was
+never that register's sale: a tampered or crossed payload), as every record an order names
+must belong to its register.
 
 The hosts store and lock; the choice is made here, once:
 - its own session, when it is of this register and open;
@@ -17,6 +21,8 @@ The hosts store and lock; the choice is made here, once:
 """
 
 from dataclasses import dataclass
+
+from .order_schema import OrderValidationError
 
 # States in which a session takes orders (Odoo's "not closed and not closing control").
 OPEN_STATES = ("opening_control", "opened")
@@ -58,7 +64,12 @@ def choose_landing(own, config_id: int, sessions) -> Landing:
 
     `own`: the order's session (a SessionInfo), or None when it has none or it is gone;
     `sessions`: the register's sessions that may take orders (others are ignored), any order.
-    Among several open sessions the newest (highest id) is chosen, as Odoo does."""
+    Among several open sessions the newest (highest id) is chosen, as Odoo does.
+    Raises OrderValidationError when `own` is a session of another register."""
+    if own is not None and own.config_id != config_id:
+        raise OrderValidationError(
+            f"odoo.session_id: session {own.id} is not a session of this register"
+        )
     if own is not None and own.config_id == config_id and own.takes_orders:
         return Landing(OWN, own.id)
     mine = [s for s in sessions if s.config_id == config_id and s.takes_orders]

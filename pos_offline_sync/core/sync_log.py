@@ -69,17 +69,26 @@ def read_meta(payload) -> SyncMeta:
         return SyncMeta()
     cashier = meta.get("cashier")
     if isinstance(cashier, str):
-        cashier = " ".join(cashier.split())[:MAX_CASHIER_CHARS] or None
+        cashier = _one_line(cashier)[:MAX_CASHIER_CHARS] or None
     else:
         cashier = None
     return SyncMeta(_clean_id(meta.get("id")), _clean_id(meta.get("device_id")), cashier)
+
+
+# Control characters (NUL above all: PostgreSQL refuses it in text) come from the payload
+# itself, e.g. a reference a refusal quotes: shown as "?" so the log row is still written.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text) -> str:
+    return " ".join(_CONTROL.sub("?", " ".join(str(text).split())).split())
 
 
 def _label(order) -> str:
     if isinstance(order, dict):
         for key in ("reference", "uuid"):
             if isinstance(order.get(key), str) and order[key]:
-                return order[key][:80]
+                return _one_line(order[key][:80])
     return "?"
 
 
@@ -103,7 +112,7 @@ def count_batch(payload, answer) -> SyncCounts:
                 counts.created += 1
             continue
         counts.refused += 1
-        reason = " ".join(str(result.get("reason") or "refused").split())
+        reason = _one_line(result.get("reason") or "refused")
         reasons.append(f"{_label(order)}: {reason}"[:MAX_REASON_CHARS])
     counts.reasons = reasons[:MAX_REASONS]
     counts.more_reasons = len(reasons[MAX_REASONS:])

@@ -222,8 +222,8 @@ class UiOrderCheck:
             _refuse("odoo.session_id", "is missing or not a record id")
         session = self.env["pos.session"].sudo().browse(session_id).exists()
         if session.config_id != self.config:
-            # Gone, or of another register: never posted into another register's session;
-            # it lands in one of this register's (its open one, else the rescue session).
+            # Gone: it lands in one of this register's (its open one, else the rescue
+            # session); of another register: refused by the core's choice.
             vals["session_id"] = self.config._offline_landing_session(session).id
 
     def _partner(self, vals):

@@ -67,15 +67,14 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         return order["odoo"]["lines"][index][2]
 
     # -- ids of the odoo part -------------------------------------------------------------------
-    def test_a_session_of_another_register_never_takes_the_order(self):
+    def test_a_session_of_another_register_is_refused(self):
         self.other_currency_config.open_ui()
         foreign_session = self.other_currency_config.current_session_id
         order = self.plain_order()
         order["odoo"]["session_id"] = foreign_session.id
-        # Never posted into the other register's session: it lands in this register's own
-        # (its open session here; the rescue session when none is open, test_rescue_session).
-        self.assertEqual(self.stored(order).session_id, self.pos_session)
+        self.refused(order, "odoo.session_id", f"session {foreign_session.id} is not a session")
         self.assertFalse(foreign_session.order_ids)
+        # The register's own session (even a closed one: rescue, test_rescue_session) is fine.
         self.stored(self.plain_order())
 
     def test_a_customer_of_another_company_is_refused(self):

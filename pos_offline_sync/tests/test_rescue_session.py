@@ -162,28 +162,23 @@ class TestRescueSession(RescueCommon):
         self.assertTrue(result["ok"], result)
         self.assert_landed(order, self.rescue_sessions())
 
-    def test_a_session_gone_or_of_another_register_never_takes_the_order(self):
+    def test_a_session_of_another_register_is_refused_a_gone_one_lands_in_rescue(self):
         self.other_currency_config.open_ui()
         foreign = self.other_currency_config.current_session_id
         self.assertTrue(foreign)
-        order = self.plain_order()
-        order["odoo"]["session_id"] = foreign.id
-        # This register's session open: it takes the order, never the other register's.
-        [result] = self.sync(order)
-        self.assertTrue(result["ok"], result)
-        self.assert_landed(order, self.pos_session)
-        self.assertFalse(foreign.order_ids)
-
-        later = self.plain_order()
-        later["odoo"]["session_id"] = foreign.id
+        crossed = self.plain_order()
+        crossed["odoo"]["session_id"] = foreign.id
         gone = self.plain_order()
         gone["odoo"]["session_id"] = gone["session_id"] = 2**31 - 1
         self.close_session()
-        results = self.sync(later, gone)
-        self.assertTrue(all(r["ok"] for r in results), results)
+        refused, landed = self.sync(crossed, gone)
+        # Never that register's sale: refused with its reason, the rest of the batch goes on.
+        self.assertFalse(refused["ok"], refused)
+        self.assertIn(f"session {foreign.id} is not a session of this register", refused["reason"])
+        self.assertFalse(self.find(crossed))
+        self.assertTrue(landed["ok"], landed)
         rescue = self.rescue_sessions()
         self.assertEqual(len(rescue), 1)
-        self.assert_landed(later, rescue)
         self.assert_landed(gone, rescue)
         self.assertFalse(foreign.order_ids)
         self.assertFalse(self.rescue_sessions(self.other_currency_config))

@@ -1,6 +1,9 @@
 """The rescue-session choice (core/rescue_session.py) and how a sync result carries it."""
 
+import pytest
+
 from pos_offline_sync.core import rescue_session as rs
+from pos_offline_sync.core.order_schema import OrderValidationError
 from pos_offline_sync.core.sync_service import StoredOrder, sync_batch
 from tests.order_support import plain_order
 
@@ -28,11 +31,16 @@ def test_with_none_open_the_rescue_session_then_a_new_one():
     assert landing == rs.Landing(rs.NEW_RESCUE) and landing.rescued
 
 
-def test_a_session_gone_or_of_another_register_never_takes_it():
+def test_a_gone_session_lands_in_the_register_own():
     assert rs.choose_landing(None, 1, [S(4, 1, "opened")]) == rs.Landing(rs.OPEN, 4)
-    foreign = S(20, 2, "opened")
-    assert rs.choose_landing(foreign, 1, [foreign]) == rs.Landing(rs.NEW_RESCUE)
-    assert not rs.choose_landing(foreign, 1, [foreign, S(4, 1, "opened")]).rescued
+    assert rs.choose_landing(None, 1, []) == rs.Landing(rs.NEW_RESCUE)
+
+
+def test_a_session_of_another_register_is_refused_open_or_closed():
+    for state in ("opened", "closed"):
+        foreign = S(20, 2, state)
+        with pytest.raises(OrderValidationError, match="session 20 is not a session of this"):
+            rs.choose_landing(foreign, 1, [foreign, S(4, 1, "opened")])
 
 
 def test_rescue_name_follows_the_session_it_came_from():

@@ -77,3 +77,16 @@ def test_an_order_deferred_by_the_time_budget_is_neither_sent_nor_refused_yet():
     }
     counts = sl.count_batch(payload, answer)
     assert (counts.sent, counts.created, counts.refused, counts.reasons) == (1, 1, 0, [])
+
+
+def test_control_characters_never_reach_the_log_row():
+    # PostgreSQL refuses NUL in text: a refusal quoting the payload must still be logged.
+    payload = {
+        "orders": [{"uuid": "a", "reference": "Order\x001"}],
+        "sync": {"id": "s" * 32, "cashier": "Ada\x00 \x07Lovelace"},
+    }
+    answer = {"results": [{"ok": False, "reason": "note: 'x\x00y' has a control character"}]}
+    counts = sl.count_batch(payload, answer)
+    assert counts.reasons == ["Order?1: note: 'x?y' has a control character"]
+    assert sl.read_meta(payload).cashier == "Ada? ?Lovelace"
+    assert not any(ord(c) < 32 for c in counts.reasons_text())

@@ -192,3 +192,25 @@ def test_csv_import_with_a_session_open_uses_it(client, db_path):
     assert response.status_code == 200
     assert {o["session_id"] for o in _orders(db_path)} == {_session_id(client)}
     assert not [s for s in _sessions(db_path) if s["rescue"]]
+
+
+def test_a_session_of_another_register_is_refused_and_the_batch_goes_on(client, db_path):
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "INSERT INTO pos_config (id, name, allow_offline_mode, allow_offline_auto_detect, "
+            "currency) VALUES (2, 'Bar', 1, 1, 'USD')"
+        )
+        foreign = conn.execute(
+            "INSERT INTO pos_session (config_id, name, state, rescue, opened_at) "
+            "VALUES (2, 'Bar/00001', 'opened', 0, '2026-12-01T09:00:00+00:00')"
+        ).lastrowid
+    conn.close()
+    crossed = plain_order("x-1", reference="Order 1", session_id=foreign)
+    own = plain_order("x-2", reference="Order 2", session_id=1)
+    refused, stored = _sync(client, crossed, own)
+    assert not refused["ok"]
+    assert f"session {foreign} is not a session of this register" in refused["reason"]
+    assert stored["ok"] and stored["status"] == "created", stored
+    assert [(o["uuid"], o["session_id"]) for o in _orders(db_path)] == [("x-2", 1)]
+    assert not [s for s in _sessions(db_path) if s["rescue"]]
