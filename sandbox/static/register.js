@@ -102,6 +102,26 @@ class StorageBadge extends Component {
     }
 }
 
+/**
+ * Test hook: the auto-sync's timings from the page's query string (`?auto_sync_settle_ms=200&
+ * auto_sync_base_ms=1000&auto_sync_factor=3`), so an end-to-end test need not wait 5 s.
+ */
+function autoSyncTiming() {
+    const params = new URLSearchParams(globalThis.location.search);
+    const timing = {};
+    for (const [param, key] of [
+        ["auto_sync_settle_ms", "settleMs"],
+        ["auto_sync_base_ms", "baseMs"],
+        ["auto_sync_factor", "factor"],
+    ]) {
+        const value = Number(params.get(param));
+        if (params.has(param) && Number.isFinite(value) && value > 0) {
+            timing[key] = value;
+        }
+    }
+    return timing;
+}
+
 /** The register's data (config, products, methods, cashiers), read afresh from the server. */
 async function fetchPosData() {
     const response = await fetch("/api/pos_data", { cache: "no-store" });
@@ -179,7 +199,9 @@ class SandboxPos extends Component {
                 settings: {
                     allowOfflineMode: this.offlineEnabled,
                     autoDetect: Boolean(this.config.allow_offline_auto_detect),
+                    autoSync: Boolean(this.config.offline_auto_sync),
                 },
+                autoSyncTiming: autoSyncTiming(),
                 transport,
                 ping,
                 // Device reports: who is at the register, and the card age limit.
