@@ -65,7 +65,7 @@ def faults_view(ctx, request):
         body = json.loads(request.get_data(cache=False) or b"{}")
         count = body.get("fail_sync", 0)
     except (ValueError, AttributeError):
-        return _json({"error": "expected a JSON object such as {\"fail_sync\": 2}"}, 400)
+        return _json({"error": 'expected a JSON object such as {"fail_sync": 2}'}, 400)
     if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_FAILS:
         return _json({"error": f"fail_sync must be an integer from 0 to {MAX_FAILS}"}, 400)
     with faults.lock:

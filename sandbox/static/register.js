@@ -3,6 +3,7 @@
 // Odoo. Everything offline-related goes through the core's OfflineController, as in Odoo.
 import { App, Component, markRaw, onWillDestroy, useState } from "@odoo/owl";
 import { OfflineStatusButton } from "/core/components/offline_status_button.js";
+import { ReadinessButton } from "/core/components/readiness_button.js";
 import { SyncButton } from "/core/components/sync_button.js";
 import { SyncDialog } from "/core/components/sync_dialog.js";
 import { OfflineController } from "/core/offline_controller.js";
@@ -13,6 +14,7 @@ import { setupCards } from "/sandbox-static/cards_register.js";
 
 const TEMPLATE_FILES = [
     "/core/components/offline_status_button.xml",
+    "/core/components/readiness_button.xml",
     "/core/components/sync_button.xml",
     "/core/components/process_card_cell.xml",
     "/core/components/sync_dialog.xml",
@@ -133,7 +135,14 @@ async function fetchPosData() {
 
 class SandboxPos extends Component {
     static template = "sandbox.Pos";
-    static components = { CardForm, OfflineStatusButton, StorageBadge, SyncButton, SyncDialog };
+    static components = {
+        CardForm,
+        OfflineStatusButton,
+        ReadinessButton,
+        StorageBadge,
+        SyncButton,
+        SyncDialog,
+    };
     static props = { data: Object };
 
     setup() {

@@ -156,8 +156,10 @@ def test_server_failing_twice_retries_spaced_then_lands(faulty, page):
     assert stored_uuids(page, data) == set()
     phases = page.evaluate("window.__autoPhases")
     assert "retrying" in phases and phases[-1] == "", phases
-    # The icon said so while it retried, in its accessible name too.
-    expect(page.locator(SYNC)).to_have_attribute("aria-label", "Sync to Server: 0 offline orders waiting")
+    # Done: the icon's name is back to the plain count.
+    expect(page.locator(SYNC)).to_have_attribute(
+        "aria-label", "Sync to Server: 0 offline orders waiting"
+    )
 
 
 def test_never_while_the_cashiers_dialog_syncs(slow_faulty, page):
@@ -201,8 +203,10 @@ def test_two_tabs_one_request_stream(faulty, page, context):
     sent = {page: [], second: []}
     context.on(
         "request",
-        lambda r: r.url.endswith("/rpc/offline_sync_orders")
-        and sent[r.frame.page].append([o["uuid"] for o in json.loads(r.post_data)["orders"]]),
+        lambda r: (
+            r.url.endswith("/rpc/offline_sync_orders")
+            and sent[r.frame.page].append([o["uuid"] for o in json.loads(r.post_data)["orders"]])
+        ),
     )
     context.set_offline(True)
     for tab in (page, second):

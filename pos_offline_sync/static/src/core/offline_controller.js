@@ -16,6 +16,7 @@ import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
 import { SyncLock } from "./sync_lock.js";
 import { TEXTS } from "./device_texts.js";
 import { AutoSyncScheduler } from "./auto_sync.js";
+import { shouldConfirmLeaving } from "./readiness.js";
 
 // English sources (the msgids), shown through _t() where they reach the cashier.
 
@@ -171,6 +172,9 @@ export class OfflineController {
         }
         monitor.start();
         await controller.refresh();
+        if (store) {
+            controller._guardUnload(target);
+        }
         if (enabled && store && settings.autoSync) {
             controller._startAutoSync(autoSyncTiming);
         }
@@ -301,6 +305,28 @@ export class OfflineController {
         });
         this.state.autoSync = { enabled: true, ...this.autoSync.snapshot() };
         this.autoSync.setOnline(this.state.online);
+    }
+
+    /**
+     * Leaving the page while orders wait and the browser promised nothing about keeping them
+     * asks first (the browser's own "Leave site?" question; its words are the browser's).
+     */
+    _guardUnload(target) {
+        if (!target || typeof target.addEventListener !== "function") {
+            return;
+        }
+        const onBeforeUnload = (event) => {
+            if (shouldConfirmLeaving(this.state)) {
+                event.preventDefault();
+                try {
+                    event.returnValue = ""; // older browsers ask only with a returnValue
+                } catch {
+                    // A read-only returnValue (not a browser's BeforeUnloadEvent): prevented is enough.
+                }
+            }
+        };
+        target.addEventListener("beforeunload", onBeforeUnload);
+        this._unguardUnload = () => target.removeEventListener("beforeunload", onBeforeUnload);
     }
 
     async _autoSyncRun() {
@@ -613,6 +639,7 @@ export class OfflineController {
 
     /** Stops the monitor and closes the store. */
     destroy() {
+        this._unguardUnload?.();
         this.autoSync?.stop();
         this.autoSync = null;
         this.reporter?.stop();
