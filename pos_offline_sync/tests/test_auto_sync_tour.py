@@ -6,7 +6,7 @@ from .tour_common import OfflineTourCommon
 
 @tagged("post_install", "-at_install")
 class TestAutoSyncTour(OfflineTourCommon):
-    """"Sync automatically when back online" in the real POS (issue 11)."""
+    """The "Sync automatically when back online" setting in the real POS (issue 11)."""
 
     def test_offline_sales_land_with_no_click(self):
         self.enable_offline_mode()
