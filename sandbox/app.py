@@ -33,7 +33,7 @@ from pos_offline_sync.core.csv_schema import (
 )
 from pos_offline_sync.core.sync_service import DEFAULT_TIME_BUDGET_S
 
-from . import hooks, orders, pages, rpc
+from . import hooks, orders, pages, rpc, test_faults
 from .db import connect, init_db, write_transaction
 
 _logger = logging.getLogger(__name__)
@@ -75,6 +75,8 @@ class SandboxContext:
     sync_time_budget_s: float | None = DEFAULT_TIME_BUDGET_S
     # Test hook: every order stored takes this much longer (a slow server, as Odoo is).
     test_order_delay_s: float = 0.0
+    # Test hook (sandbox/test_faults.py): failing sync calls and their log; off by default.
+    test_faults: bool = False
 
     def connect(self):
         return connect(self.db_path)
@@ -113,6 +115,7 @@ class SandboxApp:
         card_kek_file=None,
         sync_time_budget_s=DEFAULT_TIME_BUDGET_S,
         test_order_delay_s=0.0,
+        test_faults=False,
     ):
         self.ctx = SandboxContext(
             Path(db_path),
@@ -120,6 +123,7 @@ class SandboxApp:
             card_kek_file,
             sync_time_budget_s=sync_time_budget_s,
             test_order_delay_s=test_order_delay_s,
+            test_faults=test_faults,
         )
         init_db(self.ctx.db_path)
         rules = [
@@ -224,6 +228,7 @@ class SandboxApp:
                     "name": config["name"],
                     "allow_offline_mode": bool(config["allow_offline_mode"]),
                     "allow_offline_auto_detect": bool(config["allow_offline_auto_detect"]),
+                    "offline_auto_sync": bool(config["offline_auto_sync"]),
                     "currency": config["currency"],
                 },
                 "products": [
@@ -259,6 +264,9 @@ class SandboxApp:
         return response
 
     def on_rpc(self, request, method):
+        faulted = test_faults.intercept(self.ctx, method)
+        if faulted is not None:
+            return _json(faulted[1], faulted[0])
         status, body = rpc.dispatch(self.ctx, method, request.get_data(cache=False))
         return _json(body, status)
 
@@ -279,11 +287,13 @@ class SandboxApp:
         offline = form.get("allow_offline_mode") == "1"
         # Auto-detect depends on offline mode: off with it.
         auto = offline and form.get("allow_offline_auto_detect") == "1"
+        auto_sync = offline and form.get("offline_auto_sync") == "1"
         with write_transaction(conn):
             conn.execute(
-                "UPDATE pos_config SET allow_offline_mode = ?, allow_offline_auto_detect = ? "
+                "UPDATE pos_config SET allow_offline_mode = ?, allow_offline_auto_detect = ?, "
+                "offline_auto_sync = ? "
                 "WHERE id = (SELECT id FROM pos_config ORDER BY id LIMIT 1)",
-                (int(offline), int(auto)),
+                (int(offline), int(auto), int(auto_sync)),
             )
         errors = [
             message
@@ -393,17 +403,20 @@ def create_app(
     card_kek_file=None,
     sync_time_budget_s=DEFAULT_TIME_BUDGET_S,
     test_order_delay_s=0.0,
+    test_faults=False,
 ) -> SandboxApp:
     """The sandbox WSGI app on the SQLite file `db_path` (created and seeded if new).
 
     `stripe`: `{"api_base": url, "secret_key": "sk_test_..."}` for the cards module, or None.
     `card_kek_file`: the key-encryption key file that wraps the card keys (kept outside the
     SQLite file); without it cards cannot be taken offline. `sync_time_budget_s`: see
-    SandboxContext (None: no budget); `test_order_delay_s`: a test hook slowing every order."""
+    SandboxContext (None: no budget); `test_order_delay_s`: a test hook slowing every order;
+    `test_faults`: the test-only fault switch and sync request log (sandbox/test_faults.py)."""
     return SandboxApp(
         db_path,
         stripe=stripe,
         card_kek_file=card_kek_file,
         sync_time_budget_s=sync_time_budget_s,
         test_order_delay_s=test_order_delay_s,
+        test_faults=test_faults,
     )

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS pos_config (
     allow_offline_mode INTEGER NOT NULL DEFAULT 0 CHECK (allow_offline_mode IN (0, 1)),
     allow_offline_auto_detect INTEGER NOT NULL DEFAULT 0
         CHECK (allow_offline_auto_detect IN (0, 1)),
+    offline_auto_sync INTEGER NOT NULL DEFAULT 0 CHECK (offline_auto_sync IN (0, 1)),
     currency TEXT NOT NULL DEFAULT 'USD'
 );
 CREATE TABLE IF NOT EXISTS products (
@@ -166,6 +167,20 @@ def _add_orders_session_id(conn) -> None:
                 raise
 
 
+def _add_auto_sync_column(conn) -> None:
+    """A database made before auto-sync (issue 11) gets its column, off."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(pos_config)")}
+    if "offline_auto_sync" not in have:
+        try:
+            conn.execute(
+                "ALTER TABLE pos_config ADD COLUMN offline_auto_sync INTEGER NOT NULL DEFAULT 0 "
+                "CHECK (offline_auto_sync IN (0, 1))"
+            )
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
+
+
 def init_db(db_path) -> None:
     """Creates the schema and seeds a fresh database (idempotent)."""
     path = Path(db_path)
@@ -175,6 +190,7 @@ def init_db(db_path) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         _add_orders_session_id(conn)  # a database made before sessions
         conn.executescript(SCHEMA)
+        _add_auto_sync_column(conn)
         with write_transaction(conn):
             conn.execute(
                 "INSERT OR IGNORE INTO pos_config "

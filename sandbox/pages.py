@@ -125,6 +125,7 @@ def money(amount, currency) -> str:
 def settings_page(config, extra_sections: list[str], *, flash=None, flash_kind="ok") -> str:
     offline = bool(config["allow_offline_mode"])
     auto = bool(config["allow_offline_auto_detect"])
+    auto_sync = bool(config["offline_auto_sync"])
     # The auto-detect box only makes sense with offline mode: hidden and disabled without it
     # (a tiny script shows it as soon as the first box is ticked, before saving).
     body = Markup(
@@ -135,18 +136,23 @@ def settings_page(config, extra_sections: list[str], *, flash=None, flash_kind="
         '<div id="auto-detect-row"{hidden}>'
         '<label for="allow_offline_auto_detect"><input type="checkbox" '
         'id="allow_offline_auto_detect" name="allow_offline_auto_detect" value="1"'
-        "{checked_auto}{disabled}> Allow Auto-Detect Online-Offline</label></div>"
+        "{checked_auto}{disabled}> Allow Auto-Detect Online-Offline</label>"
+        '<label for="offline_auto_sync"><input type="checkbox" id="offline_auto_sync" '
+        'name="offline_auto_sync" value="1"{checked_sync}{disabled}> '
+        "Sync automatically when back online</label></div>"
         "</fieldset>{extra}"
         '<button type="submit" id="save">Save</button></form>'
         "<script>(function(){{var o=document.getElementById('allow_offline_mode'),"
         "r=document.getElementById('auto-detect-row'),"
-        "a=document.getElementById('allow_offline_auto_detect');"
-        "function s(){{r.hidden=!o.checked;a.disabled=!o.checked;}}"
+        "a=document.getElementById('allow_offline_auto_detect'),"
+        "y=document.getElementById('offline_auto_sync');"
+        "function s(){{r.hidden=!o.checked;a.disabled=!o.checked;y.disabled=!o.checked;}}"
         "o.addEventListener('change',s);s();}})();</script>"
     ).format(
         name=config["name"],
         checked_offline=Markup(" checked") if offline else "",
         checked_auto=Markup(" checked") if auto else "",
+        checked_sync=Markup(" checked") if auto_sync else "",
         hidden=Markup("") if offline else Markup(" hidden"),
         disabled=Markup("") if offline else Markup(" disabled"),
         extra=Markup("").join(extra_sections),

@@ -69,6 +69,7 @@ def make_sandbox_server(
     card_kek_file=None,
     sync_time_budget_s=DEFAULT_TIME_BUDGET_S,
     test_order_delay_s=0.0,
+    test_faults=False,
 ):
     if not is_loopback(host):
         raise ValueError(f"the sandbox binds to a loopback address only, not {host!r}")
@@ -78,6 +79,7 @@ def make_sandbox_server(
         card_kek_file=card_kek_file,
         sync_time_budget_s=sync_time_budget_s,
         test_order_delay_s=test_order_delay_s,
+        test_faults=test_faults,
     )
     return make_server(host, port, app, threaded=True)
 
@@ -114,6 +116,11 @@ def main(argv=None) -> int:
         default=0.0,
         help="test hook: every order stored takes this many ms longer (a slow server)",
     )
+    parser.add_argument(
+        "--test-faults",
+        action="store_true",
+        help="test hook: /test/faults fails sync calls, /test/sync_requests lists them (off)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
     if not is_loopback(args.host):
@@ -133,6 +140,7 @@ def main(argv=None) -> int:
         card_kek_file=args.card_kek_file,
         sync_time_budget_s=args.sync_time_budget_s or None,
         test_order_delay_s=args.test_order_delay_ms / 1000,
+        test_faults=args.test_faults,
     )
     install_stop_handlers()
     print(f"SANDBOX_URL={url_of(server)}", flush=True)

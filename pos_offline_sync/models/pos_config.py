@@ -25,6 +25,13 @@ class PosConfig(models.Model):
         help="The register goes offline and back online by itself when the server cannot be "
         "reached; without it, only the cashier's offline button switches modes.",
     )
+    offline_auto_sync = fields.Boolean(
+        string="Sync automatically when back online",
+        default=False,
+        help="A few seconds after the connection comes back, the register sends every waiting "
+        "offline order by itself (cards processed first), retrying with growing pauses while "
+        "the server does not answer; without it, the cashier chooses what to send.",
+    )
     offline_card_max_amount = fields.Float(
         string="Max Offline Card Payment",
         default=0.0,

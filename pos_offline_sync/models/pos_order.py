@@ -180,6 +180,7 @@ class PosOrder(models.Model):
             "v": 1,
             "allow_offline_mode": config.allow_offline_mode,
             "allow_offline_auto_detect": config.allow_offline_auto_detect,
+            "offline_auto_sync": config.offline_auto_sync,
             "offline_card_max_amount": config.offline_card_max_amount,
             "offline_card_max_total": config.offline_card_max_total,
             "offline_card_max_age_hours": config.offline_card_max_age_hours,

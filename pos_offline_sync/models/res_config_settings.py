@@ -11,6 +11,9 @@ class ResConfigSettings(models.TransientModel):
     pos_allow_offline_auto_detect = fields.Boolean(
         related="pos_config_id.allow_offline_auto_detect", readonly=False
     )
+    pos_offline_auto_sync = fields.Boolean(
+        related="pos_config_id.offline_auto_sync", readonly=False
+    )
     pos_offline_card_max_amount = fields.Float(
         related="pos_config_id.offline_card_max_amount", readonly=False
     )

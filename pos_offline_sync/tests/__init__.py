@@ -1,5 +1,6 @@
 from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_access,
+    test_auto_sync_tour,
     test_bench,
     test_card_kek,
     test_charge_card_tour,

@@ -24,6 +24,7 @@ class TestSettingsRefreshTour(OfflineTourCommon):
         self.assertEqual(config.current_session_id, session)
         self.assertFalse(config.allow_offline_mode)
         self.assertFalse(config.allow_offline_auto_detect)
+        self.assertFalse(config.offline_auto_sync)
         self.assertEqual(config.offline_card_max_amount, 0)
         self.assertFalse(
             self.env["pos.order"].search([("config_id", "=", config.id), ("state", "!=", "draft")])

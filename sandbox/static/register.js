@@ -3,6 +3,7 @@
 // Odoo. Everything offline-related goes through the core's OfflineController, as in Odoo.
 import { App, Component, markRaw, onWillDestroy, useState } from "@odoo/owl";
 import { OfflineStatusButton } from "/core/components/offline_status_button.js";
+import { ReadinessButton } from "/core/components/readiness_button.js";
 import { SyncButton } from "/core/components/sync_button.js";
 import { SyncDialog } from "/core/components/sync_dialog.js";
 import { OfflineController } from "/core/offline_controller.js";
@@ -13,6 +14,7 @@ import { setupCards } from "/sandbox-static/cards_register.js";
 
 const TEMPLATE_FILES = [
     "/core/components/offline_status_button.xml",
+    "/core/components/readiness_button.xml",
     "/core/components/sync_button.xml",
     "/core/components/process_card_cell.xml",
     "/core/components/sync_dialog.xml",
@@ -102,6 +104,26 @@ class StorageBadge extends Component {
     }
 }
 
+/**
+ * Test hook: the auto-sync's timings from the page's query string (`?auto_sync_settle_ms=200&
+ * auto_sync_base_ms=1000&auto_sync_factor=3`), so an end-to-end test need not wait 5 s.
+ */
+function autoSyncTiming() {
+    const params = new URLSearchParams(globalThis.location.search);
+    const timing = {};
+    for (const [param, key] of [
+        ["auto_sync_settle_ms", "settleMs"],
+        ["auto_sync_base_ms", "baseMs"],
+        ["auto_sync_factor", "factor"],
+    ]) {
+        const value = Number(params.get(param));
+        if (params.has(param) && Number.isFinite(value) && value > 0) {
+            timing[key] = value;
+        }
+    }
+    return timing;
+}
+
 /** The register's data (config, products, methods, cashiers), read afresh from the server. */
 async function fetchPosData() {
     const response = await fetch("/api/pos_data", { cache: "no-store" });
@@ -113,7 +135,14 @@ async function fetchPosData() {
 
 class SandboxPos extends Component {
     static template = "sandbox.Pos";
-    static components = { CardForm, OfflineStatusButton, StorageBadge, SyncButton, SyncDialog };
+    static components = {
+        CardForm,
+        OfflineStatusButton,
+        ReadinessButton,
+        StorageBadge,
+        SyncButton,
+        SyncDialog,
+    };
     static props = { data: Object };
 
     setup() {
@@ -179,7 +208,9 @@ class SandboxPos extends Component {
                 settings: {
                     allowOfflineMode: this.offlineEnabled,
                     autoDetect: Boolean(this.config.allow_offline_auto_detect),
+                    autoSync: Boolean(this.config.offline_auto_sync),
                 },
+                autoSyncTiming: autoSyncTiming(),
                 transport,
                 ping,
                 // Device reports: who is at the register, and the card age limit.

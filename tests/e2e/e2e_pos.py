@@ -34,8 +34,10 @@ def csv_columns() -> list[str]:
     return json.loads(body[body.index("[") : body.rindex("]") + 1])
 
 
-def set_settings(page: Page, url: str, *, offline: bool, auto_detect: bool = False) -> None:
-    """Sets the two POS flags through the sandbox's settings page, as an administrator would."""
+def set_settings(
+    page: Page, url: str, *, offline: bool, auto_detect: bool = False, auto_sync: bool = False
+) -> None:
+    """Sets the POS flags through the sandbox's settings page, as an administrator would."""
     page.goto(f"{url}/settings")
     offline_box = page.get_by_label("Allow Offline Mode")
     offline_box.set_checked(offline)
@@ -44,6 +46,11 @@ def set_settings(page: Page, url: str, *, offline: bool, auto_detect: bool = Fal
         auto_box.set_checked(auto_detect)
     elif auto_detect:
         raise AssertionError("auto-detect cannot be set on the settings page")
+    sync_box = page.get_by_label("Sync automatically when back online")
+    if sync_box.is_enabled() and sync_box.is_visible():
+        sync_box.set_checked(auto_sync)
+    elif auto_sync:
+        raise AssertionError("auto-sync cannot be set on the settings page")
     page.get_by_role("button", name=re.compile("save", re.I)).click()
     page.wait_for_load_state()
 

@@ -32,6 +32,14 @@ def test_screenshots(sandbox, page):
     assert red == "rgb(217, 52, 43)"
     page.screenshot(path=str(SHOTS / "sandbox-register.png"))
 
+    # The readiness popover beside the status icon (issue 11), orders waiting, not persisted.
+    page.locator("[data-test=readiness-button]").click()
+    expect(page.locator("[data-test=readiness-panel]")).to_be_visible()
+    expect(page.locator("[data-test=readiness-space]")).to_contain_text("used")
+    page.screenshot(path=str(SHOTS / "sandbox-readiness.png"))
+    page.keyboard.press("Escape")
+    expect(page.locator("[data-test=readiness-panel]")).to_have_count(0)
+
     dialog = open_sync_dialog(page)
     dialog.locator("[data-test=sync-row]").first.locator("[data-test=row-check]").check()
     page.screenshot(path=str(SHOTS / "sandbox-sync-dialog.png"))

@@ -79,11 +79,21 @@ describe("offline card risk limits", () => {
         const controller = { state: {}, listPending: async () => records };
         const watch = watchCardAge({ controller, limits: LIMITS, now: () => NOW });
         await watch.update();
-        assert.deepEqual(controller.state.cardAge, { level: "none", hoursLeft: null, text: "" });
+        assert.deepEqual(controller.state.cardAge, {
+            level: "none",
+            hoursLeft: null,
+            text: "",
+            count: 0,
+            limited: true,
+            deadlineAt: null,
+        });
         records = [{ created_at: "2026-11-26T14:30:00Z", order: { payments: [{ amount: 7, card: { status: "unprocessed" } }] } }];
         await watch.update();
         assert.equal(controller.state.cardAge.level, "warn");
         assert.equal(controller.state.cardAge.text, "Process offline cards within 2 h 30 min.");
+        // The deadline itself, for a count down by the second (the readiness panel).
+        assert.equal(controller.state.cardAge.deadlineAt, Date.parse("2026-11-27T14:30:00Z"));
+        assert.equal(controller.state.cardAge.count, 1);
         watch.stop();
     });
 });

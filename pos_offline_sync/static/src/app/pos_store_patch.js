@@ -11,7 +11,7 @@ import { PosStore } from "@point_of_sale/app/services/pos_store";
 import { OfflineController } from "@pos_offline_sync/core/offline_controller";
 import { CardVault } from "@pos_offline_sync/core/card_vault";
 import { cardProcessorOf } from "@pos_offline_sync/core/card_processing";
-import { limitsFromConfig } from "@pos_offline_sync/core/risk_limits";
+import { limitsFromConfig, watchCardAge } from "@pos_offline_sync/core/risk_limits";
 import { toOfflineOrder } from "./offline_order_serializer";
 
 /* global odoo */
@@ -20,6 +20,7 @@ import { toOfflineOrder } from "./offline_order_serializer";
 const SETTING_FIELDS = [
     "allow_offline_mode",
     "allow_offline_auto_detect",
+    "offline_auto_sync",
     "offline_card_max_amount",
     "offline_card_max_total",
     "offline_card_max_age_hours",
@@ -32,6 +33,7 @@ function offlineSettings(config, publicKey) {
     return {
         allowOfflineMode: Boolean(config.allow_offline_mode),
         autoDetect: Boolean(config.allow_offline_auto_detect),
+        autoSync: Boolean(config.offline_auto_sync),
         cardMaxAmount: config.offline_card_max_amount || 0,
         cardMaxTotal: config.offline_card_max_total || 0,
         cardMaxAgeHours: config.offline_card_max_age_hours || 0,
@@ -171,7 +173,22 @@ patch(PosStore.prototype, {
         });
         // The key comes with the POS data and is cached for a register opened offline.
         await vault.remember(this.offlineCardKey()).catch(() => vault.cachedKey());
-        this.offlineCards = markRaw({ vault, limits: limitsFromConfig(this.config) });
+        const limits = limitsFromConfig(this.config);
+        this.offlineCards = markRaw({ vault, limits });
+        // The Sync icon's and the readiness panel's count down towards the card age limit,
+        // refreshed with the waiting orders (as the sandbox register does).
+        const controller = this.offlineSync;
+        const ageWatch = watchCardAge({ controller, limits });
+        const refresh = controller.refresh.bind(controller);
+        controller.refresh = async () => {
+            await refresh();
+            await ageWatch.update();
+        };
+        const destroy = controller.destroy.bind(controller);
+        controller.destroy = () => {
+            ageWatch.stop();
+            destroy();
+        };
     },
 
     // A method, not a getter: PosStore caches its getters (WithLazyGetterTrap).

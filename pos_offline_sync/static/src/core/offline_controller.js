@@ -15,6 +15,8 @@ import { validateOfflineOrder } from "./order_model.js";
 import { DEFAULT_CONCURRENCY, SyncEngine } from "./sync_engine.js";
 import { SyncLock } from "./sync_lock.js";
 import { TEXTS } from "./device_texts.js";
+import { AutoSyncScheduler } from "./auto_sync.js";
+import { shouldConfirmLeaving } from "./readiness.js";
 
 // English sources (the msgids), shown through _t() where they reach the cashier.
 
@@ -76,6 +78,8 @@ export class OfflineController {
      * @param {object|null} [options.device] device reports (issue 11): `{getCashier, limits,
      *   heartbeatMs, changeDelayMs}`; null: none. Needs the store.
      * @param {object} [options.identity] an already opened DeviceIdentity (tests)
+     * @param {object} [options.autoSyncTiming] AutoSyncScheduler timing overrides (tests):
+     *   `{settleMs, baseMs, maxMs, factor, random}`; used when `settings.autoSync` is on
      * @returns {Promise<OfflineController>}
      */
     static async create({
@@ -97,6 +101,7 @@ export class OfflineController {
         lockWaitMs,
         device = {},
         identity = null,
+        autoSyncTiming = {},
     } = {}) {
         if (translate !== undefined) {
             setTranslate(translate);
@@ -167,6 +172,12 @@ export class OfflineController {
         }
         monitor.start();
         await controller.refresh();
+        if (store) {
+            controller._guardUnload(target);
+        }
+        if (enabled && store && settings.autoSync) {
+            controller._startAutoSync(autoSyncTiming);
+        }
         return controller;
     }
 
@@ -204,6 +215,7 @@ export class OfflineController {
         this.device = null; // DeviceIdentity of this browser profile
         this.reporter = null;
         this._getCashier = null;
+        this.autoSync = null; // AutoSyncScheduler when the POS syncs by itself on reconnect
         this.engine = store
             ? new SyncEngine({
                   store,
@@ -227,6 +239,7 @@ export class OfflineController {
             if (snapshot.online && !wasOnline) {
                 this.reporter?.changed(); // what was kept while offline, as soon as online
             }
+            this.autoSync?.setOnline(snapshot.online);
             if (snapshot.reason === "manual" && this.store && this.state.enabled) {
                 this.store.setMeta(MANUAL_OFFLINE_KEY, snapshot.manualOffline).catch((error) => {
                     console.error("pos_offline_sync: could not save the offline switch", error);
@@ -273,6 +286,57 @@ export class OfflineController {
         }
         this.reporter = new DeviceReporter(options);
         this.reporter.start();
+    }
+
+    /**
+     * Auto-sync on reconnect: after the settle wait, every waiting order is sent through
+     * sync() (so cards are processed first, by the same ledger path as the dialog's sync, and
+     * under the same cross-tab lock). Put off while this tab or another one syncs.
+     */
+    _startAutoSync(timing = {}) {
+        this.autoSync = new AutoSyncScheduler({
+            ...timing,
+            run: () => this._autoSyncRun(),
+            canRun: () => !this.state.syncing && !this.state.remoteSync,
+            hasWork: async () => (await this.countPending()) > 0,
+            onChange: (snapshot) => {
+                this.state.autoSync = { enabled: true, ...snapshot };
+            },
+        });
+        this.state.autoSync = { enabled: true, ...this.autoSync.snapshot() };
+        this.autoSync.setOnline(this.state.online);
+    }
+
+    /**
+     * Leaving the page while orders wait and the browser promised nothing about keeping them
+     * asks first (the browser's own "Leave site?" question; its words are the browser's).
+     */
+    _guardUnload(target) {
+        if (!target || typeof target.addEventListener !== "function") {
+            return;
+        }
+        const onBeforeUnload = (event) => {
+            if (shouldConfirmLeaving(this.state)) {
+                event.preventDefault();
+                try {
+                    event.returnValue = ""; // older browsers ask only with a returnValue
+                } catch {
+                    // A read-only returnValue (not a browser's BeforeUnloadEvent): prevented is enough.
+                }
+            }
+        };
+        target.addEventListener("beforeunload", onBeforeUnload);
+        this._unguardUnload = () => target.removeEventListener("beforeunload", onBeforeUnload);
+    }
+
+    async _autoSyncRun() {
+        const uuids = await this.listPendingUuids();
+        if (!uuids.length) {
+            return { ok: true };
+        }
+        const results = await this.sync(uuids, { auto: true });
+        // No answer (not sent): retry later. Refusals stay for the cashier, not retried here.
+        return { ok: !results.some((result) => result.status === "not_sent") };
     }
 
     _cashierName() {
@@ -475,7 +539,7 @@ export class OfflineController {
      * @param {{onProgress?: Function, onWait?: Function, signal?: AbortSignal}} [options]
      * @returns {Promise<object[]>} one result per uuid
      */
-    async sync(uuids, { onProgress, onWait, signal } = {}) {
+    async sync(uuids, { onProgress, onWait, signal, auto = false } = {}) {
         if (!this.state.online) {
             throw new Error(_t(SYNC_OFFLINE_MESSAGE));
         }
@@ -488,6 +552,7 @@ export class OfflineController {
             throw new Error(_t("A sync is already running; wait for it to finish."));
         }
         this.state.syncing = true;
+        this.state.autoSyncing = auto;
         this.state.progress = { done: 0, total: uuids.length };
         let holding = false;
         try {
@@ -519,6 +584,7 @@ export class OfflineController {
             return results;
         } finally {
             this.state.syncing = false;
+            this.state.autoSyncing = false;
             this.state.waitingForSync = false;
             this._broadcast(holding ? { type: "sync", running: false } : { type: "changed" });
             await this.refresh();
@@ -573,6 +639,9 @@ export class OfflineController {
 
     /** Stops the monitor and closes the store. */
     destroy() {
+        this._unguardUnload?.();
+        this.autoSync?.stop();
+        this.autoSync = null;
         this.reporter?.stop();
         this.reporter = null;
         this.device?.close?.();

@@ -17,6 +17,8 @@ import { reactive } from "@odoo/owl";
  * - `waitingForSync`: this tab's sync waits for another tab's (one sync at a time)
  * - `remoteSync`: `{phase, done, total}` of a sync running in another tab, or null
  * - `device`: `{id, name}` of this browser profile once known, or null
+ * - `autoSync`: `{enabled, phase, attempt, nextAt, delays}` (auto_sync.js) when the POS syncs
+ *   by itself on reconnect, else null; `autoSyncing`: the running sync is that one
  * @param {object} [initial] values overriding the defaults
  * @returns {object} an owl reactive
  */
@@ -36,6 +38,8 @@ export function createOfflineState(initial = {}) {
         waitingForSync: false,
         remoteSync: null,
         device: null,
+        autoSync: null,
+        autoSyncing: false,
         ...initial,
     });
 }

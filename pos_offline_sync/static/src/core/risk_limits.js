@@ -151,7 +151,7 @@ export function ageCountdownText(state) {
 }
 
 /**
- * Keeps `controller.state.cardAge` ({level, hoursLeft, text}) up to date for the Sync icon's
+ * Keeps `controller.state.cardAge` ({level, hoursLeft, text, count, deadlineAt}) up to date for the Sync icon's
  * count down: at once, every `intervalMs`, right when the level changes (warn, overdue), and
  * whenever `update()` is called.
  * @param {object} options
@@ -167,7 +167,7 @@ export function watchCardAge({ controller, limits, intervalMs = 30000, now = () 
             return;
         }
         clearTimeout(timer);
-        let waiting = { oldestAt: null };
+        let waiting = { oldestAt: null, count: 0 };
         try {
             // No age limit, nothing to count down: skip reading every waiting order.
             if (limits.maxAgeHours !== null) {
@@ -177,7 +177,18 @@ export function watchCardAge({ controller, limits, intervalMs = 30000, now = () 
             // Unreadable store: no count down rather than a wrong one.
         }
         const state = ageState(limits, waiting.oldestAt, now());
-        controller.state.cardAge = { ...state, text: ageCountdownText(state) };
+        // The deadline itself, so a view can count down by the second between two updates.
+        const deadlineAt =
+            state.level === "none"
+                ? null
+                : Date.parse(waiting.oldestAt) + limits.maxAgeHours * 3600000;
+        controller.state.cardAge = {
+            ...state,
+            text: ageCountdownText(state),
+            count: waiting.count || 0,
+            limited: limits.maxAgeHours !== null,
+            deadlineAt,
+        };
         let next = intervalMs;
         if (state.level === "ok" || state.level === "warn") {
             const warnAt = limits.maxAgeHours * WARN_FRACTION;

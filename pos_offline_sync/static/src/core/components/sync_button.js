@@ -27,12 +27,32 @@ export class SyncButton extends Component {
         return pendingCount(this.state);
     }
 
+    /** The auto-sync's phase ("waiting", "syncing", "retrying"), or "" when it is off/idle. */
+    get autoPhase() {
+        const phase = this.state.autoSync?.enabled && this.state.autoSync.phase;
+        return phase === "waiting" || phase === "syncing" || phase === "retrying" ? phase : "";
+    }
+
+    get autoText() {
+        if (this.autoPhase === "syncing") {
+            return _t("Syncing automatically.");
+        }
+        if (this.autoPhase === "retrying") {
+            return _t("No answer from the server: the automatic sync tries again soon.");
+        }
+        if (this.autoPhase === "waiting" && this.count) {
+            return _t("The automatic sync starts in a few seconds.");
+        }
+        return "";
+    }
+
     get ariaLabel() {
-        return plural(
+        const waiting = plural(
             this.count,
             _t("Sync to Server: %(count)s offline order waiting"),
             _t("Sync to Server: %(count)s offline orders waiting")
         );
+        return this.autoText ? `${waiting}. ${this.autoText}` : waiting;
     }
 
     get title() {
