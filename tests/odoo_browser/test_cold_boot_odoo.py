@@ -219,8 +219,10 @@ def run_cold_boot(pw, odoo, tmp_path, pages):
     no_oops(page)
     assert not errors, errors
 
-    # 4. Back online: server up, network back; both orders synced from the dialog.
+    # 4. Back online: server up (the price changed meanwhile), network back; both orders
+    #    synced from the dialog.
     odoo.start(odoo.log)
+    rpc("product.product", "write", [setup["product_id"]], {"list_price": 4.0})
     context.set_offline(False)
     page.locator(STATUS).click()
     expect(page.locator(f"{STATUS}[data-offline='false']")).to_be_visible()
@@ -229,13 +231,24 @@ def run_cold_boot(pw, odoo, tmp_path, pages):
     page.locator(".modal [data-test='select-all']").click()
     page.locator(".modal [data-test='sync-submit']").click()
     expect(page.locator(f"{SYNC}[data-count='0']")).to_be_visible()
+    page.locator(".modal [data-test='dialog-close-footer']").click()
+
+    # 5. The data refreshes: the register offers Odoo's own reload, which loads the new price.
+    notice = page.locator(".o_notification", has_text="Back online")
+    expect(notice).to_be_visible()
+    notice.get_by_role("button", name="Reload").click()
+    page.wait_for_url(re.compile(r"from_backend=True"))
+    start_register(page)
+    page.locator("article.product .product-name", has_text=setup["product"]).click()
+    expect(page.locator(".product-screen .order-summary .total")).to_contain_text("4.00")
+    no_oops(page)
     assert not errors, errors
     context.close()
 
     lines = rpc(
         "pos.order.line",
         "search_read",
-        [("product_id", "=", setup["product_id"])],
+        [("product_id", "=", setup["product_id"]), ("order_id.state", "in", ["paid", "done"])],
         ["order_id", "qty"],
     )
     orders = {line["order_id"][0] for line in lines}
