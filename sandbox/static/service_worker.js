@@ -14,6 +14,12 @@ const NETWORK_ONLY = ["/rpc/", "/ping"];
 
 self.addEventListener("install", () => self.skipWaiting());
 
+// Once a newer worker took over, this one writes nothing more: a request or a message it
+// still handles must not bring back the cache the newer one has just deleted.
+function isCurrent() {
+    return !self.serviceWorker || self.registration.active === self.serviceWorker;
+}
+
 self.addEventListener("activate", (event) => {
     event.waitUntil(
         (async () => {
@@ -37,15 +43,17 @@ function cacheable(request) {
 }
 
 async function networkFirst(request) {
-    const cache = await caches.open(CACHE);
+    // caches.open creates a missing cache: opened only to write (while current) or once known.
     try {
         const response = await fetch(request);
-        if (response.ok) {
-            await cache.put(request, response.clone());
+        if (response.ok && isCurrent()) {
+            await (await caches.open(CACHE)).put(request, response.clone());
         }
         return response;
     } catch (error) {
-        const cached = await cache.match(request, { ignoreVary: true });
+        const cached =
+            (await caches.has(CACHE)) &&
+            (await (await caches.open(CACHE)).match(request, { ignoreVary: true }));
         if (cached) {
             return cached;
         }
@@ -63,7 +71,7 @@ self.addEventListener("fetch", (event) => {
 // here, so that load alone is enough for a cold start.
 self.addEventListener("message", (event) => {
     const urls = event.data?.cache;
-    if (!Array.isArray(urls)) {
+    if (!Array.isArray(urls) || !isCurrent()) {
         return;
     }
     event.waitUntil(

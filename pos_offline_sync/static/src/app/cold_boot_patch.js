@@ -29,7 +29,8 @@ async function serverAnswers() {
         await Promise.race([
             rpc("/pos/ping", {}, { silent: true }),
             new Promise((_, reject) => {
-                timer = setTimeout(() => reject(new ConnectionLostError("/pos/ping")), PING_TIMEOUT_MS);
+                const lost = () => reject(new ConnectionLostError("/pos/ping"));
+                timer = setTimeout(lost, PING_TIMEOUT_MS);
             }),
         ]);
         return true;
@@ -81,6 +82,9 @@ patch(PosData.prototype, {
 
 // Requests of the POS page that Odoo's service worker must not cache (it skips some itself).
 const NOT_CACHED = ["/web/dataset", "/pos/ping", "/websocket", "/longpolling", "/json/", "/bus/"];
+// Resources only (scripts, styles, fonts, images): what a page fetches itself is mostly RPC,
+// often POST, which a GET to cache would only turn into an error.
+const NOT_RESOURCES = new Set(["fetch", "xmlhttprequest", "beacon"]);
 
 /**
  * The URL the next start will ask its translations from: Odoo's localization service sends the
@@ -155,6 +159,7 @@ function cacheForColdBoot() {
             const url = new URL(entry.name, window.location.href);
             if (
                 url.origin === window.location.origin &&
+                !NOT_RESOURCES.has(entry.initiatorType) &&
                 !NOT_CACHED.some((part) => url.pathname.includes(part))
             ) {
                 add(url.pathname + url.search);
