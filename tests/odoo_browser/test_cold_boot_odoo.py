@@ -7,11 +7,16 @@ waits in the browser. The browser is closed and the Odoo server STOPPED (its por
 connection); Chromium is relaunched on the same profile with its network down, the POS URL
 opened: no "Oops" screen, no console error, no page error; the waiting order is listed in the
 sync dialog and a new sale is captured. The server is started again, the network back: both
-orders are synced from the dialog and found in Odoo's database once each.
+orders are synced from the dialog and found in Odoo's database once each; the price changed
+meanwhile shows after the reload the register offers.
+
+Console errors are every console.error of the page except the browser's own "net::ERR_*"
+lines for requests the down network refused (the point of the test, not a fault of the page).
 
 On Odoo 19 without the addon's loading patch this fails at the relaunch with Odoo's
 "Oops! Something went wrong..." screen and `TypeError: valsArray is not iterable` (from
-`Models._loadData`, via `PosData.getLocalDataFromIndexedDB`).
+`Models._loadData`, via `PosData.getLocalDataFromIndexedDB`) and `TypeError: Failed to fetch at
+fetchTranslations` (the translations URL the next start asks for was never cached).
 
 Run by `make test-odoo` after Odoo's own tests, on their database: ODOO_BIN, ODOO_PYTHON,
 ODOO_CONFIG, ODOO_ADDONS_PATH, ODOO_DB, ODOO_BROWSER_PORT.
