@@ -88,9 +88,16 @@ define odoo_fresh_run
 	  test $${PIPESTATUS[0]} -eq 0
 endef
 
-test-odoo: deps
+# The cold boot browser test (tests/odoo_browser, issue 11) starts its own Odoo on the test
+# database, port ODOO_BROWSER_PORT, and stops it to have the register start with no server.
+ODOO_BROWSER_PORT ?= 8079
+
+test-odoo: deps chromium
 	$(call odoo_fresh_run,/$(ADDON),test-odoo)
 	@$(PYTHON) tools/odoo_test_summary.py var/test-odoo.log
+	ODOO_BIN=$(ODOO_BIN) ODOO_PYTHON=$(ODOO_PYTHON) ODOO_CONFIG=$(ODOO_CONFIG) \
+	  ODOO_ADDONS_PATH=$(ODOO_ADDONS_PATH) ODOO_DB=$(ODOO_DB) ODOO_BROWSER_PORT=$(ODOO_BROWSER_PORT) \
+	  ODOO_BROWSER_LOG=$(abspath var/test-odoo-browser.log) $(PY) -m pytest -q tests/odoo_browser
 	@# No card number in what the database and the log keep after the card tests.
 	@$(PYTHON) tools/pan_scan.py --db $(ODOO_DB) $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) --log var/test-odoo.log
 

@@ -12,6 +12,7 @@ import importlib.util
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -82,6 +83,14 @@ class SandboxContext:
         return connect(self.db_path)
 
 
+def addon_version() -> str:
+    """The version static/src/core/version.js declares (kept equal to the manifest's)."""
+    match = re.search(r'ADDON_VERSION = "([^"]+)"', (CORE_DIR / "version.js").read_text())
+    if not match:
+        raise RuntimeError("static/src/core/version.js declares no ADDON_VERSION")
+    return match.group(1)
+
+
 def _json(data, status=200) -> Response:
     return Response(json.dumps(data), status=status, mimetype="application/json")
 
@@ -130,6 +139,7 @@ class SandboxApp:
             Rule("/", endpoint="root"),
             Rule("/pos", endpoint="pos"),
             Rule("/owl/owl.es.js", endpoint="owl"),
+            Rule("/sw.js", endpoint="service_worker"),
             Rule("/core/<path:path>", endpoint="core"),
             Rule("/sandbox-static/<path:path>", endpoint="sandbox_static"),
             Rule("/api/pos_data", endpoint="pos_data", methods=["GET"]),
@@ -211,6 +221,15 @@ class SandboxApp:
         if not OWL_JS.is_file():
             return Response("node_modules/@odoo/owl is missing: run `make deps`", status=500)
         return _static(OWL_JS.parent, OWL_JS.name)
+
+    def on_service_worker(self, request):
+        # The addon's version written in: a new version is a byte-different worker, which
+        # the browser installs, and whose cache name retires the old core files.
+        body = (SANDBOX_STATIC / "service_worker.js").read_text()
+        body = body.replace("__ADDON_VERSION__", addon_version())
+        response = Response(body, mimetype="text/javascript")
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
     def on_core(self, request, path):
         return _static(CORE_DIR, path)

@@ -85,11 +85,13 @@ def start_sandbox(
     stripe_url: str | None = None,
     stripe_key: str | None = None,
     kek_file: Path | bool = True,
+    port: int = 0,
 ) -> Sandbox:
     """Starts `python -m sandbox.server` on 127.0.0.1 and returns once it printed its URL.
     With `stripe_url`, card processing goes to that (local) Stripe with `stripe_key`.
     `kek_file`: the card KEK file to use; True (default) makes a fresh one in its own temp dir,
-    never beside the database file; False starts without one (cards refused)."""
+    never beside the database file; False starts without one (cards refused). `port`: 0 (a
+    free one) or the port of a sandbox stopped before (the same origin, for the browser)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("SANDBOX_CARD_KEK_FILE", None)
     if stripe_url:
@@ -97,7 +99,7 @@ def start_sandbox(
     owned = None
     if kek_file is True:
         kek_file, owned = new_kek_file()
-    argv = [sys.executable, "-m", "sandbox.server", "--host", "127.0.0.1", "--port", "0"]
+    argv = [sys.executable, "-m", "sandbox.server", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--db", str(db_path)]
     if kek_file:
         argv += ["--card-kek-file", str(kek_file)]

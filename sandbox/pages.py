@@ -81,6 +81,7 @@ POS_SHELL = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sandbox POS</title>
+<link rel="icon" href="data:,">
 <script type="importmap">{importmap}</script>
 <link rel="stylesheet" href="/sandbox-static/register.css">
 <script type="module" src="/sandbox-static/register.js"></script>
@@ -107,7 +108,9 @@ def layout(title: str, body: Markup, *, flash=None, flash_kind="ok") -> str:
         Markup(
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            "<title>{title} · Sandbox</title><style>{style}</style></head><body>"
+            # No favicon request (a 404 in every console).
+            '<title>{title} · Sandbox</title><link rel="icon" href="data:,">'
+            "<style>{style}</style></head><body>"
             '<header><strong>Sandbox</strong><a href="/pos">Register</a>'
             '<a href="/settings">Settings</a><a href="/backoffice">Orders</a>'
             '<a href="/backoffice/import">Import CSV</a><a href="/backoffice/devices">Devices</a>'

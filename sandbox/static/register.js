@@ -11,6 +11,7 @@ import { CardForm } from "/core/components/card_form.js";
 import { persistenceText } from "/core/sync_messages.js";
 import { limitsFromConfig } from "/core/risk_limits.js";
 import { setupCards } from "/sandbox-static/cards_register.js";
+import { setupColdBoot } from "/sandbox-static/cold_boot.js";
 
 const TEMPLATE_FILES = [
     "/core/components/offline_status_button.xml",
@@ -190,6 +191,7 @@ class SandboxPos extends Component {
                 const fresh = await fetchPosData();
                 const known = fresh.cashiers.find((c) => c.id === cashier.id);
                 this.applyData(fresh);
+                setupColdBoot(this.config);
                 cashier = known || cashier;
                 const methods = this.data.payment_methods;
                 if (!methods.some((m) => m.id === this.state.paymentMethodId)) {
@@ -492,6 +494,7 @@ async function boot() {
         const app = new App(SandboxPos, { templates, props: { data }, env: {} });
         await app.mount(target);
         window.__posSandbox = { app, data };
+        setupColdBoot(data.config);
     } catch (error) {
         target.textContent = `The register could not load: ${error.message}`;
         target.setAttribute("data-test", "boot-error");

@@ -44,8 +44,14 @@ def browser(playwright_session):
 
 @pytest.fixture
 def context(browser):
-    # A fresh context is a fresh profile: its own, empty IndexedDB.
-    ctx = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 800})
+    # A fresh context is a fresh profile: its own, empty IndexedDB. No service worker (the
+    # cold boot tests have their own profiles): these tests intercept /rpc with routes, which
+    # Playwright cannot do for requests a worker handles.
+    ctx = browser.new_context(
+        accept_downloads=True,
+        viewport={"width": 1280, "height": 800},
+        service_workers="block",
+    )
     ctx.set_default_timeout(15_000)
     yield ctx
     ctx.close()

@@ -1,0 +1,94 @@
+// The sandbox register's service worker (cold boot offline, issue 11): the register page, its
+// unchanged core files, OWL, templates and its last /api/pos_data, served network-first with
+// the cache as the fallback, so a browser started with no server still opens the register.
+// The cache is named after the addon's version (the server writes it in below, from
+// static/src/core/version.js): a new version is a new worker, which drops the old caches, so
+// core JS from before an upgrade is never served once the new version was loaded online.
+/* eslint-env serviceworker */
+
+const VERSION = "__ADDON_VERSION__";
+const PREFIX = "pos-offline-sync-sandbox-";
+const CACHE = PREFIX + VERSION;
+// Never from the cache: every answer of these must be the server's own, or none.
+const NETWORK_ONLY = ["/rpc/", "/ping"];
+
+self.addEventListener("install", () => self.skipWaiting());
+
+// Once a newer worker took over, this one writes nothing more: a request or a message it
+// still handles must not bring back the cache the newer one has just deleted.
+function isCurrent() {
+    return !self.serviceWorker || self.registration.active === self.serviceWorker;
+}
+
+self.addEventListener("activate", (event) => {
+    event.waitUntil(
+        (async () => {
+            for (const name of await caches.keys()) {
+                if (name.startsWith(PREFIX) && name !== CACHE) {
+                    await caches.delete(name);
+                }
+            }
+            await self.clients.claim();
+        })(),
+    );
+});
+
+function cacheable(request) {
+    const url = new URL(request.url);
+    return (
+        request.method === "GET" &&
+        url.origin === self.location.origin &&
+        !NETWORK_ONLY.some((part) => url.pathname.startsWith(part))
+    );
+}
+
+async function networkFirst(request) {
+    // caches.open creates a missing cache: opened only to write (while current) or once known.
+    try {
+        const response = await fetch(request);
+        if (response.ok && isCurrent()) {
+            await (await caches.open(CACHE)).put(request, response.clone());
+        }
+        return response;
+    } catch (error) {
+        const cached =
+            (await caches.has(CACHE)) &&
+            (await (await caches.open(CACHE)).match(request, { ignoreVary: true }));
+        if (cached) {
+            return cached;
+        }
+        throw error;
+    }
+}
+
+self.addEventListener("fetch", (event) => {
+    if (cacheable(event.request)) {
+        event.respondWith(networkFirst(event.request));
+    }
+});
+
+// The page lists what it loaded before this worker controlled it (its first load): cached
+// here, so that load alone is enough for a cold start.
+self.addEventListener("message", (event) => {
+    const urls = event.data?.cache;
+    if (!Array.isArray(urls) || !isCurrent()) {
+        return;
+    }
+    event.waitUntil(
+        (async () => {
+            const cache = await caches.open(CACHE);
+            for (const url of urls) {
+                const request = new Request(url);
+                if (!cacheable(request) || (await cache.match(request))) {
+                    continue;
+                }
+                try {
+                    await cache.add(request);
+                } catch {
+                    // Gone offline meanwhile: the next online load caches it.
+                }
+            }
+            event.source?.postMessage({ cached: urls.length, version: VERSION });
+        })(),
+    );
+});
