@@ -11,7 +11,8 @@ ODOO_PYTHON ?= python3
 ODOO_CONFIG ?=
 ODOO_DB ?= pos_offline_sync_test
 
-.PHONY: all demo test test-py test-js lint bench bench-odoo bench-odoo-workers test-odoo \
+.PHONY: all demo test test-py test-js lint bench bench-odoo bench-odoo-workers bench-odoo-browser bench-odoo-concurrent \
+	test-odoo \
 	test-odoo-without-stripe soak deps chromium clean
 
 all: test
@@ -108,10 +109,12 @@ test-odoo-without-stripe: deps
 	@$(PYTHON) tools/odoo_test_summary.py var/test-odoo-without-stripe.log --allow-skips
 
 # Server time per order, addon path vs Odoo's own sync_from_ui (tag pos_offline_sync_bench),
-# then bench-odoo-workers.
+# then bench-odoo-workers, bench-odoo-browser and bench-odoo-concurrent.
 bench-odoo: deps
 	$(call odoo_fresh_run,pos_offline_sync_bench,bench-odoo)
 	@$(MAKE) --no-print-directory bench-odoo-workers
+	@$(MAKE) --no-print-directory bench-odoo-browser
+	@$(MAKE) --no-print-directory bench-odoo-concurrent
 
 # WORKERS_ORDERS offline orders landing from headless Chromium in an Odoo started with
 # --workers 2 --limit-time-cpu 20 --limit-time-real 40 (bench/odoo_workers.py): every order
@@ -122,6 +125,29 @@ bench-odoo-workers: deps chromium
 	  $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) \
 	  $(if $(ODOO_ADDONS_PATH),--addons-path $(ODOO_ADDONS_PATH)) \
 	  --db $(ODOO_DB)_workers --port $(ODOO_WORKERS_PORT) --orders $(WORKERS_ORDERS)
+
+# The register's screens in headless Chromium on a threaded Odoo (bench/odoo_browser_bench.py):
+# offline orders landing through Odoo's own reconnect and through the addon's dialog, and the
+# Validate -> "New Order" time offline with the addon off and on, side by side, BROWSER_REPS
+# repetitions (medians).
+ODOO_BROWSER_PORT ?= 8078
+BROWSER_REPS ?= 3
+bench-odoo-browser: deps chromium
+	@command -v $(ODOO_PYTHON) >/dev/null && [ -e "$(ODOO_BIN)" ] || { echo "Set ODOO_BIN and ODOO_PYTHON to an installed Odoo 19 (this target never installs Odoo)"; exit 2; }
+	$(PY) -m bench.odoo_browser_bench --odoo-bin $(ODOO_BIN) --odoo-python $(ODOO_PYTHON) \
+	  $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) \
+	  $(if $(ODOO_ADDONS_PATH),--addons-path $(ODOO_ADDONS_PATH)) \
+	  --db $(ODOO_DB)_browser --port $(ODOO_BROWSER_PORT) --reps $(BROWSER_REPS)
+
+# 4 registers x 250 offline orders at the same moment into an Odoo with --workers 4
+# (bench/odoo_concurrent.py): every order once, none refused or failed, concurrent_4x250_s.
+ODOO_CONCURRENT_PORT ?= 8080
+bench-odoo-concurrent: deps chromium
+	@command -v $(ODOO_PYTHON) >/dev/null && [ -e "$(ODOO_BIN)" ] || { echo "Set ODOO_BIN and ODOO_PYTHON to an installed Odoo 19 (this target never installs Odoo)"; exit 2; }
+	$(PY) -m bench.odoo_concurrent --odoo-bin $(ODOO_BIN) --odoo-python $(ODOO_PYTHON) \
+	  $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) \
+	  $(if $(ODOO_ADDONS_PATH),--addons-path $(ODOO_ADDONS_PATH)) \
+	  --db $(ODOO_DB)_concurrent --port $(ODOO_CONCURRENT_PORT)
 
 clean:
 	rm -rf $(VENV) node_modules var

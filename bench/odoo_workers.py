@@ -140,6 +140,7 @@ class Odoo:
         self.addons = [f"--addons-path={args.addons_path}"] if args.addons_path else []
         self.url = f"http://127.0.0.1:{args.port}"
         self.process = None
+        self.server_args = LIMITS  # bench.odoo_browser_bench runs it threaded
 
     def run(self, *extra, log: Path) -> None:
         cmd = [*self.base, *self.config, *self.addons, "-d", self.args.db, *extra]
@@ -166,7 +167,7 @@ class Odoo:
             "-d",
             self.args.db,
             f"--db-filter=^{re.escape(self.args.db)}$",
-            *LIMITS,
+            *self.server_args,
             f"--http-port={self.args.port}",
             f"--gevent-port={self.args.port + 1}",
             f"--logfile={logfile}",

@@ -67,7 +67,11 @@ class StoredOrder:
 class OrderSink(Protocol):
     """`rounding` (optional attribute): the currency's rounding, 0.01 when absent.
     `begin(orders, now)` (optional): called once with every valid order of the call, before
-    any `prepare`/`store`, with the server time the orders were judged at."""
+    any `prepare`/`store`, with the server time the orders were judged at.
+    `is_retryable(exc)` (optional): True for a host error that the host replays the whole call
+    for (a database serialization failure, a lock taken by another register's call): such an
+    error leaves `sync_batch` as it is, instead of failing its order, so nothing of the call
+    is kept and the host's replay stores every order once."""
 
     def store(self, order: dict) -> StoredOrder:
         """Stores one validated order, idempotently on its uuid.
@@ -194,12 +198,19 @@ def _validate_one(raw, config_id: int, rounding, now) -> tuple[dict | None, dict
     return order, None
 
 
-def _prepare_one(order: dict, prepare) -> tuple[dict | None, dict | None]:
+def _retryable(sink, exc: Exception) -> bool:
+    check = getattr(sink, "is_retryable", None)
+    return bool(check and check(exc))
+
+
+def _prepare_one(order: dict, prepare, sink=None) -> tuple[dict | None, dict | None]:
     try:
         prepare(order)
     except OrderValidationError as exc:
         return None, _error(order["uuid"], exc.reason)
-    except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
+    except Exception as exc:  # noqa: BLE001 - one order's trouble must not fail the batch
+        if _retryable(sink, exc):
+            raise
         return None, _internal_error(order["uuid"], "prepared")
     return order, None
 
@@ -210,7 +221,9 @@ def _store_one(order: dict, sink: OrderSink) -> dict:
         stored = sink.store(order)
     except OrderValidationError as exc:
         return _error(order["uuid"], exc.reason)
-    except Exception:  # noqa: BLE001 - one order's trouble must not fail the batch
+    except Exception as exc:  # noqa: BLE001 - one order's trouble must not fail the batch
+        if _retryable(sink, exc):
+            raise  # another call holds what this order needs: the host replays this call
         return _internal_error(order["uuid"], "stored")
     result = {
         "uuid": order["uuid"],
@@ -248,7 +261,9 @@ def sync_batch(
     if begin is not None and valid:
         try:
             begin(valid, now)
-        except Exception:  # noqa: BLE001 - nothing stored: the browser keeps every order
+        except Exception as exc:  # noqa: BLE001 - nothing stored: the browser keeps every order
+            if _retryable(sink, exc):
+                raise
             _logger.exception("a batch of %d offline orders could not be judged", len(orders))
             return {
                 "v": 1,
@@ -266,7 +281,9 @@ def sync_batch(
         return _answer(results, budget, len(orders))
     step = budget.steps()
     checked = [
-        (order, error) if error else step.run(order, lambda o: _prepare_one(o, prepare), pair=True)
+        (order, error)
+        if error
+        else step.run(order, lambda o: _prepare_one(o, prepare, sink), pair=True)
         for order, error in checked
     ]
     results = [error for _, error in checked]
@@ -278,7 +295,9 @@ def sync_batch(
             for index, (order, _) in enumerate(checked):
                 if order is not None:
                     results[index] = step.run(order, lambda o: _store_one(o, sink))
-    except Exception:  # noqa: BLE001 - no commit: nothing of this batch is stored
+    except Exception as exc:  # noqa: BLE001 - no commit: nothing of this batch is stored
+        if _retryable(sink, exc):
+            raise
         _logger.exception("a batch of %d offline orders could not be committed", len(orders))
         for index, (order, _) in enumerate(checked):
             # Nothing confirmed: the browser keeps these orders, and sending them again is safe.
@@ -296,4 +315,7 @@ def _answer(results: list, budget: TimeBudget, received: int) -> dict:
             deferred,
             received,
         )
-    return {"v": 1, "results": results}
+    # The call's own time, from its start: the browser sizes its next batch from it, not from
+    # the request's wall time, which also holds a wait for the register's turn (pos_order.py).
+    store_ms = round((budget.clock() - budget.start) * 1000, 1)
+    return {"v": 1, "results": results, "store_ms": max(store_ms, 0.0)}

@@ -13,7 +13,8 @@ import logging
 from datetime import datetime, timezone
 
 from odoo import Command, fields
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ConcurrencyError, UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import float_round
 
 from ..core import risk_limits
@@ -31,6 +32,8 @@ from .offline_ui_order import UiOrderCheck
 _logger = logging.getLogger(__name__)
 
 _PAID_STATES = ("paid", "done", "invoiced")
+# What Odoo's request retry (odoo.service.model.retrying) replays the whole request for.
+RETRYABLE = (*PG_CONCURRENCY_EXCEPTIONS_TO_RETRY, ConcurrencyError)
 
 
 class OdooOrderSink:
@@ -57,6 +60,13 @@ class OdooOrderSink:
         self._risk_refusals = refusals_at_sync(limits, orders, unprocessed=unprocessed, now=now)
 
     # -- protocol ---------------------------------------------------------------------------
+    @staticmethod
+    def is_retryable(exc):
+        """Another register's request holds what this order needs (the config's no-gap order
+        sequence, a row both write): the error leaves the call so that Odoo replays the whole
+        request, rather than this order failing at the cashier's."""
+        return isinstance(exc, RETRYABLE)
+
     def store(self, order):
         uuid = order["uuid"]
         try:

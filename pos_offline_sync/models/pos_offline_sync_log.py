@@ -4,6 +4,7 @@ import logging
 from odoo import api, fields, models
 
 from ..core import sync_log
+from .offline_order_sink import RETRYABLE
 
 _logger = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class PosOfflineSyncLog(models.Model):
         try:
             with self.env.cr.savepoint():
                 self._offline_log_batch(config, payload, answer)
+        except RETRYABLE:
+            # Another register's request wrote this row: Odoo replays the whole request (its
+            # orders with it), so the log keeps every batch once.
+            raise
         except Exception:  # noqa: BLE001 - bookkeeping must not undo a sync
             _logger.exception("the offline sync of register %s could not be logged", config.id)
 

@@ -1,7 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
 import time
+from contextlib import contextmanager
 
+import odoo.modules.module
 from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
@@ -13,6 +15,9 @@ from .offline_order_sink import OdooOrderSink
 
 _logger = logging.getLogger(__name__)
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
+# pg_advisory_xact_lock(namespace, config id): one offline sync of a register's config at a time.
+SYNC_TURN_LOCK = 0x504F5331  # "POS1"
+SYNC_TURN_WAIT = "20s"  # then LockNotAvailable, and Odoo replays the request
 
 
 class PosOrder(models.Model):
@@ -81,19 +86,46 @@ class PosOrder(models.Model):
     @api.model
     def offline_sync_orders(self, payload):
         config = self._offline_check_access(payload)
-        self._offline_prepare_landing(config, payload)
-        sink = OdooOrderSink(self.env, config)
-        try:
-            answer = sync_service.sync_batch(
-                payload,
-                sink,
-                time_budget_s=self._offline_sync_time_budget(),
-                clock=self._offline_sync_clock,
-            )
-        except sync_service.PayloadError as exc:
-            raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
-        self.env["pos.offline.sync.log"]._offline_log(config, payload, answer)
+        with self._offline_sync_turn(config) as env:
+            config = config.with_env(env)
+            self.with_env(env)._offline_prepare_landing(config, payload)
+            sink = OdooOrderSink(env, config)
+            try:
+                answer = sync_service.sync_batch(
+                    payload,
+                    sink,
+                    time_budget_s=self._offline_sync_time_budget(),
+                    clock=self._offline_sync_clock,
+                )
+            except sync_service.PayloadError as exc:
+                raise UserError(self.env._("Malformed offline payload: %s", exc)) from None
+            env["pos.offline.sync.log"]._offline_log(config, payload, answer)
         return answer
+
+    @contextmanager
+    def _offline_sync_turn(self, config):
+        """The environment a sync of `config` stores in, once it is that register's turn.
+
+        Every order of a config draws its name from the config's no-gap sequence, whose row
+        stays locked (NOWAIT) until the transaction that drew from it ends: a sync's batch
+        holds it for seconds, and other registers' syncs of the same config fail on it at
+        once, more times than Odoo replays a request (bench/odoo_concurrent.py). So the syncs
+        of one config take turns: each waits for an advisory lock held until its request ends,
+        then stores in a transaction of its own, begun after the previous turn committed (one
+        begun before the wait would see the sequence's row as changed under it, a
+        serialization failure). Committed on a clean exit, before the answer: if the answer is
+        lost, the register sends the orders again and gets "exists". A conflict with anything
+        else (another kind of request) leaves as it is, and Odoo replays the request.
+        In Odoo's tests the request's own cursor is used: their data is not committed."""
+        cr = self.env.cr
+        cr.execute(SQL("SET LOCAL lock_timeout = %s", SYNC_TURN_WAIT))
+        cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", SYNC_TURN_LOCK, config.id))
+        cr.execute(SQL("SET LOCAL lock_timeout = 0"))
+        if odoo.modules.module.current_test:
+            yield self.env
+            return
+        with self.env.registry.cursor() as turn_cr:
+            yield self.env(cr=turn_cr)
 
     @api.model
     def _offline_prepare_landing(self, config, payload):

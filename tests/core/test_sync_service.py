@@ -191,7 +191,8 @@ def test_batch_size_is_bounded(sink, conn, order_factory):
 
 
 def test_empty_batch_is_fine(sink):
-    assert sync_batch(_batch(), sink) == {"v": 1, "results": []}
+    answer = sync_batch(_batch(), sink)
+    assert answer["results"] == [] and answer["v"] == 1 and answer["store_ms"] >= 0
 
 
 def test_the_largest_register_id_is_a_register_id(sink, order_factory):
@@ -480,3 +481,58 @@ def test_payment_state_is_decided_with_no_write_lock_held(db_path, conn, order_f
         assert lock_free == [True, True, True]
     finally:
         probe.close()
+
+
+class _Busy(Exception):
+    """Stands for a host's lock or serialization conflict with another register's call."""
+
+
+class _ContendedSink(SqliteOrderSink):
+    """The real SQLite sink whose store meets another call's lock on one order, once."""
+
+    def __init__(self, *args, busy_uuid, busy_in="store", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.busy_uuid, self.busy_in, self.busy = busy_uuid, busy_in, True
+
+    @staticmethod
+    def is_retryable(exc):
+        return isinstance(exc, _Busy)
+
+    def _maybe_busy(self, order, step):
+        if self.busy and step == self.busy_in and order["uuid"] == self.busy_uuid:
+            self.busy = False
+            raise _Busy("could not obtain lock on row in relation ir_sequence")
+
+    def prepare(self, order):
+        self._maybe_busy(order, "prepare")
+        return super().prepare(order)
+
+    def store(self, order):
+        self._maybe_busy(order, "store")
+        return super().store(order)
+
+
+@pytest.mark.parametrize("busy_in", ["store", "prepare"])
+def test_a_retryable_conflict_leaves_the_call_whole_for_the_hosts_replay(
+    conn, order_factory, busy_in
+):
+    """No order of the call fails at the cashier's for another register's lock: the conflict
+    leaves sync_batch, nothing of the call is kept, and the host's replay of the same call
+    stores every order once."""
+    orders = [order_factory() for _ in range(3)]
+    sink = _ContendedSink(None, conn, 1, busy_uuid=orders[1]["uuid"], busy_in=busy_in)
+    with pytest.raises(_Busy):
+        sync_batch(_batch(*orders), sink)
+    assert _uuids_in_db(conn) == [] and not conn.in_transaction
+    replay = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["status"] for r in replay] == ["created"] * 3
+    assert _uuids_in_db(conn) == [o["uuid"] for o in orders]
+
+
+def test_a_conflict_the_host_does_not_replay_stays_that_orders_error(conn, order_factory):
+    orders = [order_factory() for _ in range(3)]
+    sink = _ContendedSink(None, conn, 1, busy_uuid=orders[1]["uuid"])
+    sink.is_retryable = lambda exc: False
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["ok"] for r in results] == [True, False, True]
+    assert results[1]["reason"] == INTERNAL_ERROR_REASON

@@ -74,6 +74,42 @@ def test_committed_writes_order_and_removal(core_page):
     assert out["left"] == [out["c"]]
 
 
+def test_put_counted_answers_the_count_and_oldest_of_its_own_commit(core_page):
+    """The capture's one transaction: committed (a second connection sees it) and the count
+    and oldest order as of that commit; a replaced order is not counted twice, a refused one
+    is not stored."""
+    out = run(
+        core_page,
+        """
+        const store = await OfflineStore.open(opts);
+        const [a, b, c] = [order(), order(), order()];
+        await store.put(b);
+        const first = await store.putCounted(c);
+        const other = await OfflineStore.open(opts);
+        const seen = (await other.get(c.uuid)) !== null;
+        const older = await store.putCounted(a);
+        const again = await store.putCounted({...a, reference: "Again"});
+        const refused = await attempt(() => store.putCounted({...order(), uuid: ""}));
+        const res = {
+            first: [first.count, first.oldestCreatedAt, first.record.uuid],
+            seen,
+            older: [older.count, older.oldestCreatedAt],
+            again: [again.count, (await other.get(a.uuid)).order.reference],
+            refused, left: await other.count(),
+            b: b.created_at, c: c.uuid, a: a.created_at,
+        };
+        store.close(); other.close();
+        return res;
+        """,
+    )
+    assert out["first"] == [2, out["b"], out["c"]]
+    assert out["seen"] is True, "resolved only once committed"
+    assert out["older"] == [3, out["a"]]
+    assert out["again"] == [3, "Again"]
+    assert "no uuid" in out["refused"]
+    assert out["left"] == 3
+
+
 def test_updates_are_atomic_and_synchronous(core_page):
     out = run(
         core_page,

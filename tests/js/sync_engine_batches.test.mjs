@@ -83,6 +83,33 @@ describe("SyncEngine batch sizes", () => {
         assert.equal(await store.count(), 0);
     });
 
+    it("sizes from the server's own time when it says, not from its wait for its turn", async () => {
+        // Each request first waits 20 s for other registers' syncs of the config (the
+        // server's turn), then stores at 10 ms an order and says so in store_ms.
+        const { server, engine, clock, uuids } = await setup(700);
+        server.msPerOrder = 10;
+        const send = server.call.bind(server);
+        server.call = async (method, payload) => {
+            clock.time += 20_000;
+            const before = clock.time;
+            const answer = await send(method, payload);
+            return { ...answer, store_ms: clock.time - before };
+        };
+        const results = await engine.sync(uuids);
+        assert.ok(results.every((r) => r.ok));
+        assert.deepEqual(engine.lastBatchSizes, [20, 40, 80, 160, 300, 100]);
+        // The same server without store_ms: the waits make every order look slow.
+        const other = await setup(100);
+        other.server.msPerOrder = 10;
+        const plain = other.server.call.bind(other.server);
+        other.server.call = async (method, payload) => {
+            other.clock.time += 20_000;
+            return plain(method, payload);
+        };
+        await other.engine.sync(other.uuids);
+        assert.deepEqual(other.engine.lastBatchSizes.slice(0, 3), [20, 2, 1]);
+    });
+
     it("shrinks as soon as the server slows down, and never goes under 1", async () => {
         const { server, engine, uuids } = await setup(100);
         const send = server.call.bind(server);

@@ -25,6 +25,11 @@ export class MemoryStore {
         return clone(record);
     }
 
+    async putCounted(order) {
+        const record = await this.put(order);
+        return { record, count: await this.count(), oldestCreatedAt: await this.oldestCreatedAt() };
+    }
+
     async putMany(orders) {
         for (const order of orders) {
             await this.put(order);

@@ -456,9 +456,13 @@ export class OfflineController {
             );
         }
         validateOfflineOrder(order);
-        const record = await this.store.put(order);
+        // The count and the oldest order come with the committed write (one transaction):
+        // no further read stands between Validate and the receipt.
+        const { record, count, oldestCreatedAt } = await this.store.putCounted(order);
+        this.state.pendingCount = count;
+        this.state.oldestPendingAt = oldestCreatedAt;
         this._broadcast();
-        await this.refresh();
+        this.reporter?.changed();
         return record;
     }
 

@@ -366,6 +366,48 @@ export class OfflineStore {
     }
 
     /**
+     * put(), and in the same transaction the number of waiting orders and the oldest one's
+     * created_at as they are at its commit: what the register shows next, without another
+     * transaction after the write (each is a round trip to the browser's storage process, on
+     * the cashier's wait between Validate and the receipt).
+     * @param {object} order plain order JSON
+     * @returns {Promise<{record: object, count: number, oldestCreatedAt: string|null}>}
+     */
+    putCounted(order) {
+        let record;
+        try {
+            record = makeRecord(order);
+        } catch (error) {
+            return Promise.reject(error);
+        }
+        let summary;
+        try {
+            summary = makeSummary(record);
+        } catch (error) {
+            return Promise.reject(toStoreError(error, "The order could not be stored"));
+        }
+        return this._transaction(
+            BOTH_STORES,
+            "readwrite",
+            "The order could not be stored",
+            (tx, set) => {
+                const orders = tx.objectStore(ORDERS_STORE);
+                orders.put(record);
+                tx.objectStore(SUMMARIES_STORE).put(summary);
+                const result = { record, count: 0, oldestCreatedAt: null };
+                set(result);
+                // Requests of one transaction run in order: these see the write above.
+                requestResult(orders.count()).then((count) => {
+                    result.count = count;
+                });
+                requestResult(orders.index(CREATED_AT_INDEX).openKeyCursor()).then((cursor) => {
+                    result.oldestCreatedAt = cursor ? cursor.key : null;
+                });
+            }
+        );
+    }
+
+    /**
      * Stores many orders in one committed transaction (bulk loads, benchmarks).
      * @param {object[]} orders
      * @returns {Promise<number>} how many were stored

@@ -377,7 +377,12 @@ export class SyncEngine {
             this.lastBatchSizes.push(batch.length);
             const start = this.now();
             const batchResults = await this._sendBatch(batch);
-            const elapsedMs = this.now() - start;
+            // The server's own time when it says (its wait for another register's sync is
+            // not what this batch's size should follow), else the request's.
+            const wallMs = this.now() - start;
+            const storeMs = this._lastStoreMs;
+            const elapsedMs =
+                Number.isFinite(storeMs) && storeMs >= 0 ? Math.min(storeMs, wallMs) : wallMs;
             const deferred = [];
             batchResults.forEach((result, index) => {
                 if (result.status === DEFERRED) {
@@ -452,8 +457,10 @@ export class SyncEngine {
             payload.sync = this.syncMeta;
         }
         let answer;
+        this._lastStoreMs = null;
         try {
             answer = await this._call(payload);
+            this._lastStoreMs = typeof answer?.store_ms === "number" ? answer.store_ms : null;
         } catch {
             const results = batch.map((record) => ({
                 uuid: record.uuid,
