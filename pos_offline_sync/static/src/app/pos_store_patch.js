@@ -210,6 +210,12 @@ patch(PosStore.prototype, {
                 await this.offlineSync.captureOrder(toOfflineOrder(order, this));
                 this.removePendingOrder(order);
                 this.offlineCapturedUuids.add(order.uuid);
+                // As Odoo's own sync does: a refund done frees its lines' refund details, or
+                // the rest of the refunded line stays bound to this order in the Orders screen.
+                for (const line of order.lines) {
+                    const refunded = line.refunded_orderline_id;
+                    delete refunded?.order_id?.uiState?.lineToRefund?.[refunded.uuid];
+                }
             }
         } catch (error) {
             // Could not keep it offline: Odoo's own path keeps it pending, nothing is lost.
