@@ -139,8 +139,23 @@ function reprintAndDetails(product) {
             run: "click",
         },
         {
-            content: "printed",
+            content: "printed: the back office counts the reprint",
             trigger: ".ticket-screen .control-buttons button:contains(Print Receipt):not(:has(.fa-spin))",
+            run: async () => {
+                // The count is written after the print: wait for it (the tour's own timeout).
+                for (;;) {
+                    const [order] = await rpc("/web/dataset/call_kw/pos.order/search_read", {
+                        model: "pos.order",
+                        method: "search_read",
+                        args: [[["pos_reference", "=", refs[product]]]],
+                        kwargs: { fields: ["nb_print"] },
+                    });
+                    if (order?.nb_print >= 1) {
+                        return;
+                    }
+                    await new Promise((resolve) => requestAnimationFrame(resolve));
+                }
+            },
         },
         {
             content: "its details (Odoo's order form)",
