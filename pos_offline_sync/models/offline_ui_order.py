@@ -308,13 +308,18 @@ class UiOrderCheck:
         # Odoo's tax engine spreads the order's rounding differences over its lines: at most
         # a unit per tax of the line, and one for the total.
         tolerance = len(taxes) + 1
+        signed = {}
         for field, key, how, label in (
             ("price_subtotal_incl", "total_included", TAXED, "line total"),
             ("price_subtotal", "total_excluded", UNTAXED_BASE, "untaxed line total"),
         ):
             expected = computed[key]
+            signed[field] = vals[field]
             if refund and vals[field] * expected < 0:
-                expected = -expected  # a return may carry its lines' amounts either way round
+                # Odoo's register sends a return's line totals with the order's sign undone:
+                # judged, and added up, with the sign of their quantity.
+                expected = -expected
+                signed[field] = -vals[field]
             check_line_total(
                 vals,
                 index,
@@ -325,7 +330,7 @@ class UiOrderCheck:
                 field=field,
                 label=label,
             )
-        return vals["price_subtotal_incl"], vals["price_subtotal"]
+        return signed["price_subtotal_incl"], signed["price_subtotal"]
 
     def _nested_creates(self, path, vals, own_uuids):
         """A line's own records (lot numbers, custom attribute values) are new ones only."""

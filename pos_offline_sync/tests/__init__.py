@@ -11,6 +11,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_localstripe_support,
     test_migrate_internal_note,
     test_offline_card,
+    test_offline_screens_tour,
     test_offline_sync,
     test_order_trust,
     test_rescue_session,

@@ -275,6 +275,24 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         order["is_return"] = False
         self.refused(order, "amount_total is negative (-7.00) but the order is not a return")
 
+    def test_a_return_as_odoos_register_sends_it(self):
+        # Odoo 19's register: a return's line totals with the order's sign undone (+), its
+        # amount_total negative; the plain lines (the addon's serializer) signed like their qty.
+        order = self.plain_order([(self.taxed, -3)], payments=[(self.cash_pm1, -10.69)])
+        order["is_return"] = True
+        order["odoo"]["is_refund"] = True
+        line = self.line(order)
+        self.assertEqual((line["price_subtotal_incl"], order["amount_total"]), (-10.69, -10.69))
+        line["price_subtotal_incl"], line["price_subtotal"] = 10.69, 9.99
+        pos_order = self.stored(order)
+        self.assertEqual(pos_order.state, "paid")
+        self.assertAlmostEqual(pos_order.amount_total, -10.69)
+        # A line whose amount is not its quantity's, either way round, is still refused.
+        order = self.plain_order([(self.taxed, -3)], payments=[(self.cash_pm1, -10.69)])
+        order["is_return"] = True
+        self.line(order)["price_subtotal_incl"] = 9.99
+        self.refused(order, "line 1: line total 9.99 is not quantity x unit price")
+
     def test_plain_order_lines_are_checked_with_their_taxes(self):
         # A CSV-like plain order (no odoo part): Odoo computes the lines itself; a register
         # line that says otherwise is refused rather than stored at another total.

@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+from odoo import api, http
 from odoo.addons.point_of_sale.tests.test_frontend import TestPointOfSaleHttpCommon
 from odoo.tests import Form
 
@@ -16,6 +17,23 @@ class OfflineTourCommon(TestPointOfSaleHttpCommon):
         settings.pos_allow_offline_mode = True
         settings.save().execute()
         self.assertTrue(self.main_pos_config.allow_offline_mode)
+
+    def watch_odoo_sync(self):
+        """The uuids the register sends through Odoo's own sync_from_ui route (not the addon's
+        offline_sync_orders, which stores through the same method): a list filled as it goes."""
+        pushed = []
+        PosOrder = type(self.env["pos.order"])
+        own = PosOrder.sync_from_ui
+
+        @api.model
+        def sync_from_ui(records, orders):
+            request = http.request
+            if request and request.httprequest.path.endswith("/pos.order/sync_from_ui"):
+                pushed.extend(order.get("uuid") for order in orders)
+            return own(records, orders)
+
+        self.patch(PosOrder, "sync_from_ui", sync_from_ui)
+        return pushed
 
     def enable_offline_cards(self):
         """Cards taken offline on the "Bank" method, charged through localstripe; returns it.

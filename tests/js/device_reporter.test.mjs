@@ -214,6 +214,44 @@ describe("DeviceReporter", () => {
     });
 });
 
+describe("DeviceReporter.reportFresh", () => {
+    it("sends what is waiting now, not what a report in flight read before", async () => {
+        const clock = new FakeClock(0);
+        const server = reportServer();
+        let release;
+        const gate = new Promise((resolve) => {
+            release = resolve;
+        });
+        let waiting = [makeOrder()];
+        const r = new DeviceReporter({
+            identity: new MemoryIdentity(),
+            transport: server.transport,
+            configId: 1,
+            state: { online: true, persistence: "persisted" },
+            listPending: async () => {
+                const read = waiting;
+                await gate;
+                return read;
+            },
+            locks: null,
+            setTimeout: clock.setTimeout,
+            clearTimeout: clock.clearTimeout,
+            now: clock.now,
+        });
+        r.start();
+        await clock.advance(0); // a report in flight has read one waiting order
+        waiting = []; // then the order is synced
+        const fresh = r.reportFresh();
+        release();
+        assert.equal(await fresh, true);
+        assert.deepEqual(
+            server.reports.map((p) => p.waiting.count),
+            [1, 0]
+        );
+        r.stop();
+    });
+});
+
 describe("OfflineController device reports", () => {
     it("a captured order, then its sync, are each reported", async () => {
         const clock = new FakeClock(Date.parse("2026-11-27T12:00:00Z"));

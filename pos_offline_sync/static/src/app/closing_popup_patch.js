@@ -8,6 +8,13 @@ import { AlertDialog } from "@web/core/confirmation_dialog/confirmation_dialog";
 import { ClosePosPopup } from "@point_of_sale/app/components/popups/closing_popup/closing_popup";
 
 patch(ClosePosPopup.prototype, {
+    async closeSession() {
+        // The server refuses to close while a device reports waiting orders: this register's
+        // last report may predate its sync (reports follow changes a moment later).
+        await this.pos.offlineSync?.reporter?.reportFresh();
+        return await super.closeSession(...arguments);
+    },
+
     async handleClosingError(response) {
         if (!response?.pos_offline_devices) {
             return await super.handleClosingError(...arguments);

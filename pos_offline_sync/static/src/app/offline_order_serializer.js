@@ -41,13 +41,16 @@ export function toOfflineOrder(order, pos) {
     const round = (n) => (currency ? currency.round(n) : Math.round(n * 100) / 100);
     const partner = order.partner_id;
     const cashier = order.user_id || pos.user;
+    // Odoo gives a refund's lines the sign of the order's total undone (priceIncl is the
+    // line's total times the order's sign): the plain lines carry their own, adding up to it.
+    const sign = order.orderSign < 0 ? -1 : 1;
     const lines = order.lines.map((line) => ({
         product_id: line.product_id.id,
         product_name: line.getFullProductName(),
         qty: line.getQuantity(),
         price_unit: line.price_unit,
         discount: line.discount || 0,
-        price_subtotal_incl: round(line.price_subtotal_incl ?? line.priceIncl),
+        price_subtotal_incl: round((line.price_subtotal_incl ?? line.priceIncl) * sign),
     }));
     const payments = order.payment_ids
         .filter((p) => !p.is_change)

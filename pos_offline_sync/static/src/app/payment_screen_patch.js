@@ -3,6 +3,8 @@
 // the card first (the core's CardForm, encrypted at once); the sealed card rides on the payment
 // line's uiState until the order is captured. Online, the method behaves as Odoo's own.
 import { patch } from "@web/core/utils/patch";
+import { _t } from "@web/core/l10n/translation";
+import OrderPaymentValidation from "@point_of_sale/app/utils/order_payment_validation";
 import { PaymentScreen } from "@point_of_sale/app/screens/payment_screen/payment_screen";
 import { makeAwaitable } from "@point_of_sale/app/utils/make_awaitable_dialog";
 import { OfflineCardDialog } from "./offline_card_dialog";
@@ -35,5 +37,22 @@ patch(PaymentScreen.prototype, {
             line.uiState = { ...(line.uiState || {}), offlineCard: card };
         }
         return added;
+    },
+});
+
+// An order captured offline has no invoice yet: Odoo's validation would call that an error
+// ("An error occurred while generating an invoice"). The sync makes it (sync_from_ui).
+patch(OrderPaymentValidation.prototype, {
+    shouldDownloadInvoice() {
+        if (this.pos.offlineCapturedUuids?.has(this.order.uuid)) {
+            if (this.order.isToInvoice()) {
+                this.pos.notification.add(
+                    _t("The invoice will be made when this order is synced to the back office."),
+                    { type: "info" }
+                );
+            }
+            return false;
+        }
+        return super.shouldDownloadInvoice(...arguments);
     },
 });

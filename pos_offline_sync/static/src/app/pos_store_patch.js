@@ -143,18 +143,23 @@ patch(PosStore.prototype, {
         }
         // Orders captured offline live in our store only: drop Odoo's local copies so that its
         // own pending-order sync never pushes them behind the cashier's back.
-        // Keys only: cheap even with thousands of waiting orders.
+        // Keys only: cheap even with thousands of waiting orders. Those synced since (through
+        // the dialog) are the server's now: Odoo would push their copies again at load.
         const captured = new Set(await this.offlineSync.listPendingUuids());
-        for (const order of this.models["pos.order"].filter((o) => captured.has(o.uuid))) {
+        const ours = (o) => captured.has(o.uuid) || o.uiState?.offlineCaptured;
+        const dropped = new Set(captured);
+        for (const order of this.models["pos.order"].filter(ours)) {
             if (!order.isSynced) {
+                dropped.add(order.uuid);
                 this.removePendingOrder(order);
                 this.data.localDeleteCascade(order);
             }
         }
         this.offlineCapturedUuids = captured;
         await this.setupOfflineCards();
-        if (captured.has(this.router.state.params?.orderUuid)) {
-            // The reload happened on the receipt of an order that now lives in our store only.
+        if (dropped.has(this.router.state.params?.orderUuid)) {
+            // The reload happened on the receipt of an order that now lives in our store (or
+            // the server's) only.
             const next = this.defaultPage;
             this.router.navigate(next.page, next.params);
         }
@@ -210,6 +215,15 @@ patch(PosStore.prototype, {
                 await this.offlineSync.captureOrder(toOfflineOrder(order, this));
                 this.removePendingOrder(order);
                 this.offlineCapturedUuids.add(order.uuid);
+                // Kept with Odoo's copy in its IndexedDB: that copy is dropped at the next load.
+                order.uiState = { ...order.uiState, offlineCaptured: true };
+                this.data.debouncedSynchronizeLocalDataInIndexedDB?.();
+                // As Odoo's own sync does: a refund done frees its lines' refund details, or
+                // the rest of the refunded line stays bound to this order in the Orders screen.
+                for (const line of order.lines) {
+                    const refunded = line.refunded_orderline_id;
+                    delete refunded?.order_id?.uiState?.lineToRefund?.[refunded.uuid];
+                }
             }
         } catch (error) {
             // Could not keep it offline: Odoo's own path keeps it pending, nothing is lost.

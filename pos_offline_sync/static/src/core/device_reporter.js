@@ -250,6 +250,18 @@ export class DeviceReporter {
         return this._running;
     }
 
+    /**
+     * Sends a report read after this call: the one in flight (if any) may hold what was waiting
+     * before, so it is awaited and a new one sent. The session's closing is judged on it.
+     * @returns {Promise<boolean>} whether the server took that report
+     */
+    async reportFresh() {
+        if (this._running) {
+            await this._running;
+        }
+        return await this.reportNow();
+    }
+
     async _send() {
         if (this.stopped || this.state.online === false) {
             return false;
