@@ -16,9 +16,11 @@ from .offline_order_sink import DEFER_PICKING_KEY, OdooOrderSink
 _logger = logging.getLogger(__name__)
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
 PICKING_CRON_XMLID = "pos_offline_sync.ir_cron_offline_pickings"
-# Orders per committed chunk: short enough that a chunk's row locks (which make a session's
-# closing wait or refuse) last a few seconds, long enough that the commits cost little.
+# At most this many orders per committed chunk, and no more than CHUNK_SECONDS of work: a
+# chunk's row locks (which make a session's closing refuse) last a few seconds, a worker killed
+# loses that little, and the commits cost little.
 PICKING_CHUNK = 25
+CHUNK_SECONDS = 3.0
 # More pending than this for one session and its closing refuses (and wakes the cron) rather
 # than make them all in its own request, which the worker limits could kill and roll back.
 CLOSE_MAX_PENDING = 100
@@ -300,12 +302,19 @@ class PosOrder(models.Model):
         return orders
 
     @api.model
-    def _offline_pickings_chunk(self, limit=PICKING_CHUNK):
-        """One chunk of the backlog (no commit here): the pending orders it locked."""
+    def _offline_pickings_chunk(self, limit=PICKING_CHUNK, seconds=None):
+        """One chunk of the backlog (no commit here): the pending orders it made the pickings
+        of, at least one, stopping once `seconds` are spent (the rest of the rows it locked
+        are left pending, unlocked at the commit)."""
         orders = self._offline_lock_pending(SQL("offline_picking_error IS NULL"), limit)
+        deadline = time.monotonic() + seconds if seconds else None
+        done = self.browse()
         for order in orders:
             order._offline_create_pending_picking()
-        return orders
+            done |= order
+            if deadline and time.monotonic() >= deadline:
+                break
+        return done
 
     @api.model
     def _offline_pending_count(self):
@@ -328,7 +337,7 @@ class PosOrder(models.Model):
         conflicts = 0
         while True:
             try:
-                orders = self._offline_pickings_chunk(chunk)
+                orders = self._offline_pickings_chunk(chunk, CHUNK_SECONDS)
             except pg_errors.SerializationFailure:
                 # Another worker committed a row this chunk read (an order, or a product's
                 # quant: parallel pickings of the same goods serialise there, as Odoo's own
