@@ -21,8 +21,8 @@ PICKING_CRON_XMLID = "pos_offline_sync.ir_cron_offline_pickings"
 # loses that little, and the commits cost little.
 PICKING_CHUNK = 25
 CHUNK_SECONDS = 3.0
-# More pending than this for one session and its closing refuses (and wakes the cron) rather
-# than make them all in its own request, which the worker limits could kill and roll back.
+# More pending than this for one session and its closing refuses, leaving them to the cron,
+# rather than make them all in its own request, which the worker limits could kill.
 CLOSE_MAX_PENDING = 100
 
 
