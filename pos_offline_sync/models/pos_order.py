@@ -327,12 +327,17 @@ class PosOrder(models.Model):
         """The cron: chunks of pending pickings, each committed, until none is left or the
         cron's time is up. ir.cron calls this again and again for a run of at least 10 s and
         10 calls; past its end time a call does nothing but say how many remain, which ends
-        the run and reschedules the job at once. So a cron worker's run lasts about 10 s and
-        a chunk, far from the worker limits that would kill it (and lose its chunk)."""
+        the run and triggers the job again. So a cron worker's run lasts about 10 s and a
+        chunk, far from the worker limits that would kill it (and lose its chunk)."""
         Cron = self.env["ir.cron"]
         end = self.env.context.get("cron_end_time")
         if end is not None and time.monotonic() >= end:
-            Cron._commit_progress(remaining=self._offline_pending_count())
+            remaining = self._offline_pending_count()
+            if remaining:
+                # Rescheduled "as soon as possible", the job would still wait for a cron
+                # worker's next poll, up to a minute; a trigger's notification wakes one now.
+                self._offline_trigger_picking_cron()
+            Cron._commit_progress(remaining=remaining)
             return
         conflicts = 0
         while True:
