@@ -10,8 +10,9 @@ Chromium logged into that Odoo, the addon's own browser core (sync_engine.js and
 offline_store.js, served by Odoo) holds `--orders` offline orders in IndexedDB and syncs them
 through `pos.order.offline_sync_orders` as the register does. Prints the batch sizes the
 engine used, each request's time, and `bench <name>: <value> <unit>` lines; fails (exit 1)
-unless every order landed exactly once, no answer was missing, and Odoo's log shows no worker
-killed or request timed out.
+unless every order landed exactly once, no answer was missing, Odoo's log shows no worker
+killed or request timed out, and every order got its stock picking after the landing (the
+deferred pickings' cron, in Odoo's cron workers: `stock_complete_s`, from the sync's end).
 
 The database `--db` is dropped and made afresh (pos_offline_sync with Odoo's demo data), unless
 `--reuse-db`. Five goods products without taxes are created for the orders (their stock pickings
@@ -347,6 +348,27 @@ def landed(rpc: Rpc, uuids: list[str]) -> tuple[int, int]:
     return len(found), len(set(found))
 
 
+def count_orders(rpc: Rpc, uuids: list[str], domain: list) -> int:
+    total = 0
+    for start in range(0, len(uuids), 500):
+        chunk = uuids[start : start + 500]
+        total += rpc("pos.order", "search_count", [("uuid", "in", chunk), *domain])
+    return total
+
+
+def stock_complete(rpc: Rpc, uuids: list[str], timeout_s: float = 900) -> dict:
+    """From the sync's end until none of these orders has its stock picking pending: the cron
+    triggered by the landing makes them in Odoo's cron workers. Then how many have none."""
+    start = time.perf_counter()
+    pending = count_orders(rpc, uuids, [("offline_picking_pending", "=", True)])
+    while pending and time.perf_counter() - start < timeout_s:
+        time.sleep(0.5)
+        pending = count_orders(rpc, uuids, [("offline_picking_pending", "=", True)])
+    seconds = time.perf_counter() - start
+    without = count_orders(rpc, uuids, [("picking_ids", "=", False)])
+    return {"s": seconds, "pending": pending, "without": without}
+
+
 def log_lines(logfile: Path) -> tuple[list[str], list[str], list[str]]:
     """Odoo's log: (kills of HTTP workers, i.e. of requests; kills of cron workers; ERROR or
     CRITICAL lines). A kill names the worker's pid, its "Worker <kind> (<pid>) alive" line
@@ -433,6 +455,8 @@ def main(argv=None) -> int:
         wall = time.perf_counter()
         outcome = sync_in_browser(odoo.url, args.db, config, args.orders)
         wall = time.perf_counter() - wall
+        # Odoo makes the pickings at the session's closing with --stock-at-closing.
+        stock = None if args.stock_at_closing else stock_complete(rpc, outcome["uuids"])
         found, distinct = landed(rpc, outcome["uuids"])
         oversized = oversized_batch(rpc, config, args.oversized) if args.oversized else None
         if oversized:
@@ -454,6 +478,16 @@ def main(argv=None) -> int:
     report("max_request_s", max(request_s), "s", f"{len(calls)} requests")
     report("median_request_s", statistics.median(request_s), "s")
     report("workers_deferred_answers", deferred, "orders", "sent again at once")
+    if stock:
+        report(
+            "stock_complete_s",
+            stock["s"],
+            "s",
+            f"goal <= 120; from the sync's end until every picking exists; {stock['pending']} "
+            f"pending, {stock['without']} orders without a picking",
+        )
+    else:
+        print("bench stock_complete_s: n/a  # --stock-at-closing: Odoo makes them at the closing")
     report("workers_killed_requests", len(killed), "lines", f"HTTP workers killed, {logfile}")
     report(
         "workers_killed_crons",
@@ -475,6 +509,11 @@ def main(argv=None) -> int:
         )
     if killed:
         problems.append(f"{len(killed)} requests killed (Odoo's log)")
+    if stock and (stock["pending"] or stock["without"]):
+        problems.append(
+            f"pickings: {stock['pending']} still pending after {stock['s']:.0f} s, "
+            f"{stock['without']} orders without one"
+        )
     if oversized:
         rounds = oversized["rounds"]
         print(

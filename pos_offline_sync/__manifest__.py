@@ -17,6 +17,7 @@
     "data": [
         "security/ir.model.access.csv",
         "security/pos_offline_sync_security.xml",
+        "data/ir_cron.xml",
         "views/res_config_settings_views.xml",
         "views/pos_payment_method_views.xml",
         "views/pos_order_views.xml",

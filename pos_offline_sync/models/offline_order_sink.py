@@ -29,6 +29,10 @@ from ..core.risk_limits import RiskLimits, refusals_at_sync
 from ..core.sync_service import StoredOrder
 from .offline_ui_order import UiOrderCheck
 
+# Set around Odoo's sync_from_ui: the order's stock picking is made after the landing, by the
+# cron of pos_order.py (README "Performance", deferred pickings).
+DEFER_PICKING_KEY = "pos_offline_defer_picking"
+
 _logger = logging.getLogger(__name__)
 
 _PAID_STATES = ("paid", "done", "invoiced")
@@ -83,7 +87,8 @@ class OdooOrderSink:
                     return self._stored("exists", existing)
                 ui_order, card_failures = self._ui_order(order, existing)
                 card_failures += self._apply_card_outcomes(order, ui_order)
-                self.PosOrder.sync_from_ui([ui_order])
+                # Its stock picking is made after the landing (pos_order.py, deferred pickings).
+                self.PosOrder.with_context(**{DEFER_PICKING_KEY: True}).sync_from_ui([ui_order])
                 stored = self.PosOrder._get_open_order({"uuid": uuid})
                 if not stored:
                     raise OrderValidationError("the server did not store the order")

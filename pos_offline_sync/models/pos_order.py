@@ -1,23 +1,34 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import logging
+import random
 import time
 from contextlib import contextmanager
 
 import odoo.modules.module
 from markupsafe import Markup
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
+from psycopg2 import errors as pg_errors
 
 from ..core import device_report, sync_service
 from ..core.order_schema import MAX_ID
-from .offline_order_sink import OdooOrderSink
+from .offline_order_sink import DEFER_PICKING_KEY, OdooOrderSink
 
 _logger = logging.getLogger(__name__)
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
 # pg_advisory_xact_lock(namespace, config id): one offline sync of a register's config at a time.
 SYNC_TURN_LOCK = 0x504F5331  # "POS1"
 SYNC_TURN_WAIT = "20s"  # then LockNotAvailable, and Odoo replays the request
+PICKING_CRON_XMLID = "pos_offline_sync.ir_cron_offline_pickings"
+# At most this many orders per committed chunk, and no more than CHUNK_SECONDS of work: a
+# chunk's row locks (which make a session's closing refuse) last a few seconds, a worker killed
+# loses that little, and the commits cost little.
+PICKING_CHUNK = 25
+CHUNK_SECONDS = 3.0
+# More pending than this for one session and its closing refuses, leaving them to the cron,
+# rather than make them all in its own request, which the worker limits could kill.
+CLOSE_MAX_PENDING = 100
 
 
 class PosOrder(models.Model):
@@ -42,6 +53,26 @@ class PosOrder(models.Model):
         readonly=True,
         copy=False,
         help="Why the cards taken offline for this order did not pay it; kept once it is paid.",
+    )
+    # Deferred pickings. Picking creation is most of sync_from_ui's time, so an offline order
+    # lands without it and a cron makes it right after, with Odoo's own _create_order_picking
+    # (the same moves and valuation as the per-order path). The flag is written in the order's
+    # transaction and cleared in the picking's: whatever dies in between, each order gets its
+    # picking exactly once.
+    offline_picking_pending = fields.Boolean(
+        string="Picking Pending",
+        readonly=True,
+        copy=False,
+        index=True,
+        help="Synced from offline: its stock picking is being created in the background, at "
+        "the latest when its session closes.",
+    )
+    offline_picking_error = fields.Text(
+        string="Picking Error",
+        readonly=True,
+        copy=False,
+        help="Why the background creation of this order's picking failed; closing the session "
+        "tries again and refuses with this reason if it fails again.",
     )
     offline_card_attempt_ids = fields.One2many(
         "pos.offline.card.attempt",
@@ -269,6 +300,150 @@ class PosOrder(models.Model):
             vals["offline_card_failure"] = "\n".join(filter(None, reasons))
             self.message_post(body=Markup("<p>%s</p>") % text)
         self.write(vals)
+
+    # -- deferred pickings --------------------------------------------------------------------
+    def _create_order_picking(self):
+        if self.env.context.get(DEFER_PICKING_KEY) and self._offline_may_defer_picking():
+            # In the order's own transaction: an order never lands without its flag.
+            self.offline_picking_pending = True
+            data = self.env.cr.precommit.data
+            if not data.get(DEFER_PICKING_KEY):
+                data[DEFER_PICKING_KEY] = True
+                self.env.cr.precommit.add(self._offline_trigger_picking_cron)
+            return None
+        return super()._create_order_picking()
+
+    def _offline_may_defer_picking(self):
+        """Only the plain real-time case. With "update the stock at the session closing" Odoo
+        makes no per-order picking and nothing changes; an order to invoice (its anglo-saxon
+        entries read the moves) or to ship later keeps Odoo's path."""
+        self.ensure_one()
+        return (
+            not self.shipping_date
+            and not self.to_invoice
+            and not self.session_id.update_stock_at_closing
+            and not self.picking_ids
+        )
+
+    def _compute_total_cost_in_real_time(self):
+        # Odoo computes the lines' cost right after the picking, from its moves (FIFO/AVCO)
+        # and only once: a pending order's is computed when its picking is made.
+        return super(
+            PosOrder, self.filtered(lambda o: not o.offline_picking_pending)
+        )._compute_total_cost_in_real_time()
+
+    @api.model
+    def _offline_trigger_picking_cron(self):
+        cron = self.env.ref(PICKING_CRON_XMLID, raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger()
+
+    def _offline_create_pending_picking(self):
+        """Odoo's own picking (and the line costs it feeds) for one pending order, then the flag
+        cleared, in one savepoint: a failure leaves the order pending with its reason.
+        Returns whether the picking was made. The caller holds the order's row lock."""
+        self.ensure_one()
+        if not self.offline_picking_pending:
+            return False  # made meanwhile by whoever held the lock before us
+        order = self.with_company(self.company_id).with_context(**{DEFER_PICKING_KEY: False})
+        try:
+            with self.env.cr.savepoint():
+                order._create_order_picking()
+                order.write({"offline_picking_pending": False, "offline_picking_error": False})
+                order._compute_total_cost_in_real_time()
+                self.env.flush_all()
+        except (UserError, ValidationError) as exc:
+            reason = str(exc.args[0] if exc.args else exc)
+            _logger.warning("Deferred picking of POS order %s failed: %s", self.id, reason)
+            self.env.invalidate_all()  # the cache may hold what the savepoint rolled back
+            self.offline_picking_error = reason
+            return False
+        return True
+
+    @api.model
+    def _offline_lock_pending(self, where, limit=None, skip_locked=True):
+        """Pending orders matching `where` (SQL), locked for this transaction. SKIP LOCKED lets
+        parallel workers share the backlog: each takes rows no other holds; NOWAIT raises
+        LockNotAvailable (not logged: the caller answers it) when another holds one."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM pos_order WHERE offline_picking_pending AND %s ORDER BY id %s %s",
+                where,
+                SQL("LIMIT %s", limit) if limit else SQL(),
+                SQL("FOR UPDATE SKIP LOCKED") if skip_locked else SQL("FOR UPDATE NOWAIT"),
+            ),
+            log_exceptions=False,
+        )
+        orders = self.browse([row[0] for row in self.env.cr.fetchall()])
+        # The flags as they are now under the lock, not as this transaction last read them.
+        orders.invalidate_recordset(["offline_picking_pending", "offline_picking_error"])
+        return orders
+
+    @api.model
+    def _offline_pickings_chunk(self, limit=PICKING_CHUNK, seconds=None):
+        """One chunk of the backlog (no commit here): the pending orders it made the pickings
+        of, at least one, stopping once `seconds` are spent (the rest of the rows it locked
+        are left pending, unlocked at the commit)."""
+        orders = self._offline_lock_pending(SQL("offline_picking_error IS NULL"), limit)
+        deadline = time.monotonic() + seconds if seconds else None
+        done = self.browse()
+        for order in orders:
+            order._offline_create_pending_picking()
+            done |= order
+            if deadline and time.monotonic() >= deadline:
+                break
+        return done
+
+    @api.model
+    def _offline_pending_count(self):
+        return self.search_count(
+            [("offline_picking_pending", "=", True), ("offline_picking_error", "=", False)]
+        )
+
+    @api.model
+    def _offline_run_pending_pickings(self, chunk=PICKING_CHUNK):
+        """The cron: chunks of pending pickings, each committed, until none is left or the
+        cron's time is up. ir.cron calls this again and again for a run of at least 10 s and
+        10 calls; past its end time a call does nothing but say how many remain, which ends
+        the run and triggers the job again. So a cron worker's run lasts about 10 s and a
+        chunk, far from the worker limits that would kill it (and lose its chunk)."""
+        Cron = self.env["ir.cron"]
+        end = self.env.context.get("cron_end_time")
+        if end is not None and time.monotonic() >= end:
+            remaining = self._offline_pending_count()
+            if remaining:
+                # Rescheduled "as soon as possible", the job would still wait for a cron
+                # worker's next poll, up to a minute; a trigger's notification wakes one now.
+                self._offline_trigger_picking_cron()
+            Cron._commit_progress(remaining=remaining)
+            return
+        conflicts = 0
+        while True:
+            try:
+                orders = self._offline_pickings_chunk(chunk, CHUNK_SECONDS)
+            except pg_errors.SerializationFailure:
+                # Another worker committed a row this chunk read (an order, or a product's
+                # quant: parallel pickings of the same goods serialise there, as Odoo's own
+                # requests do). Nothing of this chunk is kept: roll back (the chunk's whole
+                # transaction, flags with pickings) and take a new snapshot after a pause.
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                conflicts += 1
+                if conflicts > 5:
+                    raise
+                time.sleep(random.uniform(0.05, 0.25) * conflicts)  # noqa: S311 - a jitter
+                continue
+            conflicts = 0
+            if not orders:
+                Cron._commit_progress(remaining=0)
+                return
+            remaining = self._offline_pending_count()
+            # Commit (as queue_job commits each job): the chunk's pickings and its orders'
+            # cleared flags become durable together and the row locks are released for the
+            # session's closing; a worker killed before this line loses both, never one.
+            if Cron._commit_progress(len(orders), remaining=remaining) <= 0:
+                return
 
     def action_pos_order_paid(self):
         res = super().action_pos_order_paid()

@@ -2,6 +2,10 @@
 from markupsafe import Markup
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+from psycopg2 import errors as pg_errors
+
+from .pos_order import CLOSE_MAX_PENDING
 
 MAX_REASON_CHARS = 2000
 CLOSE_REASON_KEY = "pos_offline_close_reason"
@@ -78,6 +82,60 @@ class PosSession(models.Model):
         if self.state != "closed" and self._offline_close_blockers():
             return None
         return super().update_closing_control_state_session(notes)
+
+    # -- deferred pickings (pos_order.py) -----------------------------------------------------
+    def _validate_session(
+        self, balancing_account=False, amount_to_balance=0, bank_payment_method_diffs=None
+    ):
+        # Every closing path (the POS popup, the back office) goes through here, before the
+        # session's entries and its pickings' reconciliation read the moves.
+        self._offline_create_pending_pickings()
+        return super()._validate_session(
+            balancing_account, amount_to_balance, bank_payment_method_diffs
+        )
+
+    def _offline_create_pending_pickings(self):
+        """The pickings still pending for this session's orders, made now in the closing's
+        transaction (so undone with it if the closing fails). While the cron holds some of them
+        mid-chunk, closing refuses at once rather than wait or make them twice."""
+        self.ensure_one()
+        PosOrder = self.env["pos.order"].sudo()
+        domain = [("session_id", "=", self.id), ("offline_picking_pending", "=", True)]
+        pending = PosOrder.search_count(domain)
+        if not pending:
+            return
+        if pending > CLOSE_MAX_PENDING:
+            # The cron, triggered when they landed, is making them: a closing request making
+            # them all could pass the worker limits and be killed.
+            raise UserError(
+                self.env._(
+                    "The stock pickings of %s offline orders of this session are still being "
+                    "created in the background. Close the session again in a few minutes.",
+                    pending,
+                )
+            )
+        try:
+            with self.env.cr.savepoint(flush=False):
+                orders = PosOrder._offline_lock_pending(
+                    SQL("session_id = %s", self.id), skip_locked=False
+                )
+        except pg_errors.LockNotAvailable:
+            raise UserError(
+                self.env._(
+                    "The stock pickings of this session's offline orders are being created right "
+                    "now. Close the session again in a moment."
+                )
+            ) from None
+        failed = orders.filtered(lambda o: not o._offline_create_pending_picking())
+        failed = failed.filtered("offline_picking_pending")
+        if failed:
+            raise UserError(
+                self.env._(
+                    "The stock picking of these offline orders could not be created, so the "
+                    "session cannot close yet:\n%s",
+                    "\n".join(f"- {o.name}: {o.offline_picking_error}" for o in failed),
+                )
+            )
 
     # -- the back office -----------------------------------------------------------------------
     def action_pos_session_closing_control(
