@@ -35,6 +35,8 @@ class TestOdooPosToursOfflineMode(TestUi):
                 f"offline mode off on {config.name}",
             )
         kwargs["cookies"] = {**(kwargs.get("cookies") or {}), TOUR_COOKIE: tour_name}
+        # Odoo's 60 s for a whole tour, raised as the JS side raises its wait per step.
+        kwargs.setdefault("timeout", 300)
         # Not ready until the tour begins with the offline mode step.
         kwargs.setdefault(
             "ready",

@@ -9,6 +9,10 @@ import { cookie } from "@web/core/browser/cookie";
 
 export const TOUR_COOKIE = "pos_offline_sync_odoo_tour";
 
+// Odoo's 10 s wait per step, raised for these tours: on a machine shared by many test runs one
+// synced order with its invoice was seen to take 29 s (2 s when idle). Same states waited for.
+const STEP_TIMEOUT_MS = 60000;
+
 const tours = registry.category("web_tour.tours");
 const checked = new WeakSet();
 
@@ -35,6 +39,7 @@ function addCheck(name) {
     if (tour && !checked.has(tour)) {
         const steps = tour.steps;
         tour.steps = () => [offlineModeStep, ...steps()];
+        tour.timeout ??= STEP_TIMEOUT_MS;
         checked.add(tour);
     }
 }
