@@ -11,6 +11,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_ledger_lock,
     test_localstripe_support,
     test_migrate_internal_note,
+    test_odoo_pos_tours_offline_mode,
     test_offline_card,
     test_offline_screens_tour,
     test_offline_sync,
