@@ -462,7 +462,9 @@ export class OfflineController {
         this.state.pendingCount = count;
         this.state.oldestPendingAt = oldestCreatedAt;
         this._broadcast();
-        this.reporter?.changed();
+        // The rest of a change (the card age count down, the device report) follows, not
+        // awaited: the receipt does not wait for it.
+        this.refresh().catch(() => {});
         return record;
     }
 
