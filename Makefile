@@ -103,7 +103,8 @@ test-odoo: deps chromium
 	@$(PYTHON) tools/pan_scan.py --db $(ODOO_DB) $(if $(ODOO_CONFIG),--odoo-config $(ODOO_CONFIG)) --log var/test-odoo.log
 
 test-odoo-without-stripe: ODOO_MODULES = $(ADDON)
-test-odoo-without-stripe: ODOO_DB := $(ODOO_DB)_without_stripe
+# override: ODOO_DB given on the command line must not make both runs share (and drop) one database.
+test-odoo-without-stripe: override ODOO_DB := $(ODOO_DB)_without_stripe
 test-odoo-without-stripe: deps
 	$(call odoo_fresh_run,/$(ADDON),test-odoo-without-stripe)
 	@$(PYTHON) tools/odoo_test_summary.py var/test-odoo-without-stripe.log --allow-skips
