@@ -7,13 +7,13 @@ from contextlib import contextmanager
 import odoo.modules.module
 from markupsafe import Markup
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from psycopg2 import errors as pg_errors
 
 from ..core import device_report, sync_service
 from ..core.order_schema import MAX_ID
-from .offline_order_sink import DEFER_PICKING_KEY, OdooOrderSink
+from .offline_order_sink import DEFER_PICKING_KEY, RETRYABLE, OdooOrderSink
 
 _logger = logging.getLogger(__name__)
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
@@ -118,7 +118,8 @@ class PosOrder(models.Model):
     def offline_sync_orders(self, payload):
         config = self._offline_check_access(payload)
         with self._offline_sync_turn(config) as env:
-            config = config.with_env(env)
+            # with_env drops the context: the register's company is set again.
+            config = config.with_env(env).with_company(config.company_id)
             self.with_env(env)._offline_prepare_landing(config, payload)
             sink = OdooOrderSink(env, config)
             try:
@@ -352,13 +353,45 @@ class PosOrder(models.Model):
                 order.write({"offline_picking_pending": False, "offline_picking_error": False})
                 order._compute_total_cost_in_real_time()
                 self.env.flush_all()
-        except (UserError, ValidationError) as exc:
-            reason = str(exc.args[0] if exc.args else exc)
+        except RETRYABLE:
+            raise  # another worker holds what this needs: the caller retries the whole chunk
+        except Exception as exc:  # noqa: BLE001 - one order's picking must not stop the backlog
+            # Any failure (Odoo's UserError, a RedirectWarning, a constraint of stock or
+            # account) is kept on the order with its reason, so the cron goes on with the
+            # next orders and the closing says why, instead of failing on it again and again.
+            reason = str(exc.args[0] if exc.args else exc) or type(exc).__name__
             _logger.warning("Deferred picking of POS order %s failed: %s", self.id, reason)
             self.env.invalidate_all()  # the cache may hold what the savepoint rolled back
             self.offline_picking_error = reason
             return False
         return True
+
+    def action_pos_order_invoice(self):
+        # Odoo invoices as if the picking existed (real-time stock) and reads the invoice's
+        # cost of goods from its moves: a picking still pending is made first, else those
+        # cost lines would be 0.
+        for order in self.filtered("offline_picking_pending"):
+            try:
+                with self.env.cr.savepoint(flush=False):
+                    locked = order._offline_lock_pending(
+                        SQL("id = %s", order.id), skip_locked=False
+                    )
+            except pg_errors.LockNotAvailable:
+                raise UserError(
+                    self.env._(
+                        "The stock picking of this order is being created right now: "
+                        "invoice it again in a moment."
+                    )
+                ) from None
+            if locked and not locked._offline_create_pending_picking():
+                raise UserError(
+                    self.env._(
+                        "The stock picking of this order could not be created, so it cannot be "
+                        "invoiced yet: %s",
+                        locked.offline_picking_error,
+                    )
+                )
+        return super().action_pos_order_invoice()
 
     @api.model
     def _offline_lock_pending(self, where, limit=None, skip_locked=True):

@@ -101,9 +101,11 @@ class PosSession(models.Model):
         self.ensure_one()
         PosOrder = self.env["pos.order"].sudo()
         domain = [("session_id", "=", self.id), ("offline_picking_pending", "=", True)]
-        pending = PosOrder.search_count(domain)
-        if not pending:
+        if not PosOrder.search_count(domain):
             return
+        # Those whose picking failed are the cron's no more: only the closing retries them, so
+        # they never count towards "too many, left to the cron".
+        pending = PosOrder.search_count(domain + [("offline_picking_error", "=", False)])
         if pending > CLOSE_MAX_PENDING:
             # The cron, triggered when they landed, is making them: a closing request making
             # them all could pass the worker limits and be killed.

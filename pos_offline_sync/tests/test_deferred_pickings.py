@@ -325,6 +325,56 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
         self.assertFalse(pos_order.offline_picking_pending)
         self.assertFalse(pos_order.offline_picking_error)
 
+    def test_an_unexpected_error_of_one_picking_does_not_stop_the_others(self):
+        first, second = self.plain_order([(self.lamp, 1)]), self.plain_order([(self.lamp, 2)])
+        self.sync(first, second)
+        bad, good = self.find(first), self.find(second)
+        real = OdooPosOrder._create_order_picking
+
+        def broken_for_one(order):
+            if order.id == bad.id:
+                raise ValueError("a constraint of the stock module")
+            return real(order)
+
+        with patch.object(OdooPosOrder, "_create_order_picking", broken_for_one):
+            self.env["pos.order"]._offline_pickings_chunk()
+        # Kept with its reason, not retried by the cron; the next order got its picking.
+        self.assertEqual(bad.offline_picking_error, "a constraint of the stock module")
+        self.assertTrue(bad.offline_picking_pending)
+        self.assertEqual((good.offline_picking_pending, len(good.picking_ids)), (False, 1))
+
+    def test_failed_pickings_never_count_as_a_backlog_left_to_the_cron(self):
+        orders = [self.plain_order([(self.lamp, 1)]) for _ in range(3)]
+        self.sync(*orders)
+
+        def broken(self):
+            raise UserError("no route to the customers")  # pylint: disable=translation-required
+
+        with patch.object(OdooPosOrder, "_create_order_picking", broken):
+            self.env["pos.order"]._offline_pickings_chunk()
+        # More failed ones than the backlog a closing leaves to the cron: the closing still
+        # retries them (the cron never will), and once the cause is gone it closes.
+        with patch.object(pos_session_module, "CLOSE_MAX_PENDING", 1):
+            self.closing()
+        stored = self.env["pos.order"].search([("uuid", "in", [o["uuid"] for o in orders])])
+        self.assertEqual(stored.mapped("picking_count"), [1] * 3)
+        self.assertFalse(any(stored.mapped("offline_picking_pending")))
+
+    def test_invoicing_a_pending_order_makes_its_picking_first(self):
+        order = self.plain_order([(self.fifo_a, 2)])
+        self.sync(order)
+        pos_order = self.find(order)
+        self.assertTrue(pos_order.offline_picking_pending)
+        pos_order.partner_id = self.env["res.partner"].create({"name": "Invoiced Later"})
+        pos_order.action_pos_order_invoice()
+        self.assertFalse(pos_order.offline_picking_pending)
+        self.assertEqual(len(pos_order.picking_ids), 1)
+        move = pos_order.account_move
+        self.assertEqual(move.state, "posted")
+        # The cost of goods read from the picking's moves: FIFO, 2 units at 11.
+        cogs = move.line_ids.filtered(lambda line: line.display_type == "cogs")
+        self.assertEqual(sorted(abs(b) for b in cogs.mapped("balance")), [22.0, 22.0])
+
 
 @tagged("post_install", "-at_install")
 class TestDeferredPickingsWorkers(TransactionCase):
