@@ -49,8 +49,12 @@ lint: deps
 test-js: deps
 	node --test --test-reporter=./tools/node_test_reporter.mjs tests/js/
 
+# The sandbox cold boot test runs in a pytest of its own: with the suite's shared Chromium
+# running beside its persistent profile, the relaunched register's service worker missed some
+# of the files it had cached ("Failed to fetch"); alone it passes every time (cause not found).
 test-py: deps chromium
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/e2e/test_cold_boot_e2e.py
+	$(PY) -m pytest -q tests/e2e/test_cold_boot_e2e.py
 
 test: lint test-js test-py
 

@@ -37,9 +37,17 @@ class OdooServer:
             f"--logfile={logfile.with_suffix(f'.{self.starts}.log')}",
             "--log-level=info",
         ]
+        # Odoo 19 reads ODOO_<OPTION> variables as options: the ODOO_* this test is given
+        # (ODOO_ADDONS_PATH empty above all, which emptied the config's addons path) must not
+        # reach it; its options are the argv above.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ODOO_") or k == "ODOO_RC"}
         # A session of its own: stopping it stops this Odoo and nothing else.
         self.process = subprocess.Popen(  # noqa: S603 - our argv
-            cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            cmd,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
