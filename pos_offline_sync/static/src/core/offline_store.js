@@ -21,6 +21,19 @@ export const STORAGE_FULL_MESSAGE = _t(
 );
 
 /** Error of the offline store; `cause` keeps the browser's DOMException when there is one. */
+/**
+ * The record put() stores for `order` and its summary; throws what makeRecord() throws, or an
+ * OfflineStoreError when the summary cannot be made.
+ */
+function recordAndSummary(order) {
+    const record = makeRecord(order);
+    try {
+        return { record, summary: makeSummary(record) };
+    } catch (error) {
+        throw toStoreError(error, "The order could not be stored");
+    }
+}
+
 export class OfflineStoreError extends Error {
     constructor(message, cause) {
         super(message);
@@ -341,17 +354,11 @@ export class OfflineStore {
      * @returns {Promise<object>} the stored record
      */
     put(order) {
-        let record;
+        let record, summary;
         try {
-            record = makeRecord(order);
+            ({ record, summary } = recordAndSummary(order));
         } catch (error) {
             return Promise.reject(error);
-        }
-        let summary;
-        try {
-            summary = makeSummary(record);
-        } catch (error) {
-            return Promise.reject(toStoreError(error, "The order could not be stored"));
         }
         return this._transaction(
             BOTH_STORES,
@@ -374,17 +381,11 @@ export class OfflineStore {
      * @returns {Promise<{record: object, count: number, oldestCreatedAt: string|null}>}
      */
     putCounted(order) {
-        let record;
+        let record, summary;
         try {
-            record = makeRecord(order);
+            ({ record, summary } = recordAndSummary(order));
         } catch (error) {
             return Promise.reject(error);
-        }
-        let summary;
-        try {
-            summary = makeSummary(record);
-        } catch (error) {
-            return Promise.reject(toStoreError(error, "The order could not be stored"));
         }
         return this._transaction(
             BOTH_STORES,
