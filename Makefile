@@ -49,12 +49,10 @@ lint: deps
 test-js: deps
 	node --test --test-reporter=./tools/node_test_reporter.mjs tests/js/
 
-# The sandbox cold boot test is not in `make test`: it failed 3 of 5 fresh-clone runs with
-# "Failed to fetch" (files the service worker had cached missing at the relaunch), alone or
-# not; passing alone most times. Run it with `make test-cold-boot` until the cause is found.
 test-py: deps chromium
-	$(PY) -m pytest -q tests --ignore=tests/e2e/test_cold_boot_e2e.py
+	$(PY) -m pytest -q tests
 
+# The sandbox cold boot test alone (it is in test-py as well).
 test-cold-boot: deps chromium
 	$(PY) -m pytest -q tests/e2e/test_cold_boot_e2e.py
 

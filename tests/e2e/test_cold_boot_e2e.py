@@ -30,6 +30,7 @@ from e2e_pos import (
 from playwright.sync_api import expect
 
 from sandbox.launcher import start_sandbox
+from tests.browser_wait import wait_for_promise
 
 # What the browser logs for a request its network refused (the server is down on purpose).
 NETWORK_REFUSED = re.compile(r"net::ERR_(INTERNET_DISCONNECTED|CONNECTION_REFUSED|FAILED)")
@@ -105,7 +106,7 @@ def test_cold_boot_with_the_server_down(tmp_path, playwright_session, servers):
     set_settings(page, server.url, offline=True)
     data = pos_data(page, server.url)
     open_register(page, server.url)
-    page.wait_for_function(CACHED, polling=200, timeout=60_000)
+    wait_for_promise(page, CACHED)
     go_offline(page)
     first = sell(page, [0, 1], expect_status="offline")
     expect(page.locator(SYNC)).to_have_attribute("data-count", "1")
@@ -115,9 +116,7 @@ def test_cold_boot_with_the_server_down(tmp_path, playwright_session, servers):
     server.stop()
 
     # 3. A new browser process on the same profile, with the server's port refusing every
-    #    connection: what a register sees when the network or the server is down. (Playwright's
-    #    offline emulation on top was seen to fail the worker's cache reads, with "Failed to
-    #    fetch", whenever another Chromium of the suite was running; alone it passed.)
+    #    connection: what a register sees when the network or the server is down.
     context = playwright_session.chromium.launch_persistent_context(str(profile), **options)
     context.set_default_timeout(15_000)
     page = context.new_page()

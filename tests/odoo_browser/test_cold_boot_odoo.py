@@ -33,6 +33,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from sandbox.launcher import chromium_options
+from tests.browser_wait import wait_for_promise
 from tests.odoo_browser.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
 
 STATUS = ".pos-offline-sync-icons [data-test='offline-status']"
@@ -173,7 +174,8 @@ def run_cold_boot(pw, odoo, tmp_path, pages):
     expect(page.locator(f"{STATUS}[data-offline='false']")).to_be_visible()
     # Odoo's service worker is active and holds the page and the translations the next start
     # asks for (what a cold boot needs; the addon hands the latter to it).
-    page.wait_for_function(
+    wait_for_promise(
+        page,
         """async (path) => {
             const reg = await navigator.serviceWorker.getRegistration("/pos/");
             if (!reg || !reg.active) return false;
@@ -185,7 +187,7 @@ def run_cold_boot(pw, odoo, tmp_path, pages):
                                     && u.searchParams.get("hash"));
         }""",
         arg=f"/pos/ui/{setup['config_id']}",
-        polling=500,
+        timeout_s=120,
     )
     page.locator(STATUS).click()
     expect(page.locator(f"{STATUS}[data-offline='true']")).to_be_visible()
