@@ -117,6 +117,7 @@ class PosOrder(models.Model):
     @api.model
     def offline_sync_orders(self, payload):
         config = self._offline_check_access(payload)
+        started = self._offline_sync_clock()
         with self._offline_sync_turn(config) as env:
             # with_env drops the context: the register's company is set again.
             config = config.with_env(env).with_company(config.company_id)
@@ -126,7 +127,9 @@ class PosOrder(models.Model):
                 answer = sync_service.sync_batch(
                     payload,
                     sink,
-                    time_budget_s=self._offline_sync_time_budget(),
+                    # The wait for the turn counts: the worker limits run from the request's
+                    # start, not from the turn's.
+                    time_budget_s=self._offline_sync_time_budget(since=started),
                     clock=self._offline_sync_clock,
                 )
             except sync_service.PayloadError as exc:
@@ -149,15 +152,28 @@ class PosOrder(models.Model):
         lost, the register sends the orders again and gets "exists". A conflict with anything
         else (another kind of request) leaves as it is, and Odoo replays the request.
         In Odoo's tests the request's own cursor is used: their data is not committed."""
-        cr = self.env.cr
-        cr.execute(SQL("SET LOCAL lock_timeout = %s", SYNC_TURN_WAIT))
-        cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", SYNC_TURN_LOCK, config.id))
-        cr.execute(SQL("SET LOCAL lock_timeout = 0"))
-        if odoo.modules.module.current_test:
+        self._offline_wait_turn(self.env.cr, config.id)
+        if self._offline_turn_in_request_cursor():
             yield self.env
             return
         with self.env.registry.cursor() as turn_cr:
             yield self.env(cr=turn_cr)
+
+    @api.model
+    def _offline_wait_turn(self, cr, config_id):
+        """Waits for the turn of the offline syncs of config `config_id` (the register's sync
+        and the CSV import alike), held by `cr`'s transaction until it ends; past
+        SYNC_TURN_WAIT, LockNotAvailable. Store in a transaction begun after this returns: one
+        begun before saw the previous turn's writes as changes under it."""
+        cr.execute(SQL("SET LOCAL lock_timeout = %s", SYNC_TURN_WAIT))
+        cr.execute(SQL("SELECT pg_advisory_xact_lock(%s, %s)", SYNC_TURN_LOCK, config_id))
+        cr.execute(SQL("SET LOCAL lock_timeout = 0"))
+
+    @api.model
+    def _offline_turn_in_request_cursor(self):
+        """In Odoo's tests a sync stores in the request's cursor (nothing committed); the
+        tests of concurrent turns answer False to run the production path."""
+        return bool(odoo.modules.module.current_test)
 
     @api.model
     def _offline_prepare_landing(self, config, payload):
@@ -186,11 +202,13 @@ class PosOrder(models.Model):
         config._offline_rescue_session(origin.filtered(lambda s: s.config_id == config) or None)
 
     @api.model
-    def _offline_sync_time_budget(self):
+    def _offline_sync_time_budget(self, since=None):
         """Seconds one sync request (or CSV import chunk) may spend on its orders before the
         rest are answered deferred (CONTRACTS §2): the system parameter, 10 by default, and
         at most half of the worker's limit_time_cpu and limit_time_real (past either the
-        worker is killed and the request rolled back whole)."""
+        worker is killed and the request rolled back whole); less what was spent since
+        `since` (on _offline_sync_clock), waiting for the register's turn. At 0 the core
+        still stores the batch's first order."""
         raw = self.env["ir.config_parameter"].sudo().get_param(SYNC_TIME_BUDGET_PARAM)
         budget = sync_service.DEFAULT_TIME_BUDGET_S
         if raw:
@@ -211,6 +229,8 @@ class PosOrder(models.Model):
             seconds = tools.config.get(limit) or 0
             if seconds > 0:
                 budget = min(budget, seconds / 2)
+        if since is not None:
+            budget = max(0.0, budget - (self._offline_sync_clock() - since))
         return budget
 
     @api.model

@@ -20,5 +20,6 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_settings_refresh_tour,
     test_sync_budget,
     test_sync_log,
+    test_sync_turns,
     test_tour,
 )

@@ -20,6 +20,53 @@ class Crash(Exception):
     pass
 
 
+def export_csv(*orders):
+    """The register's CSV export (CONTRACTS §5): one row per line and per payment."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=csv_schema.CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for order in orders:
+        head = {
+            "order_uuid": order["uuid"],
+            "order_reference": order["reference"],
+            "created_at": order["created_at"],
+            "cashier": order["cashier"]["name"],
+            "customer_id": "",
+            "customer": "",
+            "currency": order["currency"],
+            "order_total": order["amount_total"],
+        }
+        for line in order["lines"]:
+            writer.writerow(
+                {
+                    **head,
+                    "record_type": "line",
+                    "product_id": line["product_id"],
+                    "product_name": line["product_name"],
+                    "quantity": line["qty"],
+                    "unit_price": line["price_unit"],
+                    "discount_percent": line["discount"],
+                    "line_total": line["price_subtotal_incl"],
+                }
+            )
+        for payment in order["payments"]:
+            card = payment["card"] or {}
+            writer.writerow(
+                {
+                    **head,
+                    "record_type": "payment",
+                    "payment_uuid": payment["uuid"],
+                    "payment_method_id": payment["payment_method_id"],
+                    "payment_method": payment["payment_method_name"],
+                    "payment_amount": payment["amount"],
+                    "card_brand": card.get("brand", ""),
+                    "card_last4": card.get("last4", ""),
+                    "card_status": card.get("status", ""),
+                }
+            )
+    return out.getvalue()
+
+
 @tagged("post_install", "-at_install")
 class TestOfflineCsvImport(OfflineSyncCommon):
     def setUp(self):
@@ -29,50 +76,7 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         self.registry_enter_test_mode()
 
     def to_csv(self, *orders):
-        """The register's CSV export (CONTRACTS §5): one row per line and per payment."""
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=csv_schema.CSV_COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
-        for order in orders:
-            head = {
-                "order_uuid": order["uuid"],
-                "order_reference": order["reference"],
-                "created_at": order["created_at"],
-                "cashier": order["cashier"]["name"],
-                "customer_id": "",
-                "customer": "",
-                "currency": order["currency"],
-                "order_total": order["amount_total"],
-            }
-            for line in order["lines"]:
-                writer.writerow(
-                    {
-                        **head,
-                        "record_type": "line",
-                        "product_id": line["product_id"],
-                        "product_name": line["product_name"],
-                        "quantity": line["qty"],
-                        "unit_price": line["price_unit"],
-                        "discount_percent": line["discount"],
-                        "line_total": line["price_subtotal_incl"],
-                    }
-                )
-            for payment in order["payments"]:
-                card = payment["card"] or {}
-                writer.writerow(
-                    {
-                        **head,
-                        "record_type": "payment",
-                        "payment_uuid": payment["uuid"],
-                        "payment_method_id": payment["payment_method_id"],
-                        "payment_method": payment["payment_method_name"],
-                        "payment_amount": payment["amount"],
-                        "card_brand": card.get("brand", ""),
-                        "card_last4": card.get("last4", ""),
-                        "card_status": card.get("status", ""),
-                    }
-                )
-        return out.getvalue()
+        return export_csv(*orders)
 
     def wizard(self, text, env=None):
         data = text if isinstance(text, bytes) else text.encode()

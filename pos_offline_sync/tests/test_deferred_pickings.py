@@ -7,7 +7,6 @@ picking or two, whatever dies mid-chunk or runs at the same time."""
 import contextlib
 import copy
 import threading
-import uuid
 from collections import Counter
 from unittest.mock import patch
 
@@ -15,10 +14,10 @@ import psycopg2
 from odoo import SUPERUSER_ID, api
 from odoo.addons.point_of_sale.models.pos_order import PosOrder as OdooPosOrder
 from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
-from odoo.tools import SQL
+from odoo.tests import tagged
 
 from ..models import pos_session as pos_session_module
+from .committed_register import CommittedRegisterCase
 from .common import OfflineSyncCommon
 
 ORDERS = 50
@@ -377,116 +376,11 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestDeferredPickingsWorkers(TransactionCase):
+class TestDeferredPickingsWorkers(CommittedRegisterCase):
     """Workers on their own committed cursors, as Odoo's cron workers are: a register of its
     own, committed, with pending orders; removed (session closed) at the end."""
 
     N = 24
-
-    def setUp(self):
-        super().setUp()
-        self.ids = self.committed(self.make_register)
-        self.addCleanup(self.committed, self.close_register)
-
-    # -- committed work -----------------------------------------------------------------------
-    def committed(self, func, *args):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            return func(env, *args)
-
-    def make_register(self, env):
-        company = env.ref("base.main_company")
-        env = env(context={"allowed_company_ids": [company.id]})
-        tag = uuid.uuid4().hex[:8]  # a register of its own on every run
-        journal = env["account.journal"].create(
-            {
-                "name": f"Deferred pickings {tag}",
-                "type": "bank",
-                "code": f"D{tag[:4].upper()}",
-                "company_id": company.id,
-            }
-        )
-        method = env["pos.payment.method"].create(
-            {
-                "name": f"Deferred pickings bank {tag}",
-                "journal_id": journal.id,
-                "company_id": company.id,
-            }
-        )
-        config = env["pos.config"].create(
-            {
-                "name": f"Deferred pickings {tag}",
-                "payment_method_ids": [(6, 0, method.ids)],
-                "company_id": company.id,
-            }
-        )
-        products = env["product.product"].create(
-            [
-                {
-                    "name": f"Deferred pickings {name} {tag}",
-                    "is_storable": True,
-                    "available_in_pos": True,
-                    "list_price": price,
-                    "taxes_id": [(5, 0, 0)],
-                }
-                for name, price in (("bolt", 2.0), ("nut", 1.0))
-            ]
-        )
-        config.open_ui()
-        session = config.current_session_id
-        session.set_opening_control(0, None)
-        PosOrder = env["pos.order"].with_context(pos_offline_defer_picking=True)
-        for i in range(self.N):
-            lines = [(products[0], 1 + i % 3), (products[1], 2)]
-            total = sum(p.list_price * q for p, q in lines)
-            PosOrder.sync_from_ui(
-                [
-                    {
-                        "uuid": f"deferred-pickings-{tag}-{i}",
-                        "name": f"Deferred {tag} {i}",
-                        "session_id": session.id,
-                        "pricelist_id": config.pricelist_id.id,
-                        "user_id": SUPERUSER_ID,
-                        "amount_total": total,
-                        "amount_tax": 0,
-                        "amount_paid": total,
-                        "amount_return": 0,
-                        "lines": [
-                            (
-                                0,
-                                0,
-                                {
-                                    "product_id": p.id,
-                                    "qty": q,
-                                    "price_unit": p.list_price,
-                                    "price_subtotal": p.list_price * q,
-                                    "price_subtotal_incl": p.list_price * q,
-                                    "tax_ids": [(6, 0, [])],
-                                },
-                            )
-                            for p, q in lines
-                        ],
-                        "payment_ids": [(0, 0, {"amount": total, "payment_method_id": method.id})],
-                    }
-                ]
-            )
-        orders = env["pos.order"].search([("session_id", "=", session.id)])
-        assert len(orders) == self.N and all(orders.mapped("offline_picking_pending"))
-        assert not orders.picking_ids
-        return {"session": session.id, "orders": orders.ids}
-
-    def close_register(self, env):
-        session = env["pos.session"].browse(self.ids["session"])
-        if session.state != "closed":
-            session.close_session_from_ui()
-
-    def picking_counts(self, env):
-        env.invalidate_all()
-        orders = env["pos.order"].browse(self.ids["orders"])
-        return Counter((len(o.picking_ids), o.offline_picking_pending) for o in orders)
-
-    def orders_where(self):
-        return SQL("id = ANY(%s)", self.ids["orders"])
 
     # -- the tests ----------------------------------------------------------------------------
     def test_a_worker_killed_mid_chunk_leaves_each_order_one_picking(self):

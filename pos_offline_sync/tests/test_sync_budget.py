@@ -104,3 +104,39 @@ class TestSyncTimeBudget(OfflineSyncCommon):
             self.assertEqual(PosOrder._offline_sync_time_budget(), 10.0)
         with patch.dict(options, {"limit_time_cpu": 8, "limit_time_real": 0}):
             self.assertEqual(PosOrder._offline_sync_time_budget(), 4.0)
+
+    def test_the_wait_for_the_registers_turn_counts_against_the_budget(self):
+        """A sync that waited 7 s for its turn (another register's sync held it) has 3 s of
+        its 10 left: the worker limits run from the request's start."""
+        orders = [self.plain_order() for _ in range(4)]
+        PosOrder = type(self.env["pos.order"])
+        wait_turn = PosOrder._offline_wait_turn
+        with self.slow_orders(1.0) as clock:
+
+            def slow_turn(model, cr, config_id):
+                clock.now += 7.0
+                return wait_turn(model, cr, config_id)
+
+            with patch.object(PosOrder, "_offline_wait_turn", slow_turn):
+                results = self.sync(*orders)
+        # 1 s an order, 3 s left: the third ends at 3 s, a fourth would end past it.
+        self.assertEqual([r["status"] for r in results], ["created"] * 3 + [DEFERRED])
+        self.assertEqual([len(self.find(o)) for o in orders], [1, 1, 1, 0])
+
+    def test_a_turn_waited_past_the_whole_budget_still_stores_one_order(self):
+        PosOrder = self.env["pos.order"]
+        clock = FakeClock()
+        with patch.object(type(PosOrder), "_offline_sync_clock", lambda _self: clock.now):
+            self.assertEqual(PosOrder._offline_sync_time_budget(since=clock.now - 4), 6.0)
+            self.assertEqual(PosOrder._offline_sync_time_budget(since=clock.now - 30), 0.0)
+        orders = [self.plain_order() for _ in range(3)]
+        wait_turn = type(PosOrder)._offline_wait_turn
+        with self.slow_orders(0.5) as slow:
+
+            def very_slow_turn(model, cr, config_id):
+                slow.now += 25.0
+                return wait_turn(model, cr, config_id)
+
+            with patch.object(type(PosOrder), "_offline_wait_turn", very_slow_turn):
+                results = self.sync(*orders)
+        self.assertEqual([r["status"] for r in results], ["created", DEFERRED, DEFERRED])

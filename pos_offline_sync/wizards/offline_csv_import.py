@@ -295,29 +295,41 @@ class PosOfflineCsvImport(models.TransientModel):
         self.env.flush_all()  # what this transaction wrote, visible to the chunks' reads
 
         def store_chunk_once(payload):
-            with registry.cursor() as cr:  # commits on leaving, rolls back on an exception
-                env = self.env(cr=cr)
-                config = env["pos.config"].browse(config_id).with_company(company)
-                # The register's sync budget too: a chunk never runs much past it, and the
-                # orders it had no time for go first in the next chunk (import_in_chunks).
-                PosOrder = env["pos.order"]
-                # No session open: the rescue session, as for the register's sync.
-                PosOrder._offline_prepare_landing(config, payload)
-                return sync_service.sync_batch(
-                    payload,
-                    OdooOrderSink(env, config),
-                    time_budget_s=PosOrder._offline_sync_time_budget(),
-                    clock=PosOrder._offline_sync_clock,
-                )["results"]
+            # The register's turn first (pos.order._offline_sync_turn): a register's sync of
+            # this config draws from the same no-gap order sequence, whose row stays locked
+            # until its transaction ends. The turn is held by a cursor of its own until the
+            # chunk's cursor, begun once the turn is ours, has committed.
+            PosOrder = self.env["pos.order"]
+            started = PosOrder._offline_sync_clock()
+            with registry.cursor() as turn_cr:
+                PosOrder._offline_wait_turn(turn_cr, config_id)
+                with registry.cursor() as cr:  # commits on leaving, rolls back on an exception
+                    env = self.env(cr=cr)
+                    config = env["pos.config"].browse(config_id).with_company(company)
+                    # The register's sync budget too: a chunk never runs much past it, and the
+                    # orders it had no time for go first in the next chunk (import_in_chunks).
+                    PosOrder = env["pos.order"]
+                    # No session open: the rescue session, as for the register's sync.
+                    PosOrder._offline_prepare_landing(config, payload)
+                    return sync_service.sync_batch(
+                        payload,
+                        OdooOrderSink(env, config),
+                        time_budget_s=PosOrder._offline_sync_time_budget(since=started),
+                        clock=PosOrder._offline_sync_clock,
+                    )["results"]
 
         def store_chunk(payload):
             # A sync making the rescue session at the same moment: this chunk's transaction
             # fails to serialize (pos.config._offline_rescue_session) and runs again, in a new
-            # one that sees that session. Nothing of the failed try was committed.
+            # one that sees that session. A register's sync holding the turn past
+            # SYNC_TURN_WAIT: the chunk waits again. Nothing of the failed try was committed.
             for attempt in range(1, CHUNK_TRIES + 1):
                 try:
                     return store_chunk_once(payload)
-                except psycopg2.errors.SerializationFailure:
+                except (
+                    psycopg2.errors.SerializationFailure,
+                    psycopg2.errors.LockNotAvailable,
+                ):
                     if attempt == CHUNK_TRIES:
                         raise
                     _logger.info("CSV import chunk: concurrent update, try %s again", attempt + 1)
