@@ -34,7 +34,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.odoo_workers import LOGIN, PASSWORD, Odoo, Rpc, landed, log_lines, report
+from bench.odoo_workers import landed, log_lines, report
+from tools.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCT = "Desk Pad"  # demo data, on the register's first screen
@@ -303,8 +304,8 @@ def main(argv=None) -> int:
     parser.add_argument("--log-dir", default=str(ROOT / "var"))
     args = parser.parse_args(argv)
 
-    odoo = Odoo(args)
-    odoo.server_args = []  # threaded, as a register's Odoo in a shop: its bus on the same port
+    # Threaded, as a register's Odoo in a shop: its bus on the same port.
+    odoo = OdooServer.from_args(args, server_args=[])
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     logfile = log_dir / f"odoo-browser-{args.db}.log"

@@ -31,17 +31,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.odoo_workers import (
-    LOGIN,
-    PAGE_SCRIPT,
-    PASSWORD,
-    Odoo,
-    Rpc,
-    landed,
-    log_lines,
-    prepare_register,
-    report,
-)
+from bench.odoo_workers import PAGE_SCRIPT, landed, log_lines, prepare_register, report
+from tools.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
 
 ROOT = Path(__file__).resolve().parents[1]
 # odoo/service/model.py retrying(): "<PGCODE>, <n> tries left, try again in ..." for each
@@ -121,8 +112,8 @@ def main(argv=None) -> int:
     parser.add_argument("--log-dir", default=str(ROOT / "var"))
     args = parser.parse_args(argv)
 
-    odoo = Odoo(args)
-    odoo.server_args = ["--workers", str(args.workers)]  # Odoo's default time limits
+    # Odoo's default time limits.
+    odoo = OdooServer.from_args(args, server_args=["--workers", str(args.workers)])
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     logfile = log_dir / f"odoo-concurrent-{args.db}.log"

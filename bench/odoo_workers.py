@@ -23,20 +23,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid as uuidlib
-import xmlrpc.client
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+from tools.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = ["--workers", "2", "--limit-time-cpu", "20", "--limit-time-real", "40"]
@@ -46,7 +43,6 @@ LIMITS = ["--workers", "2", "--limit-time-cpu", "20", "--limit-time-real", "40"]
 KILLED = re.compile(
     r"(timeout after \d+s|CPU time limit|memory limit \(?\S*\)? ?reached|MemoryError)"
 )
-LOGIN, PASSWORD = "admin", "admin"  # Odoo's demo data
 
 PAGE_SCRIPT = """
 async ({orders, config, storeName}) => {
@@ -130,91 +126,6 @@ async ({orders, config, storeName}) => {
 def report(name: str, value, unit: str, note: str = "") -> None:
     text = f"{value:.2f}" if isinstance(value, float) else str(value)
     print(f"bench {name}: {text} {unit}" + (f"  # {note}" if note else ""), flush=True)
-
-
-class Odoo:
-    def __init__(self, args):
-        self.args = args
-        base = [args.odoo_python, args.odoo_bin]
-        self.config = ["-c", args.odoo_config] if args.odoo_config else []
-        self.base = base
-        self.addons = [f"--addons-path={args.addons_path}"] if args.addons_path else []
-        self.url = f"http://127.0.0.1:{args.port}"
-        self.process = None
-        self.server_args = LIMITS  # bench.odoo_browser_bench runs it threaded
-
-    def run(self, *extra, log: Path) -> None:
-        cmd = [*self.base, *self.config, *self.addons, "-d", self.args.db, *extra]
-        with log.open("w") as out:
-            done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)  # noqa: S603
-        if done.returncode:
-            raise RuntimeError(f"Odoo failed ({done.returncode}); see {log}")
-
-    def fresh_db(self, log: Path) -> None:
-        subprocess.run(  # noqa: S603 - our argv; a missing database is fine
-            [*self.base, "db", *self.config, "drop", self.args.db],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=False,
-        )
-        print(f"installing pos_offline_sync in a fresh {self.args.db} ...", flush=True)
-        self.run("-i", "pos_offline_sync", "--with-demo", "--stop-after-init", "--no-http", log=log)
-
-    def start(self, logfile: Path) -> None:
-        cmd = [
-            *self.base,
-            *self.config,
-            *self.addons,
-            "-d",
-            self.args.db,
-            f"--db-filter=^{re.escape(self.args.db)}$",
-            *self.server_args,
-            f"--http-port={self.args.port}",
-            f"--gevent-port={self.args.port + 1}",
-            f"--logfile={logfile}",
-            "--log-level=info",
-        ]
-        # A session of its own: stopping it stops its workers, and only them. What Odoo prints
-        # outside its log (the gevent process's start) goes beside the log.
-        self.stderr = open(logfile.with_suffix(".stderr"), "w")  # noqa: SIM115
-        self.process = subprocess.Popen(  # noqa: S603
-            cmd, start_new_session=True, stdout=self.stderr, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Odoo exited at start; see {logfile}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/web/login", timeout=5):  # noqa: S310
-                    return
-            except OSError:
-                time.sleep(1)
-        raise RuntimeError(f"Odoo did not answer on {self.url} in 120 s; see {logfile}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-        if self.process:
-            self.stderr.close()
-
-
-class Rpc:
-    def __init__(self, url: str, db: str):
-        self.db = db
-        self.uid = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common").authenticate(
-            db, LOGIN, PASSWORD, {}
-        )
-        if not self.uid:
-            raise RuntimeError(f"cannot log into {db} as {LOGIN}")
-        self.proxy = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object", allow_none=True)
-
-    def __call__(self, model, method, *args, **kwargs):
-        return self.proxy.execute_kw(self.db, self.uid, PASSWORD, model, method, list(args), kwargs)
 
 
 def prepare_register(rpc: Rpc, stock_at_closing: bool = False) -> dict:
@@ -440,7 +351,7 @@ def main(argv=None) -> int:
     parser.add_argument("--log-dir", default=str(ROOT / "var"))
     args = parser.parse_args(argv)
 
-    odoo = Odoo(args)
+    odoo = OdooServer.from_args(args, server_args=LIMITS)
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     logfile = log_dir / f"odoo-workers-{args.db}.log"
@@ -474,6 +385,8 @@ def main(argv=None) -> int:
     report(
         "workers_landing_s", outcome["totalMs"] / 1000, "s", f"{found} landed, {distinct} distinct"
     )
+    # The issue's name for the same figure (goal: 1,000 orders within 60 s).
+    report(f"workers_{args.orders}_orders_s", outcome["totalMs"] / 1000, "s", "goal <= 60 at 1000")
     report("workers_ms_per_order", outcome["totalMs"] / args.orders, "ms")
     report("max_request_s", max(request_s), "s", f"{len(calls)} requests")
     report("median_request_s", statistics.median(request_s), "s")

@@ -1,6 +1,7 @@
 // The sandbox register's service worker (cold boot offline, issue 11): the register page, its
 // unchanged core files, OWL, templates and its last /api/pos_data, served network-first with
-// the cache as the fallback, so a browser started with no server still opens the register.
+// the cache as the fallback, so a browser started with no server, or a server that does not
+// answer, still opens the register.
 // The cache is named after the addon's version (the server writes it in below, from
 // static/src/core/version.js): a new version is a new worker, which drops the old caches, so
 // core JS from before an upgrade is never served once the new version was loaded online.
@@ -42,28 +43,70 @@ function cacheable(request) {
     );
 }
 
-async function networkFirst(request) {
+// A server that takes the connection and never answers (hung, or a captive network) must not
+// keep the register from opening: past NETWORK_WAIT_MS the cached copy answers, and for
+// SLOW_MS after that the files (not the data) come from the cache at once while the network
+// still refreshes them behind.
+const NETWORK_WAIT_MS = 4000;
+const SLOW_MS = 30000;
+let slowUntil = 0;
+
+function waitFor(request) {
+    const data = new URL(request.url).pathname.startsWith("/api/");
+    return Date.now() < slowUntil && !data ? 0 : NETWORK_WAIT_MS;
+}
+
+async function cachedCopy(request) {
     // caches.open creates a missing cache: opened only to write (while current) or once known.
-    try {
-        const response = await fetch(request);
+    if (!(await caches.has(CACHE))) {
+        return undefined;
+    }
+    return (await caches.open(CACHE)).match(request, { ignoreVary: true });
+}
+
+async function networkFirst(event) {
+    const request = event.request;
+    const network = fetch(request).then(async (response) => {
         if (response.ok && isCurrent()) {
             await (await caches.open(CACHE)).put(request, response.clone());
         }
         return response;
+    });
+    // The network's late answer still reaches the cache after the page got the cached copy.
+    event.waitUntil(network.catch(() => undefined));
+    let timer;
+    const waited = new Promise((resolve) => {
+        timer = setTimeout(resolve, waitFor(request));
+    });
+    try {
+        const first = await Promise.race([
+            network.then((response) => ({ response })),
+            waited.then(() => null),
+        ]);
+        if (first) {
+            slowUntil = 0;
+            return first.response;
+        }
+        const cached = await cachedCopy(request);
+        if (cached) {
+            slowUntil = Date.now() + SLOW_MS;
+            return cached;
+        }
+        return await network; // nothing cached: the network's answer, however late
     } catch (error) {
-        const cached =
-            (await caches.has(CACHE)) &&
-            (await (await caches.open(CACHE)).match(request, { ignoreVary: true }));
+        const cached = await cachedCopy(request);
         if (cached) {
             return cached;
         }
         throw error;
+    } finally {
+        clearTimeout(timer);
     }
 }
 
 self.addEventListener("fetch", (event) => {
     if (cacheable(event.request)) {
-        event.respondWith(networkFirst(event.request));
+        event.respondWith(networkFirst(event));
     }
 });
 

@@ -34,7 +34,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from sandbox.launcher import chromium_options
 from tests.browser_wait import wait_for_promise
-from tests.odoo_browser.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
+from tools.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
 
 STATUS = ".pos-offline-sync-icons [data-test='offline-status']"
 SYNC = ".pos-offline-sync-icons [data-test='sync-button']"
@@ -54,6 +54,7 @@ def odoo(tmp_path):
         addons_path=os.environ.get("ODOO_ADDONS_PATH") or None,
         db=os.environ.get("ODOO_DB", "pos_offline_sync_test"),
         port=int(os.environ.get("ODOO_BROWSER_PORT", "8079")),
+        numbered_logs=True,  # started twice: the log of each start
     )
     server.log = Path(os.environ.get("ODOO_BROWSER_LOG", tmp_path / "odoo.log"))
     server.start(server.log)
