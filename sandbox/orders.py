@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from pos_offline_sync.core import order_identity
 from pos_offline_sync.core.csv_schema import import_in_chunks
 from pos_offline_sync.core.order_schema import (
     MAX_ID,
@@ -93,7 +94,7 @@ class SqliteOrderSink:
         uuid = order["uuid"]
         if uuid in self._prepared:
             return  # the same uuid twice in a batch: the second store() answers "exists"
-        if self._existing(uuid) is not None:
+        if self._existing(self._stored_uuid(order)) is not None:
             # A fast path only: the UNIQUE insert is what guarantees "once".
             self._prepared[uuid] = _EXISTS
             return
@@ -124,13 +125,13 @@ class SqliteOrderSink:
                 raise RuntimeError("store() inside a batch needs prepare() first")
             pay = self._prepared[uuid]  # kept: the uuid may come twice in a batch
             if pay is _EXISTS:
-                existing = self._existing(uuid)
+                existing = self._existing(self._stored_uuid(order))
                 if existing is None:  # orders are never deleted: a bug, not bad input
                     raise RuntimeError("an order seen stored is gone")
                 return existing
             with savepoint(self.conn):
                 return self._insert(order, pay)
-        existing = self._existing(uuid)
+        existing = self._existing(self._stored_uuid(order))
         if existing is not None:
             return existing
         self._check_references(order)
@@ -141,10 +142,11 @@ class SqliteOrderSink:
     def _insert(self, order: dict, pay: PaymentState) -> StoredOrder:
         """INSERT ... ON CONFLICT DO NOTHING and its children, in the caller's transaction."""
         reference = order.get("reference") or order["uuid"]
-        if self._existing(order["uuid"]) is not None:
+        stored_uuid = self._stored_uuid(order)
+        if self._existing(stored_uuid) is not None:
             # Stored before (another request, or the same uuid earlier in this batch): no
             # session chosen for it, so no rescue session made for nothing.
-            return self._existing(order["uuid"])
+            return self._existing(stored_uuid)
         # Its session, or the open one, or the rescue one (core/rescue_session.py), chosen in
         # this write transaction: two batches at once make one rescue session.
         session = sessions.landing(self.conn, self.config_id, order.get("session_id"))
@@ -155,7 +157,7 @@ class SqliteOrderSink:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (uuid) DO NOTHING""",
             (
-                order["uuid"],
+                stored_uuid,
                 self.config_id,
                 session["id"],
                 reference,
@@ -176,7 +178,7 @@ class SqliteOrderSink:
         )
         if cur.rowcount == 0:
             # Stored before (another request, or the same uuid earlier in this batch).
-            return self._existing(order["uuid"])
+            return self._existing(stored_uuid)
         self._insert_children(cur.lastrowid, order, pay)
         return StoredOrder(
             "created",
@@ -215,6 +217,20 @@ class SqliteOrderSink:
         return [p for p in order["payments"] if id(p) not in dropped], notes
 
     # -- helpers ------------------------------------------------------------------------------
+    def _stored_uuid(self, order: dict) -> str:
+        """The uuid the order is stored under: its own, unless another sale is stored under
+        it (core/order_identity.py). The card ledger keeps the order's own uuid."""
+        row = self.conn.execute(
+            "SELECT payload FROM orders WHERE uuid = ?", (order["uuid"],)
+        ).fetchone()
+        if row is None:
+            return order["uuid"]
+        sent = order_identity.identity_of(order)
+        stored = order_identity.identity_of(json.loads(row["payload"]))
+        if order_identity.same_sale(stored, sent, self.rounding):
+            return order["uuid"]
+        return order_identity.reused_uuid(order["uuid"], sent)
+
     def _existing(self, uuid: str) -> StoredOrder | None:
         row = self.conn.execute(
             """SELECT o.reference, o.state, s.name AS session_name, s.rescue

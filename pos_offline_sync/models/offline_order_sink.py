@@ -17,7 +17,7 @@ from odoo.exceptions import ConcurrencyError, UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import float_round
 
-from ..core import risk_limits
+from ..core import order_identity, risk_limits
 from ..core.order_schema import (
     TAXED,
     OrderValidationError,
@@ -79,25 +79,47 @@ class OdooOrderSink:
             # commit the orders already answered ok.
             with self.env.cr.savepoint():
                 existing = self.PosOrder._get_open_order({"uuid": uuid})
+                stored_as = uuid
                 if existing and (existing.state != "draft" or existing.offline_synced):
-                    if not existing.offline_synced:
-                        self._settle_cards_of(existing, order)
-                    elif existing.state == "draft":
-                        self._pay_draft_with_cards(existing, order)
-                    return self._stored("exists", existing)
+                    if self._another_sale(existing, order):
+                        # The register rang another sale under a uuid already stored
+                        # (core/order_identity.py): it is stored under its own derived uuid,
+                        # once, whatever the resends.
+                        stored_as = order_identity.reused_uuid(
+                            uuid, order_identity.identity_of(order)
+                        )
+                        again = self.PosOrder._get_open_order({"uuid": stored_as})
+                        if again:
+                            return self._stored("exists", again)
+                        existing = self.PosOrder.browse()
+                    else:
+                        if not existing.offline_synced:
+                            self._settle_cards_of(existing, order)
+                        elif existing.state == "draft":
+                            self._pay_draft_with_cards(existing, order)
+                        return self._stored("exists", existing)
                 ui_order, card_failures = self._ui_order(order, existing)
                 card_failures += self._apply_card_outcomes(order, ui_order)
+                ui_order["uuid"] = stored_as
                 # Its stock picking is made after the landing (pos_order.py, deferred pickings).
                 self.PosOrder.with_context(**{DEFER_PICKING_KEY: True}).sync_from_ui([ui_order])
-                stored = self.PosOrder._get_open_order({"uuid": uuid})
+                stored = self.PosOrder._get_open_order({"uuid": stored_as})
                 if not stored:
                     raise OrderValidationError("the server did not store the order")
                 stored._offline_after_sync(card_failures)
+                if stored_as != uuid:
+                    stored._offline_note_reused_uuid(uuid)
         except (UserError, ValidationError) as exc:
             raise OrderValidationError(str(exc.args[0] if exc.args else exc)) from exc
         return self._stored("created", stored)
 
     # -- helpers ----------------------------------------------------------------------------
+    def _another_sale(self, existing, order):
+        rounding = self.config.currency_id.rounding or 0.01
+        return not order_identity.same_sale(
+            existing._offline_identity(), order_identity.identity_of(order), rounding
+        )
+
     def _stored(self, status, pos_order):
         session = pos_order.sudo().session_id
         return StoredOrder(

@@ -11,7 +11,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 from psycopg2 import errors as pg_errors
 
-from ..core import device_report, sync_service
+from ..core import device_report, order_identity, sync_service
 from ..core.order_schema import MAX_ID
 from .offline_order_sink import DEFER_PICKING_KEY, RETRYABLE, OdooOrderSink
 
@@ -106,6 +106,89 @@ class PosOrder(models.Model):
             config.name,
         )
         return config._offline_rescue_session(closed)
+
+    # -- one uuid, two sales (core/order_identity.py) ---------------------------------------
+    @api.model
+    def sync_from_ui(self, orders):
+        # Odoo answers an order whose uuid is stored and paid with "sync ignored": a sale rung
+        # into a stale copy of a paid order (Odoo's IndexedDB after a quick reload) would be
+        # lost, money taken. With offline mode on, it is stored as the new sale it is.
+        reused = []
+        for order in orders:
+            if isinstance(order, dict) and self._offline_reuses_uuid(order):
+                reused.append((order["uuid"], self._offline_renumber(order)))
+        result = super().sync_from_ui(orders)
+        for old, new in reused:
+            self.search([("uuid", "=", new)], limit=1)._offline_note_reused_uuid(old)
+        return result
+
+    @api.model
+    def _offline_ui_identity(self, ui_order):
+        """The identity (core/order_identity.py) of Odoo's UI order data."""
+
+        def created(commands):
+            return [c[2] for c in commands or [] if isinstance(c, (list, tuple)) and len(c) > 2]
+
+        lines = [v for v in created(ui_order.get("lines")) if isinstance(v, dict)]
+        payments = [v for v in created(ui_order.get("payment_ids")) if isinstance(v, dict)]
+        return order_identity.SaleIdentity.of(
+            payment_uuids=[p.get("uuid") for p in payments],
+            line_uuids=[line.get("uuid") for line in lines],
+            lines=[(line.get("product_id") or 0, line.get("qty") or 0) for line in lines],
+            total=ui_order.get("amount_total") or 0.0,
+        )
+
+    def _offline_identity(self):
+        """The identity of this stored order."""
+        self.ensure_one()
+        return order_identity.SaleIdentity.of(
+            payment_uuids=self.payment_ids.mapped("uuid"),
+            line_uuids=self.lines.mapped("uuid"),
+            lines=[(line.product_id.id, line.qty) for line in self.lines],
+            total=self.amount_total,
+        )
+
+    @api.model
+    def _offline_reuses_uuid(self, ui_order):
+        """True when `ui_order` is another sale than the finished order stored under its
+        uuid, on a register with offline mode on (else Odoo's own answer stays)."""
+        order_uuid = ui_order.get("uuid")
+        # Without a state Odoo stores the order as finished too (_process_order).
+        if not isinstance(order_uuid, str) or ui_order.get("state") in ("draft", "cancel"):
+            return False
+        stored = self.sudo().search([("uuid", "=", order_uuid)], limit=1)
+        if not stored or stored.state in ("draft", "cancel"):
+            return False
+        if not stored.config_id.allow_offline_mode:
+            return False
+        rounding = stored.currency_id.rounding or 0.01
+        return not order_identity.same_sale(
+            stored._offline_identity(), self._offline_ui_identity(ui_order), rounding
+        )
+
+    @api.model
+    def _offline_renumber(self, ui_order):
+        """Gives `ui_order` (in place) the uuid another sale sent under its uuid is stored
+        under; returns it."""
+        new = order_identity.reused_uuid(ui_order["uuid"], self._offline_ui_identity(ui_order))
+        _logger.warning(
+            "POS order %s is another sale than the order stored under that uuid: stored as %s",
+            ui_order["uuid"],
+            new,
+        )
+        ui_order["uuid"] = new
+        return new
+
+    def _offline_note_reused_uuid(self, old_uuid):
+        for order in self:
+            order.message_post(
+                body=self.env._(
+                    "This sale reached the server under the number (uuid %(uuid)s) of another "
+                    "order, already stored (the register reused it, e.g. after a reload). It "
+                    "was stored as this new order instead of being dropped.",
+                    uuid=old_uuid,
+                )
+            )
 
     @api.model
     def _load_pos_data_fields(self, config):

@@ -17,6 +17,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_offline_sync,
     test_order_trust,
     test_rescue_session,
+    test_reused_uuid,
     test_settings_refresh_tour,
     test_sync_budget,
     test_sync_log,

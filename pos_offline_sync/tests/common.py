@@ -75,6 +75,9 @@ class OfflineSyncCommon(TestPoSCommon):
         total = self.create_ui_order_data(lines)["amount_total"]
         payments = payments if payments is not None else [(self.cash_pm1, total)]
         odoo = self.create_ui_order_data(lines, payments=payments, uuid=order_uuid)
+        # As the register sends them: every line and payment with its own uuid.
+        for command in odoo["lines"]:
+            command[2]["uuid"] = str(uuid.uuid4())
         plain_payments = []
         for command, (method, amount) in zip(odoo["payment_ids"], payments, strict=True):
             pay_uuid = str(uuid.uuid4())

@@ -190,6 +190,18 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertFalse(self.find(order))
         self.assertEqual(self.stripe.succeeded_intents(order["uuid"]), [])
 
+    def test_a_declined_card_resent_is_not_taken_for_another_sale(self):
+        # Stored as a draft with no payment; its resend names the card payment, its lines are
+        # the same: the same sale (core/order_identity.py), "exists", stored once.
+        order = self.card_order(VISA_DECLINED)
+        self.process(order)
+        self.sync(copy.deepcopy(order))
+        self.assertEqual(self.find(order).state, "draft")
+        self.assertEqual(self.sync(copy.deepcopy(order))[0]["status"], "exists")
+        self.assertEqual(
+            self.env["pos.order"].search_count([("config_id", "=", self.config.id)]), 1
+        )
+
     def test_declined_card_syncs_unpaid_then_new_card_pays(self):
         order = self.card_order(VISA_DECLINED)
         outcome = self.process(order)

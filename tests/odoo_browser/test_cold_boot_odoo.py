@@ -24,17 +24,14 @@ ODOO_CONFIG, ODOO_ADDONS_PATH, ODOO_DB, ODOO_BROWSER_PORT.
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from sandbox.launcher import chromium_options
 from tests.browser_wait import wait_for_promise
-from tools.odoo_server import LOGIN, PASSWORD, OdooServer, Rpc
+from tools.odoo_server import LOGIN, PASSWORD, Rpc
 
 STATUS = ".pos-offline-sync-icons [data-test='offline-status']"
 SYNC = ".pos-offline-sync-icons [data-test='sync-button']"
@@ -43,23 +40,6 @@ WAIT_MS = 120_000
 # What the browser logs for a request its network refused: the network being down, which is
 # the point of the test, not an error of the page's code.
 NETWORK_REFUSED = re.compile(r"net::ERR_(INTERNET_DISCONNECTED|CONNECTION_REFUSED|FAILED)")
-
-
-@pytest.fixture
-def odoo(tmp_path):
-    server = OdooServer(
-        odoo_bin=os.environ["ODOO_BIN"],
-        odoo_python=os.environ["ODOO_PYTHON"],
-        config=os.environ.get("ODOO_CONFIG") or None,
-        addons_path=os.environ.get("ODOO_ADDONS_PATH") or None,
-        db=os.environ.get("ODOO_DB", "pos_offline_sync_test"),
-        port=int(os.environ.get("ODOO_BROWSER_PORT", "8079")),
-        numbered_logs=True,  # started twice: the log of each start
-    )
-    server.log = Path(os.environ.get("ODOO_BROWSER_LOG", tmp_path / "odoo.log"))
-    server.start(server.log)
-    yield server
-    server.stop()
 
 
 def prepare(rpc: Rpc) -> dict:
