@@ -121,10 +121,12 @@ class OdooServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"Odoo exited at start; see {logfile}")
             if not self.refuses():
                 return logfile
             time.sleep(1)
+        self.stop()
         raise RuntimeError(f"Odoo did not answer on {self.url} in {START_TIMEOUT_S} s")
 
     def stop(self) -> None:

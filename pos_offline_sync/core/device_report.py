@@ -183,7 +183,7 @@ def parse_report(payload) -> DeviceReport:
     seq = _int(payload["seq"], "seq", 1, MAX_SEQ)
     version = payload["addon_version"]
     if not isinstance(version, str) or not VERSION_RE.match(version):
-        raise DeviceReportError("addon_version must be a version such as 19.0.1.2.0")
+        raise DeviceReportError("addon_version must be a version such as 19.0.1.3.0")
     storage = payload["storage"]
     if storage not in STORAGE_STATES:
         raise DeviceReportError(f"storage must be one of {', '.join(STORAGE_STATES)}")

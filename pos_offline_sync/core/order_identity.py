@@ -51,11 +51,15 @@ class SaleIdentity:
 
 def same_sale(stored: SaleIdentity, sent: SaleIdentity, rounding: float = 0.01) -> bool:
     """True when `sent` is the sale `stored` holds (a resend), False when it is another sale
-    sent under the same uuid. A payment or a line in common: the same sale (the back office
-    may have replaced the payments since). The register's own line uuids on both sides and
-    none in common: another sale. Else (a CSV row has no line uuids) the goods and total."""
-    if stored.payment_uuids & sent.payment_uuids or stored.line_uuids & sent.line_uuids:
+    sent under the same uuid. A payment in common: the same sale (a tip added since changes
+    its goods, not its payments). Lines in common: the same sale if its goods are too (the back
+    office may have replaced the payments since; a stale copy of an order with another sale's
+    lines added is not it). The register's own line uuids on both sides and none in common:
+    another sale. Else (a CSV row has no line uuids) the goods and total decide."""
+    if stored.payment_uuids & sent.payment_uuids:
         return True
+    if stored.line_uuids & sent.line_uuids:
+        return stored.goods == sent.goods
     if stored.line_uuids and sent.line_uuids:
         return False
     return stored.goods == sent.goods and abs(stored.total - sent.total) < rounding / 2 + 1e-9

@@ -80,24 +80,18 @@ class OdooOrderSink:
             with self.env.cr.savepoint():
                 existing = self.PosOrder._get_open_order({"uuid": uuid})
                 stored_as = uuid
+                if existing and self._another_sale(existing, order):
+                    # The register rang another sale under a uuid already stored
+                    # (core/order_identity.py): it is stored under its own derived uuid, once
+                    # whatever the resends, which then meet that order below.
+                    stored_as = order_identity.reused_uuid(uuid, order_identity.identity_of(order))
+                    existing = self.PosOrder._get_open_order({"uuid": stored_as})
                 if existing and (existing.state != "draft" or existing.offline_synced):
-                    if self._another_sale(existing, order):
-                        # The register rang another sale under a uuid already stored
-                        # (core/order_identity.py): it is stored under its own derived uuid,
-                        # once, whatever the resends.
-                        stored_as = order_identity.reused_uuid(
-                            uuid, order_identity.identity_of(order)
-                        )
-                        again = self.PosOrder._get_open_order({"uuid": stored_as})
-                        if again:
-                            return self._stored("exists", again)
-                        existing = self.PosOrder.browse()
-                    else:
-                        if not existing.offline_synced:
-                            self._settle_cards_of(existing, order)
-                        elif existing.state == "draft":
-                            self._pay_draft_with_cards(existing, order)
-                        return self._stored("exists", existing)
+                    if not existing.offline_synced:
+                        self._settle_cards_of(existing, order)
+                    elif existing.state == "draft":
+                        self._pay_draft_with_cards(existing, order)
+                    return self._stored("exists", existing)
                 ui_order, card_failures = self._ui_order(order, existing)
                 card_failures += self._apply_card_outcomes(order, ui_order)
                 ui_order["uuid"] = stored_as
@@ -115,6 +109,13 @@ class OdooOrderSink:
 
     # -- helpers ----------------------------------------------------------------------------
     def _another_sale(self, existing, order):
+        """True when `order` is another sale than the order stored under its uuid, finished
+        or stored unpaid by the addon (a declined card: the resend's card must pay that sale,
+        not another). Odoo's own drafts (restaurant) are Odoo's to update."""
+        if existing.state == "cancel" or (
+            existing.state == "draft" and not existing.offline_synced
+        ):
+            return False
         rounding = self.config.currency_id.rounding or 0.01
         return not order_identity.same_sale(
             existing._offline_identity(), order_identity.identity_of(order), rounding

@@ -40,6 +40,13 @@ class PosOrder(models.Model):
         copy=False,
         help="Captured by the register while offline and synced later.",
     )
+    offline_register_line_uuids = fields.Boolean(
+        string="Lines Named by the Register",
+        readonly=True,
+        copy=False,
+        help="Its lines carry the uuids the register gave them (not an order made from a CSV "
+        "row): another sale sent under its uuid is told apart by them.",
+    )
     offline_card_failed = fields.Boolean(
         string="Card Payment Failed",
         readonly=True,
@@ -113,14 +120,35 @@ class PosOrder(models.Model):
         # Odoo answers an order whose uuid is stored and paid with "sync ignored": a sale rung
         # into a stale copy of a paid order (Odoo's IndexedDB after a quick reload) would be
         # lost, money taken. With offline mode on, it is stored as the new sale it is.
-        reused = []
+        notes, answer_uuids = {}, {}
         for order in orders:
-            if isinstance(order, dict) and self._offline_reuses_uuid(order):
-                reused.append((order["uuid"], self._offline_renumber(order)))
+            if not isinstance(order, dict):
+                continue
+            if self._offline_has_register_line_uuids(order):
+                order["offline_register_line_uuids"] = True
+            if self._offline_reuses_uuid(order):
+                old = order["uuid"]
+                new = self._offline_renumber(order)
+                answer_uuids[new] = old
+                # Stored now: said once (a resend of that sale is Odoo's "sync ignored").
+                if not self.sudo().search_count([("uuid", "=", new)]):
+                    notes[new] = old
         result = super().sync_from_ui(orders)
-        for old, new in reused:
+        for new, old in notes.items():
             self.search([("uuid", "=", new)], limit=1)._offline_note_reused_uuid(old)
+        # The register knows the order by the uuid it sent: the answer names it so, and the
+        # register's copy becomes the stored order (not one it would send again forever).
+        for record in result.get("pos.order", []) if isinstance(result, dict) else []:
+            if isinstance(record, dict) and record.get("uuid") in answer_uuids:
+                record["uuid"] = answer_uuids[record["uuid"]]
         return result
+
+    @api.model
+    def _offline_has_register_line_uuids(self, ui_order):
+        lines = [c for c in ui_order.get("lines") or [] if isinstance(c, (list, tuple))]
+        return bool(lines) and all(
+            len(c) > 2 and isinstance(c[2], dict) and c[2].get("uuid") for c in lines
+        )
 
     @api.model
     def _offline_ui_identity(self, ui_order):
@@ -143,7 +171,8 @@ class PosOrder(models.Model):
         self.ensure_one()
         return order_identity.SaleIdentity.of(
             payment_uuids=self.payment_ids.mapped("uuid"),
-            line_uuids=self.lines.mapped("uuid"),
+            # Lines made from a CSV row got random uuids: they name nothing the register knows.
+            line_uuids=self.lines.mapped("uuid") if self.offline_register_line_uuids else (),
             lines=[(line.product_id.id, line.qty) for line in self.lines],
             total=self.amount_total,
         )

@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import base64
 import copy
 import json
 
@@ -8,6 +9,7 @@ from odoo.tests import Form, tagged
 from ..models.pos_offline_card_attempt import OdooAttemptLedger
 from .common import OfflineSyncCommon
 from .localstripe import VISA_DECLINED, VISA_OK
+from .test_csv_import import export_csv
 
 
 @tagged("post_install", "-at_install")
@@ -201,6 +203,27 @@ class TestOfflineCard(OfflineSyncCommon):
         self.assertEqual(
             self.env["pos.order"].search_count([("config_id", "=", self.config.id)]), 1
         )
+
+    def test_a_card_order_imported_from_csv_then_synced_by_its_register_is_one_paid_order(self):
+        # The CSV has no card envelope: the order lands unpaid, with lines of the import's own
+        # uuids. The register's sync of that sale then pays it with its card, and is not taken
+        # for another sale (core/order_identity.py).
+        order = self.card_order()
+        wizard = self.env["pos.offline.csv.import"].create(
+            {
+                "config_id": self.config.id,
+                "csv_file": base64.b64encode(export_csv(order).encode()),
+                "csv_filename": "offline.csv",
+            }
+        )
+        wizard.action_import()
+        self.assertEqual(self.find(order).state, "draft")
+        [result] = self.sync(copy.deepcopy(order))
+        self.assertEqual(result["status"], "exists", result)
+        self.assertEqual(
+            self.env["pos.order"].search_count([("config_id", "=", self.config.id)]), 1
+        )
+        self.assertEqual(self.find(order).state, "paid")
 
     def test_declined_card_syncs_unpaid_then_new_card_pays(self):
         order = self.card_order(VISA_DECLINED)

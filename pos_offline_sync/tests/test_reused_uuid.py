@@ -5,11 +5,13 @@ order already paid and synced as an empty draft, and the cashier rings the next 
 addon's answered "exists": the sale, paid, was lost. With offline mode on, both store it as a
 new order, once whatever the resends; a resend of the same sale is still "exists"."""
 
+import base64
 import copy
 
 from odoo.tests import tagged
 
 from .common import OfflineSyncCommon
+from .test_csv_import import export_csv
 
 
 @tagged("post_install", "-at_install")
@@ -55,16 +57,21 @@ class TestReusedUuid(OfflineSyncCommon):
         first = self.plain_order([(self.lamp, 1)])
         PosOrder.sync_from_ui([copy.deepcopy(first["odoo"])])
         second = self.next_sale_under(first)
-        PosOrder.sync_from_ui([copy.deepcopy(second["odoo"])])
+        answer = PosOrder.sync_from_ui([copy.deepcopy(second["odoo"])])
+        # The register knows it by the uuid it sent: its copy becomes the stored order.
+        self.assertEqual([o["uuid"] for o in answer["pos.order"]], [first["uuid"]])
         stored = PosOrder.search([("config_id", "=", self.config.id)])
         self.assertEqual(len(stored), 2)
         self.assertEqual(
             sorted(stored.mapped("amount_total")),
             sorted([first["amount_total"], second["amount_total"]]),
         )
-        # Odoo's own resends ("sync ignored" for both): nothing more.
+        # Odoo's own resends ("sync ignored" for both): nothing more, and one note only.
         PosOrder.sync_from_ui([copy.deepcopy(second["odoo"]), copy.deepcopy(first["odoo"])])
         self.assertEqual(PosOrder.search_count([("config_id", "=", self.config.id)]), 2)
+        other = stored - self.orders_named(first["uuid"])
+        notes = [b for b in other.message_ids.mapped("body") if first["uuid"] in b]
+        self.assertEqual(len(notes), 1, notes)
 
     def test_with_offline_mode_off_odoos_answer_stays(self):
         self.config.allow_offline_mode = False
@@ -73,3 +80,22 @@ class TestReusedUuid(OfflineSyncCommon):
         PosOrder.sync_from_ui([copy.deepcopy(first["odoo"])])
         PosOrder.sync_from_ui([copy.deepcopy(self.next_sale_under(first)["odoo"])])
         self.assertEqual(PosOrder.search_count([("config_id", "=", self.config.id)]), 1)
+
+    def test_a_csv_import_then_the_registers_sync_of_that_sale_is_one_order(self):
+        # The import makes its lines with uuids of its own: they must not make the register's
+        # own resend look like another sale.
+        self.registry_enter_test_mode()
+        order = self.plain_order([(self.lamp, 1), (self.desk_pad, 2)])
+        wizard = self.env["pos.offline.csv.import"].create(
+            {
+                "config_id": self.config.id,
+                "csv_file": base64.b64encode(export_csv(order).encode()),
+                "csv_filename": "offline.csv",
+            }
+        )
+        wizard.action_import()
+        self.assertEqual(len(self.orders_named(order["uuid"])), 1)
+        self.assertEqual(self.sync(copy.deepcopy(order))[0]["status"], "exists")
+        self.assertEqual(
+            self.env["pos.order"].search_count([("config_id", "=", self.config.id)]), 1
+        )

@@ -329,8 +329,13 @@ class PosOfflineCsvImport(models.TransientModel):
                 except (
                     psycopg2.errors.SerializationFailure,
                     psycopg2.errors.LockNotAvailable,
-                ):
-                    if attempt == CHUNK_TRIES:
+                ) as exc:
+                    # A turn waited for in vain is waited for once more only: each wait is
+                    # SYNC_TURN_WAIT, and the request's own limits run meanwhile.
+                    waited_twice = (
+                        isinstance(exc, psycopg2.errors.LockNotAvailable) and attempt >= 2
+                    )
+                    if attempt == CHUNK_TRIES or waited_twice:
                         raise
                     _logger.info("CSV import chunk: concurrent update, try %s again", attempt + 1)
                     time.sleep(random.uniform(0.0, 0.5 * attempt))  # noqa: S311 - jitter, not a secret

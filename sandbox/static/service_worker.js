@@ -44,16 +44,21 @@ function cacheable(request) {
 }
 
 // A server that takes the connection and never answers (hung, or a captive network) must not
-// keep the register from opening: past NETWORK_WAIT_MS the cached copy answers, and for
-// SLOW_MS after that the files (not the data) come from the cache at once while the network
-// still refreshes them behind.
-const NETWORK_WAIT_MS = 4000;
+// keep the register from opening: past a wait the cached copy answers, and for SLOW_MS after
+// that the files (not the data, not the page) come from the cache at once while the network
+// still refreshes them behind. The page and the data wait longer: a server slow but up (a
+// large catalog, a busy machine) must still give the register its current prices and code.
+const FILE_WAIT_MS = 4000;
+const PAGE_AND_DATA_WAIT_MS = 10000;
 const SLOW_MS = 30000;
 let slowUntil = 0;
 
 function waitFor(request) {
-    const data = new URL(request.url).pathname.startsWith("/api/");
-    return Date.now() < slowUntil && !data ? 0 : NETWORK_WAIT_MS;
+    const path = new URL(request.url).pathname;
+    if (path.startsWith("/api/") || request.mode === "navigate") {
+        return PAGE_AND_DATA_WAIT_MS;
+    }
+    return Date.now() < slowUntil ? 0 : FILE_WAIT_MS;
 }
 
 async function cachedCopy(request) {
@@ -67,6 +72,7 @@ async function cachedCopy(request) {
 async function networkFirst(event) {
     const request = event.request;
     const network = fetch(request).then(async (response) => {
+        slowUntil = 0; // the server answers again: network first for everything
         if (response.ok && isCurrent()) {
             await (await caches.open(CACHE)).put(request, response.clone());
         }
@@ -84,7 +90,6 @@ async function networkFirst(event) {
             waited.then(() => null),
         ]);
         if (first) {
-            slowUntil = 0;
             return first.response;
         }
         const cached = await cachedCopy(request);

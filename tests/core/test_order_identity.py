@@ -73,3 +73,16 @@ def test_odoo_ui_line_uuids_are_read_from_the_odoo_part():
     order = plain_order("u-1", reference="R1", payments=[])
     order["odoo"] = {"lines": [[0, 0, {"uuid": "line-a", "product_id": 1, "qty": 1}]]}
     assert identity_of(order).line_uuids == frozenset({"line-a"})
+
+
+def test_a_stale_copy_with_another_sales_lines_added_is_another_sale():
+    stored = SaleIdentity.of(payment_uuids=["p1"], line_uuids=["l1"], lines=[(1, 1)], total=7)
+    extended = SaleIdentity.of(
+        payment_uuids=["p2"], line_uuids=["l1", "l2"], lines=[(1, 1), (4, 2)], total=19
+    )
+    assert not same_sale(stored, extended)
+    # A tip added to the paid order since: its payment is still the register's.
+    tipped = SaleIdentity.of(
+        payment_uuids=["p1"], line_uuids=["l1", "tip"], lines=[(1, 1), (9, 1)], total=8
+    )
+    assert same_sale(stored, tipped)

@@ -180,7 +180,10 @@ class Register:
         page.goto(f"{self.url}/pos", timeout=goto_timeout_ms)
         page.wait_for_load_state("load")
         boot_error = page.locator("[data-test=boot-error]")
-        expect(page.locator("[data-test=cashier]").first.or_(boot_error)).to_be_visible()
+        # Past the worker's wait for the page and the data when the server does not answer.
+        expect(page.locator("[data-test=cashier]").first.or_(boot_error)).to_be_visible(
+            timeout=60_000
+        )
         assert not boot_error.count(), boot_error.first.inner_text()
         login(page)
         expect(page.locator(STATUS)).to_have_attribute("data-offline", "true")

@@ -26,6 +26,8 @@ def odoo(tmp_path):
         numbered_logs=True,  # started twice: the log of each start
     )
     server.log = Path(os.environ.get("ODOO_BROWSER_LOG", tmp_path / "odoo.log"))
-    server.start(server.log)
-    yield server
-    server.stop()
+    try:
+        server.start(server.log)
+        yield server
+    finally:
+        server.stop()  # also when it did not start: nothing keeps the port

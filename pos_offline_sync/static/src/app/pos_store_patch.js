@@ -56,15 +56,20 @@ patch(PosStore.prototype, {
      * Odoo writes its orders to IndexedDB 300 ms after a change: a page reloaded sooner
      * restores an order already paid and synced as an open, empty draft, and Odoo makes it the
      * current order. The next sale rung into it has that order's uuid, and Odoo's sync then
-     * answers "sync ignored": the sale, paid, never reaches the back office (1 sale in 70 in
-     * bench/odoo_browser_bench.py). Open orders the server holds as finished are dropped here;
-     * the server stores any that slips through as the new sale it is (core/order_identity.py).
+     * answered "sync ignored": the sale, paid, never reached the back office (1 sale in 70 in
+     * bench/odoo_browser_bench.py). Empty open orders the server holds as finished are dropped
+     * here; the server stores any sale that slips through as the new sale it is
+     * (core/order_identity.py).
      */
     async dropFinishedOpenOrders() {
         if (!this.config.allow_offline_mode || this.data.network.offline) {
             return;
         }
-        const open = this.models["pos.order"].filter((o) => !o.finalized && o.uuid);
+        // Empty ones only: lines may be a sale rung in before a reload, which the server then
+        // stores as the new sale it is (core/order_identity.py), never drops.
+        const open = this.models["pos.order"].filter(
+            (o) => !o.finalized && o.uuid && !o.lines.length && !o.payment_ids.length
+        );
         if (!open.length) {
             return;
         }
