@@ -32,6 +32,9 @@ from .offline_ui_order import UiOrderCheck
 # Set around Odoo's sync_from_ui: the order's stock picking is made after the landing, by the
 # cron of pos_order.py (README "Performance", deferred pickings).
 DEFER_PICKING_KEY = "pos_offline_defer_picking"
+# Set around Odoo's sync_from_ui too: its answer (the order read back whole for the register,
+# a third of its time) is not used here; pos.order.read_pos_data then names the orders only.
+NO_READ_BACK_KEY = "pos_offline_no_read_back"
 
 _logger = logging.getLogger(__name__)
 
@@ -96,7 +99,9 @@ class OdooOrderSink:
                 card_failures += self._apply_card_outcomes(order, ui_order)
                 ui_order["uuid"] = stored_as
                 # Its stock picking is made after the landing (pos_order.py, deferred pickings).
-                self.PosOrder.with_context(**{DEFER_PICKING_KEY: True}).sync_from_ui([ui_order])
+                self.PosOrder.with_context(
+                    **{DEFER_PICKING_KEY: True, NO_READ_BACK_KEY: True}
+                ).sync_from_ui([ui_order])
                 stored = self.PosOrder._get_open_order({"uuid": stored_as})
                 if not stored:
                     raise OrderValidationError("the server did not store the order")

@@ -13,7 +13,7 @@ from psycopg2 import errors as pg_errors
 
 from ..core import device_report, order_identity, sync_service
 from ..core.order_schema import MAX_ID
-from .offline_order_sink import DEFER_PICKING_KEY, RETRYABLE, OdooOrderSink
+from .offline_order_sink import DEFER_PICKING_KEY, NO_READ_BACK_KEY, RETRYABLE, OdooOrderSink
 
 _logger = logging.getLogger(__name__)
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
@@ -142,6 +142,23 @@ class PosOrder(models.Model):
             if isinstance(record, dict) and record.get("uuid") in answer_uuids:
                 record["uuid"] = answer_uuids[record["uuid"]]
         return result
+
+    def read_pos_data(self, data, config):
+        if self.env.context.get(NO_READ_BACK_KEY):
+            # The addon's sync reads nothing of the answer; Odoo's own overrides of
+            # sync_from_ui (pos_sale, pos_self_order) read the orders' ids from it.
+            empty = (
+                "pos.session",
+                "pos.payment",
+                "pos.order.line",
+                "pos.pack.operation.lot",
+                "product.attribute.custom.value",
+                "account.move",
+            )
+            answer = {key: [] for key in empty}
+            answer["pos.order"] = [{"id": order.id, "uuid": order.uuid} for order in self]
+            return answer
+        return super().read_pos_data(data, config)
 
     @api.model
     def _offline_has_register_line_uuids(self, ui_order):

@@ -1,4 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+import copy
+
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -121,3 +123,21 @@ class TestOfflineSync(OfflineSyncCommon):
         self.assertFalse(method.offline_card_problem)
         self.assertFalse(self.bank_pm1.offline_card_capture)
         self.assertFalse(self.bank_pm1.offline_card_problem, "only flagged methods")
+
+    def test_the_addons_sync_does_not_read_the_order_back(self):
+        # A third of sync_from_ui's time is reading the order back for the register; the
+        # addon's sync uses nothing of it (Odoo's pos_sale reads the ids only).
+        PosOrder = self.env["pos.order"]
+        order = self.plain_order()
+        answer = PosOrder.with_context(pos_offline_no_read_back=True).sync_from_ui(
+            [copy.deepcopy(order["odoo"])]
+        )
+        self.assertEqual(answer["pos.order"], [{"id": self.find(order).id, "uuid": order["uuid"]}])
+        self.assertEqual(answer["pos.order.line"], [])
+        other = self.plain_order()
+        full = PosOrder.sync_from_ui([copy.deepcopy(other["odoo"])])
+        self.assertEqual(len(full["pos.order.line"]), len(other["lines"]), "Odoo's own: whole")
+        # Through the addon's sync the order is stored as before.
+        third = self.plain_order()
+        self.assertEqual(self.sync(third)[0]["status"], "created")
+        self.assertEqual(self.find(third).state, "paid")
