@@ -35,16 +35,6 @@ CORE = ROOT / "pos_offline_sync/static/src/core"
 JSON = {"Content-Type": "application/json"}
 
 
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "sandbox.sqlite3"
-
-
-@pytest.fixture
-def client(db_path):
-    return Client(create_app(db_path))
-
-
 def _rows(db_path, sql="SELECT uuid FROM orders ORDER BY id"):
     conn = sqlite3.connect(db_path)
     try:

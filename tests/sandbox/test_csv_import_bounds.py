@@ -7,23 +7,9 @@ import io
 import re
 import sqlite3
 
-import pytest
-from werkzeug.test import Client
-
 from pos_offline_sync.core.csv_schema import MAX_CSV_BYTES, MAX_CSV_ROWS
 from sandbox import hooks
-from sandbox.app import create_app
 from tests.csv_support import export, order_rows, order_uuid, pad, write
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "sandbox.sqlite3"
-
-
-@pytest.fixture
-def client(db_path):
-    return Client(create_app(db_path))
 
 
 def _upload(client, data: bytes, filename="orders.csv"):

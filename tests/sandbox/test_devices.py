@@ -9,22 +9,9 @@ import json
 import sqlite3
 
 import pytest
-from werkzeug.test import Client
-
-from sandbox.app import create_app
 
 JSON = {"Content-Type": "application/json"}
 DEVICE = "0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "sandbox.sqlite3"
-
-
-@pytest.fixture
-def client(db_path):
-    return Client(create_app(db_path))
 
 
 def report(seq=1, count=2, **changes):

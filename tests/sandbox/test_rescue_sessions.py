@@ -4,36 +4,17 @@ register; with a session open, that one takes it; two batches at once make one r
 the CSV import takes the same path."""
 
 import io
-import json
 import sqlite3
 import threading
 
-import pytest
 from werkzeug.test import Client
 
 from sandbox.app import create_app
 from tests import csv_support
 from tests.order_support import plain_order
+from tests.sandbox.rpc_support import sync_orders
 
-JSON = {"Content-Type": "application/json"}
 SAME_ORIGIN = {"Origin": "http://localhost"}
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "sandbox.sqlite3"
-
-
-@pytest.fixture
-def client(db_path):
-    return Client(create_app(db_path))
-
-
-def _sync(client, *orders):
-    payload = {"v": 1, "config_id": 1, "orders": list(orders)}
-    response = client.post("/rpc/offline_sync_orders", data=json.dumps(payload), headers=JSON)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()["result"]["results"]
 
 
 def _query(db_path, sql, args=()):
@@ -77,7 +58,7 @@ def test_an_order_of_a_closed_session_lands_once_in_one_rescue_session(client, d
     _close(client, first_session)
     assert _session_id(client) is None  # the register knows no session is open
 
-    [result] = _sync(client, order)
+    [result] = sync_orders(client, order)
     assert result["ok"] and result["status"] == "created", result
     sessions = _sessions(db_path)
     assert [(s["state"], s["rescue"]) for s in sessions] == [("closed", 0), ("opened", 1)]
@@ -86,7 +67,7 @@ def test_an_order_of_a_closed_session_lands_once_in_one_rescue_session(client, d
     assert result["rescue_session"] == rescue["name"]
 
     # The same order again, and another: once each, in the same rescue session.
-    again, second = _sync(client, order, other)
+    again, second = sync_orders(client, order, other)
     assert (again["status"], again["rescue_session"]) == ("exists", rescue["name"])
     assert second["rescue_session"] == rescue["name"]
     stored = {o["uuid"]: o for o in _orders(db_path)}
@@ -102,7 +83,7 @@ def test_an_order_of_a_closed_session_lands_once_in_one_rescue_session(client, d
     assert [s["state"] for s in _sessions(db_path)] == ["closed", "closed"]
 
     # One at a time: the next late order gets a new rescue session.
-    [late] = _sync(client, plain_order("r-3", reference="Order 3", session_id=first_session))
+    [late] = sync_orders(client, plain_order("r-3", reference="Order 3", session_id=first_session))
     assert late["rescue_session"].startswith("Shop/00003 (RESCUE FOR")
     assert len([s for s in _sessions(db_path) if s["rescue"]]) == 2
 
@@ -114,7 +95,7 @@ def test_with_a_session_open_it_takes_the_late_orders(client, db_path):
     _open(client)
     open_id = _session_id(client)
     assert open_id == 2
-    results = _sync(client, order, gone)
+    results = sync_orders(client, order, gone)
     assert all(r["ok"] and "rescue_session" not in r for r in results), results
     assert {o["session_id"] for o in _orders(db_path)} == {open_id}
     assert not [s for s in _sessions(db_path) if s["rescue"]]
@@ -122,9 +103,9 @@ def test_with_a_session_open_it_takes_the_late_orders(client, db_path):
 
 def test_orders_already_stored_make_no_rescue_session(client, db_path):
     order = plain_order("s-1", reference="Order 1", session_id=1)
-    _sync(client, order)
+    sync_orders(client, order)
     _close(client, 1)
-    [result] = _sync(client, order)
+    [result] = sync_orders(client, order)
     assert result["status"] == "exists" and "rescue_session" not in result
     assert [s["rescue"] for s in _sessions(db_path)] == [0]
 
@@ -141,7 +122,7 @@ def test_two_batches_at_once_make_one_rescue_session(db_path):
         try:
             client = Client(apps[index])
             barrier.wait(timeout=30)
-            answers[index] = _sync(client, *batches[index])
+            answers[index] = sync_orders(client, *batches[index])
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(repr(exc))
 
@@ -208,7 +189,7 @@ def test_a_session_of_another_register_is_refused_and_the_batch_goes_on(client, 
     conn.close()
     crossed = plain_order("x-1", reference="Order 1", session_id=foreign)
     own = plain_order("x-2", reference="Order 2", session_id=1)
-    refused, stored = _sync(client, crossed, own)
+    refused, stored = sync_orders(client, crossed, own)
     assert not refused["ok"]
     assert f"session {foreign} is not a session of this register" in refused["reason"]
     assert stored["ok"] and stored["status"] == "created", stored

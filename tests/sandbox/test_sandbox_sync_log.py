@@ -7,10 +7,6 @@ import json
 import sqlite3
 import uuid as uuidlib
 
-import pytest
-from werkzeug.test import Client
-
-from sandbox.app import create_app
 from tests.order_support import plain_order as _plain_order
 
 JSON = {"Content-Type": "application/json"}
@@ -21,16 +17,6 @@ DEVICE = "d" * 32
 def plain_order():
     uuid = str(uuidlib.uuid4())
     return _plain_order(uuid, reference=f"Order {uuid[:8]}")
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "sandbox.sqlite3"
-
-
-@pytest.fixture
-def client(db_path):
-    return Client(create_app(db_path))
 
 
 def sync(client, orders, meta):
