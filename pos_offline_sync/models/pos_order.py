@@ -525,18 +525,13 @@ class PosOrder(models.Model):
         # cost of goods from its moves: a picking still pending is made first, else those
         # cost lines would be 0.
         for order in self.filtered("offline_picking_pending"):
-            try:
-                with self.env.cr.savepoint(flush=False):
-                    locked = order._offline_lock_pending(
-                        SQL("id = %s", order.id), skip_locked=False
-                    )
-            except pg_errors.LockNotAvailable:
-                raise UserError(
-                    self.env._(
-                        "The stock picking of this order is being created right now: "
-                        "invoice it again in a moment."
-                    )
-                ) from None
+            locked = order._offline_lock_pending_or_refuse(
+                SQL("id = %s", order.id),
+                self.env._(
+                    "The stock picking of this order is being created right now: "
+                    "invoice it again in a moment."
+                ),
+            )
             if locked and not locked._offline_create_pending_picking():
                 raise UserError(
                     self.env._(
@@ -566,6 +561,16 @@ class PosOrder(models.Model):
         # The flags as they are now under the lock, not as this transaction last read them.
         orders.invalidate_recordset(["offline_picking_pending", "offline_picking_error"])
         return orders
+
+    @api.model
+    def _offline_lock_pending_or_refuse(self, where, busy_message):
+        """_offline_lock_pending without skipping: the caller (the invoice, the closing) needs
+        every order it names, so one a worker holds mid-chunk refuses with `busy_message`."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                return self._offline_lock_pending(where, skip_locked=False)
+        except pg_errors.LockNotAvailable:
+            raise UserError(busy_message) from None
 
     @api.model
     def _offline_pickings_chunk(self, limit=PICKING_CHUNK, seconds=None):

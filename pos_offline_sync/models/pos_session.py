@@ -3,7 +3,6 @@ from markupsafe import Markup
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
-from psycopg2 import errors as pg_errors
 
 from .pos_order import CLOSE_MAX_PENDING
 
@@ -116,18 +115,13 @@ class PosSession(models.Model):
                     pending,
                 )
             )
-        try:
-            with self.env.cr.savepoint(flush=False):
-                orders = PosOrder._offline_lock_pending(
-                    SQL("session_id = %s", self.id), skip_locked=False
-                )
-        except pg_errors.LockNotAvailable:
-            raise UserError(
-                self.env._(
-                    "The stock pickings of this session's offline orders are being created right "
-                    "now. Close the session again in a moment."
-                )
-            ) from None
+        orders = PosOrder._offline_lock_pending_or_refuse(
+            SQL("session_id = %s", self.id),
+            self.env._(
+                "The stock pickings of this session's offline orders are being created right "
+                "now. Close the session again in a moment."
+            ),
+        )
         failed = orders.filtered(lambda o: not o._offline_create_pending_picking())
         failed = failed.filtered("offline_picking_pending")
         if failed:
