@@ -68,6 +68,9 @@ class OrderSink(Protocol):
     """`rounding` (optional attribute): the currency's rounding, 0.01 when absent.
     `begin(orders, now)` (optional): called once with every valid order of the call, before
     any `prepare`/`store`, with the server time the orders were judged at.
+    `end()` (optional): called once after the call's last `store`, in the same transaction
+    (work a host does once per call rather than once per order); not called when storing
+    raised.
     `is_retryable(exc)` (optional): True for a host error that the host replays the whole call
     for (a database serialization failure, a lock taken by another register's call): such an
     error leaves `sync_batch` as it is, instead of failing its order, so nothing of the call
@@ -278,6 +281,7 @@ def sync_batch(
         results = [
             error or step.run(order, lambda o: _store_one(o, sink)) for order, error in checked
         ]
+        _end(sink)
         return _answer(results, budget, len(orders))
     step = budget.steps()
     checked = [
@@ -295,6 +299,7 @@ def sync_batch(
             for index, (order, _) in enumerate(checked):
                 if order is not None:
                     results[index] = step.run(order, lambda o: _store_one(o, sink))
+            _end(sink)
     except Exception as exc:  # noqa: BLE001 - no commit: nothing of this batch is stored
         if _retryable(sink, exc):
             raise
@@ -304,6 +309,12 @@ def sync_batch(
             if order is not None and (results[index] is None or results[index]["ok"]):
                 results[index] = _error(order["uuid"], INTERNAL_ERROR_REASON)
     return _answer(results, budget, len(orders))
+
+
+def _end(sink) -> None:
+    end = getattr(sink, "end", None)
+    if end is not None:
+        end()
 
 
 def _answer(results: list, budget: TimeBudget, received: int) -> dict:

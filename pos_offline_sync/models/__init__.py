@@ -1,4 +1,5 @@
 from . import (  # noqa: F401 - Odoo registers the models by import
+    ir_sequence,
     pos_config,
     pos_offline_card_attempt,
     pos_offline_card_key,

@@ -35,6 +35,9 @@ DEFER_PICKING_KEY = "pos_offline_defer_picking"
 # Set around Odoo's sync_from_ui too: its answer (the order read back whole for the register,
 # a third of its time) is not used here; pos.order.read_pos_data then names the orders only.
 NO_READ_BACK_KEY = "pos_offline_no_read_back"
+# And this one: the sink has told a reused uuid apart already (store() below), so
+# pos.order.sync_from_ui does not look the uuid up again.
+IDENTITY_CHECKED_KEY = "pos_offline_identity_checked"
 
 _logger = logging.getLogger(__name__)
 
@@ -52,6 +55,8 @@ class OdooOrderSink:
         self.PosOrder = env["pos.order"]
         self.rounding = config.currency_id.rounding  # the core judges amounts at it
         self._risk_refusals = {}  # (order uuid, payment uuid) -> why that card is not charged
+        self._pickings_deferred = False
+        self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read
 
     def begin(self, orders, now):
         """The POS's risk limits over the cards of this call not processed yet (no attempt in
@@ -65,6 +70,12 @@ class OdooOrderSink:
             )
 
         self._risk_refusals = refusals_at_sync(limits, orders, unprocessed=unprocessed, now=now)
+
+    def end(self):
+        """Once per call, after its last order: the cron that makes the deferred pickings is
+        triggered (one trigger row per call, not one per order)."""
+        if self._pickings_deferred:
+            self.PosOrder._offline_trigger_picking_cron()
 
     # -- protocol ---------------------------------------------------------------------------
     @staticmethod
@@ -98,14 +109,16 @@ class OdooOrderSink:
                 ui_order, card_failures = self._ui_order(order, existing)
                 card_failures += self._apply_card_outcomes(order, ui_order)
                 ui_order["uuid"] = stored_as
+                self._name_new_lines(ui_order)
                 # Its stock picking is made after the landing (pos_order.py, deferred pickings).
                 self.PosOrder.with_context(
-                    **{DEFER_PICKING_KEY: True, NO_READ_BACK_KEY: True}
+                    **{DEFER_PICKING_KEY: True, NO_READ_BACK_KEY: True, IDENTITY_CHECKED_KEY: True}
                 ).sync_from_ui([ui_order])
                 stored = self.PosOrder._get_open_order({"uuid": stored_as})
                 if not stored:
                     raise OrderValidationError("the server did not store the order")
                 stored._offline_after_sync(card_failures)
+                self._pickings_deferred |= stored.offline_picking_pending
                 if stored_as != uuid:
                     stored._offline_note_reused_uuid(uuid)
         except (UserError, ValidationError) as exc:
@@ -126,6 +139,19 @@ class OdooOrderSink:
             existing._offline_identity(), order_identity.identity_of(order), rounding
         )
 
+    def _name_new_lines(self, ui_order):
+        """The names Odoo gives new lines (pos.order.line.create: one draw of the register's
+        no-gap line sequence per line), drawn for the whole order at once."""
+        sequence = self.config.sudo().order_line_seq_id
+        unnamed = [
+            command[2]
+            for command in ui_order.get("lines") or []
+            if command[0] == Command.CREATE and not command[2].get("name")
+        ]
+        if sequence and len(unnamed) > 1:
+            for vals, name in zip(unnamed, sequence._offline_next_many(len(unnamed)), strict=True):
+                vals["name"] = name
+
     def _stored(self, status, pos_order):
         session = pos_order.sudo().session_id
         return StoredOrder(
@@ -141,7 +167,7 @@ class OdooOrderSink:
         one built from the plain order (CSV import)."""
         odoo = order.get("odoo")
         if odoo:
-            ui_order = UiOrderCheck(self.env, self.config).check(odoo, order, existing)
+            ui_order = self._ui_order_check.check(odoo, order, existing)
             ui_order["uuid"] = order["uuid"]
             return ui_order, []
         return self._ui_order_from_plain(order)

@@ -50,7 +50,9 @@ def _is_id(value):
 
 
 class UiOrderCheck:
-    """One register's checks; `check(ui_order, order, existing)` returns the cleaned copy."""
+    """One register's checks; `check(ui_order, order, existing)` returns the cleaned copy.
+    One instance serves a whole call: the records found good for one order (a product sold
+    here, a record of this company) are not read again for the next."""
 
     def __init__(self, env, config):
         self.env = env
@@ -58,6 +60,7 @@ class UiOrderCheck:
         self.company = config.company_id
         self.currency = config.currency_id
         self.rounding = self.currency.rounding
+        self._good_records = set()  # (model, id) named by an order of this call and found good
 
     # -- entry point ------------------------------------------------------------------------
     def check(self, ui_order, order, existing):
@@ -133,10 +136,13 @@ class UiOrderCheck:
         """The record a many2one names: it exists and is of this company (or of none)."""
         if not _is_id(value):
             _refuse(where, f"{str(value)[:40]!r} is not a record id")
+        if (model_name, value) in self._good_records:
+            return self.env[model_name].sudo().browse(value)
         record = self.env[model_name].sudo().browse(value).exists()
         if not record:
             _refuse(where, f"{model_name} {value} does not exist")
         self._same_company(where, record)
+        self._good_records.add((model_name, value))
         return record
 
     def _same_company(self, where, records):
@@ -284,14 +290,16 @@ class UiOrderCheck:
             shown = repr(product_id)[:40]  # a reason, not an echo of whatever was sent
             raise OrderValidationError(f"line {index}: product {shown} is not a record id")
         product = self.env["product.product"].browse(product_id)
-        if not product.sudo().exists():
-            raise OrderValidationError(f"line {index}: product {product_id} does not exist")
-        if not product.available_in_pos or not product.filtered_domain(
-            product._check_company_domain(self.company)
-        ):
-            raise OrderValidationError(
-                f"line {index}: product {product_id} is not sold in this register"
-            )
+        if ("product.product", product_id) not in self._good_records:
+            if not product.sudo().exists():
+                raise OrderValidationError(f"line {index}: product {product_id} does not exist")
+            if not product.available_in_pos or not product.filtered_domain(
+                product._check_company_domain(self.company)
+            ):
+                raise OrderValidationError(
+                    f"line {index}: product {product_id} is not sold in this register"
+                )
+            self._good_records.add(("product.product", product_id))
         self._nested_creates(path, vals, own_uuids)
         for name in ("qty", "price_unit", "price_subtotal", "price_subtotal_incl"):
             if not isinstance(vals.get(name), int | float) or isinstance(vals.get(name), bool):

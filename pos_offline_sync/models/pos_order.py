@@ -13,7 +13,13 @@ from psycopg2 import errors as pg_errors
 
 from ..core import device_report, order_identity, sync_service
 from ..core.order_schema import MAX_ID
-from .offline_order_sink import DEFER_PICKING_KEY, NO_READ_BACK_KEY, RETRYABLE, OdooOrderSink
+from .offline_order_sink import (
+    DEFER_PICKING_KEY,
+    IDENTITY_CHECKED_KEY,
+    NO_READ_BACK_KEY,
+    RETRYABLE,
+    OdooOrderSink,
+)
 
 _logger = logging.getLogger(__name__)
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
@@ -121,12 +127,13 @@ class PosOrder(models.Model):
         # into a stale copy of a paid order (Odoo's IndexedDB after a quick reload) would be
         # lost, money taken. With offline mode on, it is stored as the new sale it is.
         notes, answer_uuids = {}, {}
+        checked = self.env.context.get(IDENTITY_CHECKED_KEY)
         for order in orders:
             if not isinstance(order, dict):
                 continue
             if self._offline_has_register_line_uuids(order):
                 order["offline_register_line_uuids"] = True
-            if self._offline_reuses_uuid(order):
+            if not checked and self._offline_reuses_uuid(order):
                 old = order["uuid"]
                 new = self._offline_renumber(order)
                 answer_uuids[new] = old
@@ -459,12 +466,9 @@ class PosOrder(models.Model):
     # -- deferred pickings --------------------------------------------------------------------
     def _create_order_picking(self):
         if self.env.context.get(DEFER_PICKING_KEY) and self._offline_may_defer_picking():
-            # In the order's own transaction: an order never lands without its flag.
+            # In the order's own transaction: an order never lands without its flag. The sink
+            # that set the key triggers the cron once its call has stored every order.
             self.offline_picking_pending = True
-            data = self.env.cr.precommit.data
-            if not data.get(DEFER_PICKING_KEY):
-                data[DEFER_PICKING_KEY] = True
-                self.env.cr.precommit.add(self._offline_trigger_picking_cron)
             return None
         return super()._create_order_picking()
 

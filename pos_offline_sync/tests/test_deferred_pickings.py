@@ -244,6 +244,27 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
         self.assertSameStock(odoo, addon)
         self.assertEqual(odoo_closing, addon_closing)
 
+    def cron_triggers(self):
+        cron = self.env.ref("pos_offline_sync.ir_cron_offline_pickings")
+        return self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", cron.id)])
+
+    def test_a_sync_triggers_the_pickings_cron_once_for_all_its_orders(self):
+        before = self.cron_triggers()
+        orders = [self.plain_order([(self.lamp, 1)]) for _ in range(3)]
+        self.assertEqual([r["status"] for r in self.sync(*orders)], ["created"] * 3)
+        self.assertEqual(self.env["pos.order"].search_count(self.pending_of(orders)), 3)
+        self.assertEqual(self.cron_triggers(), before + 1)
+
+    def test_a_sync_deferring_no_picking_triggers_no_cron(self):
+        self.pos_session.update_stock_at_closing = True
+        before = self.cron_triggers()
+        self.assertEqual(self.sync(self.plain_order([(self.lamp, 1)]))[0]["status"], "created")
+        self.assertEqual(self.cron_triggers(), before)
+
+    @staticmethod
+    def pending_of(orders):
+        return [("uuid", "in", [o["uuid"] for o in orders]), ("offline_picking_pending", "=", True)]
+
     def test_stock_at_closing_keeps_odoos_behaviour(self):
         """With "update the stock at the session closing" Odoo makes no per-order picking:
         nothing is deferred and closing makes the session's pickings as Odoo does."""

@@ -141,3 +141,58 @@ class TestOfflineSync(OfflineSyncCommon):
         third = self.plain_order()
         self.assertEqual(self.sync(third)[0]["status"], "created")
         self.assertEqual(self.find(third).state, "paid")
+
+    def test_an_orders_line_names_are_drawn_at_once_as_odoo_names_them(self):
+        # Odoo draws each new line's name from the register's no-gap line sequence, one
+        # locked update per line; the addon draws an order's at once: the same names.
+        sequence = self.config.order_line_seq_id
+        first = sequence.number_next_actual
+        order = self.plain_order([(self.desk_pad, 1), (self.lamp, 2), (self.desk_pad, 3)])
+        self.assertEqual(self.sync(order)[0]["status"], "created")
+        lines = self.find(order).lines.sorted("id")
+        self.assertEqual(
+            lines.mapped("name"), [sequence.get_next_char(first + i) for i in range(3)]
+        )
+        self.assertEqual(lines.mapped("qty"), [1, 2, 3], "each name on its own line, in order")
+        # Odoo's own sync goes on from there, on the same sequence.
+        other = self.plain_order([(self.lamp, 1), (self.lamp, 1)])
+        self.env["pos.order"].sync_from_ui([copy.deepcopy(other["odoo"])])
+        self.assertEqual(
+            self.find(other).lines.sorted("id").mapped("name"),
+            [sequence.get_next_char(first + 3 + i) for i in range(2)],
+        )
+        sequence.invalidate_recordset()  # number_next_actual is computed, cached when read
+        self.assertEqual(sequence.number_next_actual, first + 5)
+
+    def test_drawing_many_numbers_at_once_gives_what_one_at_a_time_gives(self):
+        Sequence = self.env["ir.sequence"].sudo()
+        for implementation in ("no_gap", "standard"):
+            vals = {
+                "name": f"Offline test {implementation}",
+                "implementation": implementation,
+                "prefix": "L/%(year)s/",
+                "padding": 4,
+                "number_next": 7,
+                "number_increment": 2,
+            }
+            at_once, one_by_one = Sequence.create(vals), Sequence.create(vals)
+            self.assertEqual(at_once._offline_next_many(3), [one_by_one._next() for _ in range(3)])
+            self.assertEqual(at_once._offline_next_many(1), [one_by_one._next()])
+            self.assertEqual(at_once._offline_next_many(0), [])
+            (at_once | one_by_one).invalidate_recordset()
+            self.assertEqual(at_once.number_next_actual, one_by_one.number_next_actual)
+
+    def test_a_product_found_good_for_one_order_does_not_pass_a_bad_one_in_the_call(self):
+        # The check keeps the records it found good for the rest of the call: only those.
+        other_company = self.env["res.company"].create({"name": "Offline other company"})
+        foreign = self.env["product.product"].create(
+            {"name": "Foreign pad", "available_in_pos": True, "company_id": other_company.id}
+        )
+        good = self.plain_order([(self.desk_pad, 1)])
+        bad = self.plain_order([(self.desk_pad, 1)])
+        bad["lines"][0]["product_id"] = foreign.id
+        bad["odoo"]["lines"][0][2]["product_id"] = foreign.id
+        again = self.plain_order([(self.desk_pad, 2)])
+        results = self.sync(good, bad, again)
+        self.assertEqual([r["status"] for r in results], ["created", "error", "created"])
+        self.assertIn(f"product {foreign.id} is not sold in this register", results[1]["reason"])

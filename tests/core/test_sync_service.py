@@ -536,3 +536,52 @@ def test_a_conflict_the_host_does_not_replay_stays_that_orders_error(conn, order
     results = sync_batch(_batch(*orders), sink)["results"]
     assert [r["ok"] for r in results] == [True, False, True]
     assert results[1]["reason"] == INTERNAL_ERROR_REASON
+
+
+# -- work a host does once per call (the Odoo sink triggers its pickings' cron) ---------------
+class _EndingSink(SqliteOrderSink):
+    """The real SQLite sink, with an `end` that records what the call's transaction holds."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ended = []
+
+    def end(self):
+        self.ended.append((_uuids_in_db(self.conn), self.conn.in_transaction))
+
+
+class _StoreOnly:
+    """A sink with no batch steps (as the Odoo one): store and end only."""
+
+    def __init__(self, inner):
+        self.inner, self.ended = inner, 0
+
+    def store(self, order):
+        return self.inner.store(order)
+
+    def end(self):
+        self.ended += 1
+
+
+def test_end_comes_once_after_the_last_store_inside_the_calls_transaction(conn, order_factory):
+    orders = [order_factory() for _ in range(3)]
+    sink = _EndingSink(None, conn, 1)
+    results = sync_batch(_batch(*orders, order_factory(amount_total="x")), sink)["results"]
+    assert [r["ok"] for r in results] == [True, True, True, False]
+    assert sink.ended == [([o["uuid"] for o in orders], True)]
+
+
+def test_end_comes_once_for_a_sink_without_batch_steps(sink, order_factory):
+    only = _StoreOnly(sink)
+    sync_batch(_batch(order_factory(), order_factory()), only)
+    assert only.ended == 1
+
+
+def test_no_end_when_a_conflict_leaves_the_call_for_the_hosts_replay(conn, order_factory):
+    orders = [order_factory() for _ in range(3)]
+    sink = _ContendedSink(None, conn, 1, busy_uuid=orders[1]["uuid"])
+    ended = []
+    sink.end = lambda: ended.append(True)
+    with pytest.raises(_Busy):
+        sync_batch(_batch(*orders), sink)
+    assert ended == []
