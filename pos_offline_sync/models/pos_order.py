@@ -35,6 +35,12 @@ CHUNK_SECONDS = 3.0
 # More pending than this for one session and its closing refuses, leaving them to the cron,
 # rather than make them all in its own request, which the worker limits could kill.
 CLOSE_MAX_PENDING = 100
+# Landing first: the cron makes no picking while a register's sync (or a CSV chunk) holds its
+# turn, and starts a run only once none has for LANDING_QUIET_S (polled every LANDING_POLL_S):
+# pickings made during a landing take the CPU (and, in a threaded Odoo, the GIL) that the
+# orders still waiting in the browsers need; each one is made afterwards all the same.
+LANDING_QUIET_S = 1.0
+LANDING_POLL_S = 0.2
 
 
 class PosOrder(models.Model):
@@ -592,6 +598,45 @@ class PosOrder(models.Model):
         return done
 
     @api.model
+    def _offline_landing_now(self):
+        """Whether another connection holds a register's sync turn: an offline sync or a CSV
+        chunk is storing orders right now (pos.order._offline_wait_turn)."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT 1 FROM pg_locks
+                    WHERE locktype = 'advisory' AND granted AND classid = %s AND objsubid = 2
+                      AND database = (SELECT oid FROM pg_database
+                                       WHERE datname = current_database())
+                      AND pid <> pg_backend_pid()
+                    LIMIT 1""",
+                SYNC_TURN_LOCK,
+            )
+        )
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _offline_wait_for_landings(self, quiet, end):
+        """Waits until no landing has been seen for `quiet` seconds (none now, if 0); False
+        if the monotonic time `end` came first. Having waited, it commits the cron's progress
+        (nothing done): the chunk after it then reads in a new snapshot, which holds the
+        orders landed meanwhile."""
+        quiet_since = time.monotonic()
+        waited = False
+        while True:
+            now = time.monotonic()
+            if self._offline_landing_now():
+                quiet_since = now
+            elif now - quiet_since >= quiet:
+                break
+            if now >= end:
+                return False
+            waited = True
+            time.sleep(LANDING_POLL_S)
+        if waited:
+            self.env["ir.cron"]._commit_progress()
+        return True
+
+    @api.model
     def _offline_pending_count(self):
         return self.search_count(
             [("offline_picking_pending", "=", True), ("offline_picking_error", "=", False)]
@@ -606,16 +651,19 @@ class PosOrder(models.Model):
         chunk, far from the worker limits that would kill it (and lose its chunk)."""
         Cron = self.env["ir.cron"]
         end = self.env.context.get("cron_end_time")
-        if end is not None and time.monotonic() >= end:
-            remaining = self._offline_pending_count()
-            if remaining:
-                # Rescheduled "as soon as possible", the job would still wait for a cron
-                # worker's next poll, up to a minute; a trigger's notification wakes one now.
-                self._offline_trigger_picking_cron()
-            Cron._commit_progress(remaining=remaining)
-            return
+        quiet = LANDING_QUIET_S
         conflicts = 0
         while True:
+            if end is not None and not self._offline_wait_for_landings(quiet, end):
+                remaining = self._offline_pending_count()
+                if remaining:
+                    # Rescheduled "as soon as possible", the job would still wait for a cron
+                    # worker's next poll, up to a minute; a trigger's notification wakes one
+                    # now.
+                    self._offline_trigger_picking_cron()
+                Cron._commit_progress(remaining=remaining)
+                return
+            quiet = 0.0  # between chunks: wait only while a landing is seen
             try:
                 orders = self._offline_pickings_chunk(chunk, CHUNK_SECONDS)
             except pg_errors.SerializationFailure:

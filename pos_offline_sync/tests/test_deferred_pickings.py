@@ -7,6 +7,7 @@ picking or two, whatever dies mid-chunk or runs at the same time."""
 import contextlib
 import copy
 import threading
+import time
 from collections import Counter
 from unittest.mock import patch
 
@@ -17,10 +18,12 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..models import pos_session as pos_session_module
+from ..models.pos_order import SYNC_TURN_LOCK
 from .committed_register import CommittedRegisterCase
 from .common import OfflineSyncCommon
 
 ORDERS = 50
+WAIT_S = 60  # how long a test waits for a thread before it fails
 
 
 @tagged("post_install", "-at_install")
@@ -475,6 +478,55 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
         finally:
             for cr in cursors:
                 cr.close()
+        self.assertFalse(errors)
+        self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
+
+    def test_the_cron_makes_no_picking_while_a_register_lands_orders(self):
+        """Landing first: while a sync holds its register's turn (the request storing orders),
+        the cron's run makes no picking; once the turn is free it makes every one, in the
+        same run."""
+        PosOrder = type(self.env["pos.order"])
+        seen = {"landing": 0}
+        saw_landing_thrice = threading.Event()
+        landing_now = PosOrder._offline_landing_now
+
+        def watched(self):
+            now = landing_now(self)
+            if now:
+                seen["landing"] += 1
+                if seen["landing"] >= 3:
+                    saw_landing_thrice.set()
+            return now
+
+        sync = self.registry.cursor()  # the sync's request, holding its register's turn
+        cron_cr = self.registry.cursor()
+        errors = []
+        try:
+            sync.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [SYNC_TURN_LOCK, self.ids["config"]]
+            )
+            env = api.Environment(
+                cron_cr, SUPERUSER_ID, {"cron_end_time": time.monotonic() + WAIT_S}
+            )
+
+            def cron():
+                try:
+                    env["pos.order"]._offline_run_pending_pickings(chunk=5)
+                except Exception as exc:  # noqa: BLE001 - reported below
+                    errors.append(repr(exc))
+
+            with patch.object(PosOrder, "_offline_landing_now", watched):
+                thread = threading.Thread(target=cron)
+                thread.start()
+                self.assertTrue(saw_landing_thrice.wait(WAIT_S), "the cron never looked")
+                # It has seen the landing three times and made nothing meanwhile.
+                self.assertEqual(self.committed(self.picking_counts), Counter({(0, True): self.N}))
+                sync.rollback()  # the sync's request ends: its turn is free
+                thread.join(timeout=WAIT_S * 2)
+            self.assertFalse(thread.is_alive(), "the cron did not finish")
+        finally:
+            sync.close()
+            cron_cr.close()
         self.assertFalse(errors)
         self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
 
