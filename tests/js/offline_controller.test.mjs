@@ -74,6 +74,43 @@ describe("OfflineController", () => {
         }
     });
 
+    it("a capture resolves before its refresh, and captures in a row share one", async () => {
+        const { controller } = await create();
+        let refreshes = 0;
+        const refresh = controller.refresh.bind(controller);
+        controller.refresh = async () => {
+            refreshes += 1;
+            await refresh();
+        };
+        try {
+            controller.toggleManualOffline();
+            await controller.captureOrder(makeOrder());
+            await controller.captureOrder(makeOrder());
+            await controller.captureOrder(makeOrder());
+            // The receipt is shown on this count, the write's own; no re-read stood before it.
+            assert.equal(controller.state.pendingCount, 3);
+            assert.equal(refreshes, 0);
+            await new Promise((resolve) => setTimeout(resolve, 450));
+            assert.equal(refreshes, 1);
+            assert.equal(controller.state.pendingCount, 3);
+        } finally {
+            controller.destroy();
+        }
+    });
+
+    it("a controller destroyed before its capture's refresh never refreshes", async () => {
+        const { controller } = await create();
+        let refreshes = 0;
+        controller.refresh = async () => {
+            refreshes += 1;
+        };
+        controller.toggleManualOffline();
+        await controller.captureOrder(makeOrder());
+        controller.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 450));
+        assert.equal(refreshes, 0);
+    });
+
     it("keeps the manual switch across a reload", async () => {
         const store = new MemoryStore();
         const first = await create({ store });
