@@ -52,7 +52,8 @@ def _is_id(value):
 class UiOrderCheck:
     """One register's checks; `check(ui_order, order, existing)` returns the cleaned copy.
     One instance serves a whole call: the records found good for one order (a product sold
-    here, a record of this company) are not read again for the next."""
+    here, a record of this company; each kept for its own check only) are not read again for
+    the next."""
 
     def __init__(self, env, config):
         self.env = env
@@ -61,6 +62,7 @@ class UiOrderCheck:
         self.currency = config.currency_id
         self.rounding = self.currency.rounding
         self._good_records = set()  # (model, id) named by an order of this call and found good
+        self._sold_products = set()  # product ids a line of this call sold: sold here
 
     # -- entry point ------------------------------------------------------------------------
     def check(self, ui_order, order, existing):
@@ -111,6 +113,11 @@ class UiOrderCheck:
                 continue
             if field is None or name.startswith("offline_") or name in _NOT_FROM_THE_REGISTER:
                 continue  # not the register's to set: dropped, as unknown keys are
+            if field.related and not field.readonly:
+                # Written through to its source (a lot's product_id is its line's, an order's
+                # picking_type_id its register's): after that source was checked here. Odoo
+                # computes it from the source anyway.
+                continue
             where = f"{path}.{name}"
             if value is None or value is False:
                 vals[name] = value
@@ -290,7 +297,7 @@ class UiOrderCheck:
             shown = repr(product_id)[:40]  # a reason, not an echo of whatever was sent
             raise OrderValidationError(f"line {index}: product {shown} is not a record id")
         product = self.env["product.product"].browse(product_id)
-        if ("product.product", product_id) not in self._good_records:
+        if product_id not in self._sold_products:
             if not product.sudo().exists():
                 raise OrderValidationError(f"line {index}: product {product_id} does not exist")
             if not product.available_in_pos or not product.filtered_domain(
@@ -299,7 +306,7 @@ class UiOrderCheck:
                 raise OrderValidationError(
                     f"line {index}: product {product_id} is not sold in this register"
                 )
-            self._good_records.add(("product.product", product_id))
+            self._sold_products.add(product_id)
         self._nested_creates(path, vals, own_uuids)
         for name in ("qty", "price_unit", "price_subtotal", "price_subtotal_incl"):
             if not isinstance(vals.get(name), int | float) or isinstance(vals.get(name), bool):

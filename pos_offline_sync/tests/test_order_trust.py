@@ -203,6 +203,37 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         pos_order = self.stored(order)
         self.assertFalse(pos_order.offline_card_failed or pos_order.account_move)
 
+    def test_fields_written_through_to_another_record_are_dropped(self):
+        # A lot's product_id is its line's, an order's picking_type_id its register's: set by
+        # the register they would rewrite what was checked (the line's product) or the
+        # register itself.
+        picking_type = self.config.picking_type_id
+        other_type = picking_type.copy({"name": "Not this register's", "sequence_code": "NOT"})
+        order = self.plain_order([(self.desk_pad, 1)])
+        order["odoo"]["picking_type_id"] = other_type.id
+        self.line(order)["pack_lot_ids"] = [
+            [0, 0, {"lot_name": "LOT-1", "product_id": self.not_in_pos.id}]
+        ]
+        pos_order = self.stored(order)
+        self.assertEqual(pos_order.lines.product_id, self.desk_pad)
+        self.assertEqual(pos_order.lines.pack_lot_ids.product_id, self.desk_pad)
+        self.assertEqual(self.config.picking_type_id, picking_type)
+
+    def test_a_product_checked_for_one_use_is_checked_again_for_another(self):
+        # One call: a record found good where only its company counts (a lot's product, if
+        # it were kept) is no product sold here for a later line.
+        first = self.plain_order([(self.desk_pad, 1)])
+        self.line(first)["pack_lot_ids"] = [
+            [0, 0, {"lot_name": "LOT-2", "product_id": self.not_in_pos.id}]
+        ]
+        second = self.plain_order()
+        self.line(second)["product_id"] = self.not_in_pos.id
+        second["lines"][0]["product_id"] = self.not_in_pos.id
+        results = self.sync(first, second)
+        self.assertTrue(results[0]["ok"], results[0])
+        self.assertFalse(results[1]["ok"])
+        self.assertIn(f"product {self.not_in_pos.id} is not sold", results[1]["reason"])
+
     def test_control_characters_are_refused_with_the_field(self):
         order = self.plain_order()
         order["odoo"]["general_customer_note"] = "Ring\x00twice"
