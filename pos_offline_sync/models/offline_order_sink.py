@@ -74,8 +74,16 @@ class OdooOrderSink:
     def end(self):
         """Once per call, after its last order: the cron that makes the deferred pickings is
         triggered (one trigger row per call, not one per order)."""
-        if self._pickings_deferred:
-            self.PosOrder._offline_trigger_picking_cron()
+        if not self._pickings_deferred:
+            return
+        try:
+            with self.env.cr.savepoint():
+                self.PosOrder._offline_trigger_picking_cron()
+        except RETRYABLE:
+            raise  # the host replays the whole call
+        except Exception:  # noqa: BLE001 - the orders are stored: they must not be failed for it
+            # The cron's hourly run makes their pickings all the same.
+            _logger.exception("the deferred pickings' cron could not be triggered")
 
     # -- protocol ---------------------------------------------------------------------------
     @staticmethod
@@ -109,7 +117,10 @@ class OdooOrderSink:
                 ui_order, card_failures = self._ui_order(order, existing)
                 card_failures += self._apply_card_outcomes(order, ui_order)
                 ui_order["uuid"] = stored_as
-                self._name_new_lines(ui_order)
+                if not existing:
+                    # A draft's lines may come again as creates, which Odoo turns into updates
+                    # of the lines it has (_process_order): named by Odoo, one by one.
+                    self._name_new_lines(ui_order)
                 # Its stock picking is made after the landing (pos_order.py, deferred pickings).
                 self.PosOrder.with_context(
                     **{DEFER_PICKING_KEY: True, NO_READ_BACK_KEY: True, IDENTITY_CHECKED_KEY: True}

@@ -173,6 +173,24 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         again["odoo"]["lines"] = [[1, line.id, dict(again["odoo"]["lines"][0][2])]]
         self.assertEqual(self.stored(again).lines, line)
 
+    def test_a_drafts_lines_sent_again_as_creates_keep_their_names(self):
+        # Odoo turns a create naming a line the draft has (its uuid) into an update of it: the
+        # line keeps the name it was given, and no number is drawn for it.
+        order = self.plain_order([(self.desk_pad, 1), (self.lamp, 1)])
+        order["odoo"]["access_token"] = "token-3"  # the browser sends it; Odoo deletes it
+        draft = copy.deepcopy(order["odoo"])
+        draft["state"] = "draft"
+        self.env["pos.order"].sync_from_ui([draft])
+        names = self.find(order).lines.sorted("id").mapped("name")
+        sequence = self.config.order_line_seq_id
+        sequence.invalidate_recordset()
+        next_number = sequence.number_next_actual
+        pos_order = self.stored(order)
+        self.assertEqual(pos_order.state, "paid")
+        self.assertEqual(pos_order.lines.sorted("id").mapped("name"), names)
+        sequence.invalidate_recordset()
+        self.assertEqual(sequence.number_next_actual, next_number)
+
     def test_ids_past_the_database_range_are_a_reason_not_an_overflow(self):
         for path, value in (("session_id", 2**31), ("partner_id", 2**80)):
             with self.subTest(path=path):
