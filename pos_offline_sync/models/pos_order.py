@@ -621,20 +621,21 @@ class PosOrder(models.Model):
         (nothing done): the chunk after it then reads in a new snapshot, which holds the
         orders landed meanwhile."""
         quiet_since = time.monotonic()
-        waited = False
+        waited = quiet_now = False
         while True:
             now = time.monotonic()
             if self._offline_landing_now():
                 quiet_since = now
             elif now - quiet_since >= quiet:
+                quiet_now = True
                 break
             if now >= end:
-                return False
+                break
             waited = True
             time.sleep(LANDING_POLL_S)
         if waited:
             self.env["ir.cron"]._commit_progress()
-        return True
+        return quiet_now
 
     @api.model
     def _offline_pending_count(self):
@@ -651,10 +652,13 @@ class PosOrder(models.Model):
         chunk, far from the worker limits that would kill it (and lose its chunk)."""
         Cron = self.env["ir.cron"]
         end = self.env.context.get("cron_end_time")
+        # Called again past its end, a run's call only says what remains (below).
+        first_call = end is None or time.monotonic() < end
         quiet = LANDING_QUIET_S
-        conflicts = 0
+        conflicts = chunks = 0
         while True:
-            if end is not None and not self._offline_wait_for_landings(quiet, end):
+            landings_quiet = end is None or self._offline_wait_for_landings(quiet, end)
+            if not landings_quiet and not (first_call and chunks == 0):
                 remaining = self._offline_pending_count()
                 if remaining:
                     # Rescheduled "as soon as possible", the job would still wait for a cron
@@ -663,6 +667,8 @@ class PosOrder(models.Model):
                     self._offline_trigger_picking_cron()
                 Cron._commit_progress(remaining=remaining)
                 return
+            # A run that waited its whole time for landings (a long CSV import, registers
+            # syncing back to back) still makes one chunk: the pickings are never starved.
             quiet = 0.0  # between chunks: wait only while a landing is seen
             try:
                 orders = self._offline_pickings_chunk(chunk, CHUNK_SECONDS)
@@ -679,6 +685,7 @@ class PosOrder(models.Model):
                 time.sleep(random.uniform(0.05, 0.25) * conflicts)  # noqa: S311 - a jitter
                 continue
             conflicts = 0
+            chunks += 1
             if not orders:
                 Cron._commit_progress(remaining=0)
                 return

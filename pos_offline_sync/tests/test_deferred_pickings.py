@@ -530,6 +530,26 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
         self.assertFalse(errors)
         self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
 
+    def test_a_cron_run_that_waited_its_whole_time_for_landings_still_makes_a_chunk(self):
+        """Registers landing back to back (or a long CSV import) never starve the pickings:
+        a run that saw a landing until its end makes one chunk all the same."""
+        sync = self.registry.cursor()  # a sync holding its register's turn the whole time
+        cron_cr = self.registry.cursor()
+        try:
+            sync.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [SYNC_TURN_LOCK, self.ids["config"]]
+            )
+            env = api.Environment(cron_cr, SUPERUSER_ID, {"cron_end_time": time.monotonic() + 1})
+            env["pos.order"]._offline_run_pending_pickings(chunk=5)
+            cron_cr.commit()
+        finally:
+            sync.close()
+            cron_cr.close()
+        counts = self.committed(self.picking_counts)
+        made = counts[(1, False)]
+        self.assertTrue(1 <= made <= 5, counts)
+        self.assertEqual(counts, Counter({(1, False): made, (0, True): self.N - made}))
+
     def test_closing_refuses_while_a_worker_is_mid_chunk_then_closes_right(self):
         worker = self.registry.cursor()
         try:
