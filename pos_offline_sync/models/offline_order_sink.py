@@ -77,7 +77,7 @@ class OdooOrderSink:
         if not self._pickings_deferred:
             return
         try:
-            with self.env.cr.savepoint():
+            with self.env.cr.savepoint(flush=False):  # each store() flushed its own order
                 self.PosOrder._offline_trigger_picking_cron()
         except RETRYABLE:
             raise  # the host replays the whole call

@@ -27,7 +27,14 @@ _EXTRA_KEYS = ("relations_uuid_mapping",)
 # Records the register never links at creation: accounting and stock are Odoo's own.
 _NOT_FROM_THE_REGISTER = ("account_move", "session_move_id", "picking_ids")
 # Checked one by one below (with Odoo's own leniency for a customer deleted since).
-_CHECKED_HERE = ("session_id", "partner_id", "pricelist_id", "fiscal_position_id", "company_id")
+_CHECKED_HERE = (
+    "session_id",
+    "partner_id",
+    "pricelist_id",
+    "fiscal_position_id",
+    "company_id",
+    "config_id",
+)
 _LINE_CHECKED_HERE = ("product_id",)
 # The models the browser creates with the order, which relations_uuid_mapping may link.
 _ORDER_MODELS = (
@@ -73,6 +80,11 @@ class UiOrderCheck:
             _refuse("odoo.state", f"must be paid or draft, not {str(state)[:20]!r}")
         if "company_id" in vals and vals["company_id"] != self.company.id:
             _refuse("odoo.company_id", f"company {vals['company_id']} is not this register's")
+        if vals.get("config_id") and vals["config_id"] != self.config.id:
+            # Stored as sent (Odoo computes it from the session only when it is not given): the
+            # order would belong to that register, its stock leave from that register's.
+            shown = str(vals["config_id"])[:40]
+            _refuse("odoo.config_id", f"register {shown} is not this register")
         self._session(vals)
         partner = self._partner(vals)
         self._pricelist(vals)

@@ -237,6 +237,15 @@ class TestOfflineOrderTrust(OfflineSyncCommon):
         self.assertEqual(pos_order.lines.pack_lot_ids.product_id, self.desk_pad)
         self.assertEqual(self.config.picking_type_id, picking_type)
 
+    def test_another_register_of_the_company_is_refused(self):
+        other = self.env["pos.config"].create({"name": "Other register of the shop"})
+        order = self.plain_order()
+        order["odoo"]["config_id"] = other.id
+        self.refused(order, "odoo.config_id", f"register {other.id} is not this register")
+        order = self.plain_order()
+        order["odoo"]["config_id"] = self.config.id  # as Odoo's register sends it: its own
+        self.assertEqual(self.stored(order).config_id, self.config)
+
     def test_a_product_checked_for_one_use_is_checked_again_for_another(self):
         # One call: a record found good where only its company counts (a lot's product, if
         # it were kept) is no product sold here for a later line.
