@@ -18,7 +18,6 @@ from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..models import pos_session as pos_session_module
-from ..models.pos_order import SYNC_TURN_LOCK
 from .committed_register import CommittedRegisterCase
 from .common import OfflineSyncCommon
 
@@ -481,6 +480,15 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
         self.assertFalse(errors)
         self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
 
+    def turn_held(self):
+        """A cursor holding this register's sync turn, taken as a sync takes it, until its
+        transaction ends (the caller closes it)."""
+        cr = self.registry.cursor()
+        api.Environment(cr, SUPERUSER_ID, {})["pos.order"]._offline_wait_turn(
+            cr, self.ids["config"]
+        )
+        return cr
+
     def test_the_cron_makes_no_picking_while_a_register_lands_orders(self):
         """Landing first: while a sync holds its register's turn (the request storing orders),
         the cron's run makes no picking; once the turn is free it makes every one, in the
@@ -498,13 +506,10 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
                     saw_landing_thrice.set()
             return now
 
-        sync = self.registry.cursor()  # the sync's request, holding its register's turn
+        sync = self.turn_held()  # the sync's request, holding its register's turn
         cron_cr = self.registry.cursor()
         errors = []
         try:
-            sync.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [SYNC_TURN_LOCK, self.ids["config"]]
-            )
             env = api.Environment(
                 cron_cr, SUPERUSER_ID, {"cron_end_time": time.monotonic() + WAIT_S}
             )
@@ -533,12 +538,9 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
     def test_a_cron_run_that_waited_its_whole_time_for_landings_still_makes_a_chunk(self):
         """Registers landing back to back (or a long CSV import) never starve the pickings:
         a run that saw a landing until its end makes one chunk all the same."""
-        sync = self.registry.cursor()  # a sync holding its register's turn the whole time
+        sync = self.turn_held()  # a sync holding its register's turn the whole time
         cron_cr = self.registry.cursor()
         try:
-            sync.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [SYNC_TURN_LOCK, self.ids["config"]]
-            )
             env = api.Environment(cron_cr, SUPERUSER_ID, {"cron_end_time": time.monotonic() + 1})
             env["pos.order"]._offline_run_pending_pickings(chunk=5)
             cron_cr.commit()

@@ -33,6 +33,22 @@ async function create({ settings, store = new MemoryStore(), ping, clock = new F
     return { controller, server, store, clock };
 }
 
+/** Counts the controller's refreshes (each still runs). */
+function countRefreshes(controller) {
+    const counter = { count: 0 };
+    const refresh = controller.refresh.bind(controller);
+    controller.refresh = async () => {
+        counter.count += 1;
+        await refresh();
+    };
+    return counter;
+}
+
+/** Waits past the capture's refresh delay (300 ms, real timers). */
+function pastRefreshDelay() {
+    return new Promise((resolve) => setTimeout(resolve, 450));
+}
+
 describe("OfflineController", () => {
     it("with offline mode off captures nothing and never goes offline", async () => {
         const { controller, store } = await create({
@@ -76,12 +92,7 @@ describe("OfflineController", () => {
 
     it("a capture resolves before its refresh, and captures in a row share one", async () => {
         const { controller } = await create();
-        let refreshes = 0;
-        const refresh = controller.refresh.bind(controller);
-        controller.refresh = async () => {
-            refreshes += 1;
-            await refresh();
-        };
+        const refreshes = countRefreshes(controller);
         try {
             controller.toggleManualOffline();
             await controller.captureOrder(makeOrder());
@@ -89,9 +100,9 @@ describe("OfflineController", () => {
             await controller.captureOrder(makeOrder());
             // The receipt is shown on this count, the write's own; no re-read stood before it.
             assert.equal(controller.state.pendingCount, 3);
-            assert.equal(refreshes, 0);
-            await new Promise((resolve) => setTimeout(resolve, 450));
-            assert.equal(refreshes, 1);
+            assert.equal(refreshes.count, 0);
+            await pastRefreshDelay();
+            assert.equal(refreshes.count, 1);
             assert.equal(controller.state.pendingCount, 3);
         } finally {
             controller.destroy();
@@ -100,15 +111,12 @@ describe("OfflineController", () => {
 
     it("a controller destroyed before its capture's refresh never refreshes", async () => {
         const { controller } = await create();
-        let refreshes = 0;
-        controller.refresh = async () => {
-            refreshes += 1;
-        };
+        const refreshes = countRefreshes(controller);
         controller.toggleManualOffline();
         await controller.captureOrder(makeOrder());
         controller.destroy();
-        await new Promise((resolve) => setTimeout(resolve, 450));
-        assert.equal(refreshes, 0);
+        await pastRefreshDelay();
+        assert.equal(refreshes.count, 0);
     });
 
     it("keeps the manual switch across a reload", async () => {
