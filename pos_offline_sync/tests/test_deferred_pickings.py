@@ -257,6 +257,39 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
         self.assertEqual(self.env["pos.order"].search_count(self.pending_of(orders)), 3)
         self.assertEqual(self.cron_triggers(), before + 1)
 
+    def test_a_cron_trigger_that_fails_fails_no_order(self):
+        # The orders are stored whatever becomes of the trigger: the hourly run finds them.
+        PosOrder = type(self.env["pos.order"])
+
+        def broken(self):
+            raise RuntimeError("the trigger could not be written")
+
+        orders = [self.plain_order([(self.lamp, 1)]) for _ in range(2)]
+        sink_log = "odoo.addons.pos_offline_sync.models.offline_order_sink"
+        with (
+            patch.object(PosOrder, "_offline_trigger_picking_cron", broken),
+            self.assertLogs(sink_log, "ERROR") as logs,
+        ):
+            results = self.sync(*orders)
+        self.assertEqual([r["status"] for r in results], ["created"] * 2)
+        self.assertIn("could not be triggered", logs.output[0])
+        self.assertEqual(self.env["pos.order"].search_count(self.pending_of(orders)), 2)
+
+    def test_a_conflict_on_the_cron_trigger_leaves_the_call_for_odoos_replay(self):
+        PosOrder = type(self.env["pos.order"])
+
+        def busy(self):
+            raise psycopg2.errors.SerializationFailure("could not serialize access")
+
+        order = self.plain_order([(self.lamp, 1)])
+        with (
+            patch.object(PosOrder, "_offline_trigger_picking_cron", busy),
+            self.assertRaises(psycopg2.errors.SerializationFailure),
+            self.env.cr.savepoint(),
+        ):
+            self.sync(order)
+        self.assertFalse(self.find(order))
+
     def test_a_sync_deferring_no_picking_triggers_no_cron(self):
         self.pos_session.update_stock_at_closing = True
         before = self.cron_triggers()
