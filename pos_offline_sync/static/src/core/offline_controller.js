@@ -472,7 +472,8 @@ export class OfflineController {
     /**
      * The rest of a capture (the re-read of the count, the card age count down) follows once
      * the receipt is drawn: its reads, started now, would take the main thread from the
-     * receipt's render (about 5 ms of the Validate, measured in bench/odoo_browser_bench.py).
+     * receipt's render (5 to 7 ms of the Validate in a one-off probe of the real POS; the
+     * Validate figures of bench/odoo_browser_bench.py show the whole).
      * The count shown meanwhile is the write's own. Captures in a row share one refresh.
      */
     _refreshAfterReceipt() {
