@@ -61,7 +61,10 @@ export function toOfflineOrder(order, pos) {
             amount: round(p.amount),
             card: plainCard(p),
         }));
-    const odoo = order.serializeForORM();
+    // keepCommands: serializing also marks the order clean and consumes its pending line
+    // deletions; should the capture fail, Odoo's own sync (the fallback) would find nothing
+    // to send. The capture consumes them once it has committed (pos_store_patch.js).
+    const odoo = order.serializeForORM({ keepCommands: true });
     const total = round(order.amount_total);
     const plain = {
         v: 1,

@@ -265,6 +265,9 @@ patch(PosStore.prototype, {
             for (const order of orders) {
                 await this.preSyncAllOrders([order]);
                 await this.offlineSync.captureOrder(toOfflineOrder(order, this));
+                // As Odoo's own sync leaves a sent order: clean, its line deletions consumed
+                // (the stored copy carries them).
+                order.serializeForORM();
                 this.removePendingOrder(order);
                 this.offlineCapturedUuids.add(order.uuid);
                 // Kept with Odoo's copy in its IndexedDB: that copy is dropped at the next load.
