@@ -248,6 +248,17 @@ patch(PosStore.prototype, {
         };
     },
 
+    // The receipt's Edit Payment opens the order's back-office form: none while the register
+    // captures offline, and none in this register for an order captured offline (its sync is
+    // the addon's, not Odoo's own).
+    canEditPayment(order) {
+        return (
+            !this.shouldCaptureOffline() &&
+            !this.offlineCapturedUuids?.has(order.uuid) &&
+            super.canEditPayment(...arguments)
+        );
+    },
+
     // A method, not a getter: PosStore caches its getters (WithLazyGetterTrap).
     shouldCaptureOffline() {
         return Boolean(this.offlineSync && this.offlineSync.shouldCaptureOffline());
