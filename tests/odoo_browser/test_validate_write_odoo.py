@@ -1,0 +1,293 @@
+"""Validate while the register captures offline (real Odoo 19, headless Chromium).
+
+The receipt is drawn at once, as Odoo's own offline path draws it, while the order's IndexedDB
+write runs; nothing on it can be acted on before that write has committed. Each way the write
+can go is made real rather than simulated:
+
+- Slow: another connection to the register's offline database keeps a readwrite transaction
+  open on its orders (IndexedDB runs overlapping readwrite transactions one after the other),
+  so the capture's write waits behind it. Meanwhile the receipt shows, Odoo's block overlay
+  past 300 ms, a click on New Order and a key change nothing, and nothing is committed.
+  Once the other transaction ends: stored once, paid, and New Order starts the next order.
+- Cut: the page is reloaded while the write waits (a crash between the receipt and the
+  commit). Nothing half-written: the order is not in the offline store, Odoo brings it back
+  as the open order it was (its line and payment), and validated again it is stored once and
+  lands once.
+- Failed: the offline store's connection is closed under the register, so the write throws.
+  Odoo's own path keeps the order (pending in its own sync, and its Connection Lost dialog
+  shown as without the addon): the receipt's New Order works, and back online the order
+  reaches the database once.
+- Refused: the write fails with the network up (manual offline) and Odoo's own sync, which the
+  order then falls back to, is refused by the server (the sold product was deleted meanwhile).
+  The register goes back to the order's payment screen, where Odoo stays after a refusal, and
+  the order is draft again.
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect, sync_playwright
+
+from sandbox.launcher import chromium_options
+from tests.browser_wait import wait_for_promise
+from tests.odoo_browser.test_cold_boot_odoo import (
+    LOGIN,
+    PASSWORD,
+    STATUS,
+    SYNC,
+    WAIT_MS,
+    prepare,
+    start_register,
+)
+from tools.odoo_server import Rpc
+
+NEW_ORDER = ".receipt-screen [name='done']"
+NEW_ORDER_READY = ".receipt-screen .button.next.highlight[name='done']"
+
+# A second connection to the register's offline database holding a readwrite transaction on
+# its orders until window.__blocker.release is set: requests chained in their own success
+# callbacks keep a transaction alive (it commits once none is pending).
+BLOCK_WRITES = """async () => {
+    const name = window.posmodel.offlineSync.store.db.name;
+    const db = await new Promise((resolve, reject) => {
+        const request = indexedDB.open(name);
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+    });
+    const blocker = (window.__blocker = { release: false, spins: 0 });
+    const tx = db.transaction(["orders"], "readwrite");
+    const orders = tx.objectStore("orders");
+    const spin = () => {
+        blocker.spins++;
+        if (!blocker.release) {
+            orders.get("no such order").onsuccess = spin;
+        }
+    };
+    spin();
+    blocker.done = new Promise((resolve) => {
+        tx.oncomplete = () => { db.close(); resolve(true); };
+    });
+    return true;
+}"""
+RELEASE = "async () => { window.__blocker.release = true; return await window.__blocker.done; }"
+STORED_UUIDS = "async () => await window.posmodel.offlineSync.listPendingUuids()"
+CURRENT_UUID = "() => window.posmodel.getOrder()?.uuid"
+
+
+def open_register(pw, odoo, tmp_path, config_id, login=LOGIN, password=PASSWORD):
+    context = pw.chromium.launch_persistent_context(tmp_path / "profile", **chromium_options())
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(f"{odoo.url}/web/login")
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(password)
+    page.locator("button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r"/odoo"))
+    page.goto(f"{odoo.url}/pos/ui/{config_id}")
+    start_register(page)
+    return context, page
+
+
+def pay_and_validate(page, product: str) -> str:
+    """One unit of `product`, paid in cash, Validate clicked; the order's uuid."""
+    page.locator("article.product .product-name", has_text=product).click()
+    uuid = page.evaluate(CURRENT_UUID)
+    page.locator(".product-screen .pay-order-button").click()
+    page.locator(".paymentmethods .button.paymentmethod .payment-name", has_text="Cash").click()
+    page.locator(".payment-screen button.validation-button.next").click()
+    return uuid
+
+
+def lines_of(rpc, product_id):
+    return rpc("pos.order.line", "search_read", [("product_id", "=", product_id)], ["order_id"])
+
+
+# The Validate's finalization (the offline write) still running.
+VALIDATING = "(uuid) => Boolean(window.posmodel.offlineValidations?.has(uuid))"
+VALIDATED = "async (uuid) => !window.posmodel.offlineValidations?.has(uuid)"
+PENDING_COUNT = "() => window.posmodel.offlineSync.state.pendingCount"
+STORED = "async (uuid) => await window.posmodel.offlineSync.getRecord(uuid)"
+STATE_OF = "(uuid) => window.posmodel.models['pos.order'].getBy('uuid', uuid)?.state"
+IN_DATABASE = (
+    "async (uuid) => (await window.posmodel.data.orm.searchCount("
+    "'pos.order', [['uuid', '=', uuid]])) === 1"
+)
+
+
+def go_offline(page) -> None:
+    page.locator(STATUS).click()
+    expect(page.locator(f"{STATUS}[data-offline='true']")).to_be_visible()
+
+
+def click_where_drawn(page, selector: str) -> None:
+    """A real pointer click where the element is drawn, whatever lies over it (Odoo's block
+    overlay past 300 ms): Playwright's own click would wait for it to be uncovered."""
+    box = page.locator(selector).first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+
+def test_the_receipt_waits_for_a_slow_write_before_anything_can_be_done(odoo, tmp_path):
+    rpc = Rpc(odoo.url, odoo.db)
+    setup = prepare(rpc)
+    with sync_playwright() as pw:
+        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
+        go_offline(page)
+        before = page.evaluate(STORED_UUIDS)
+        assert page.evaluate(BLOCK_WRITES)
+
+        uuid = pay_and_validate(page, setup["product"])
+        expect(page.locator(".receipt-screen")).to_be_visible()
+        expect(page.locator(NEW_ORDER)).to_be_visible()
+        # Held past Odoo's overlay delay; a click on New Order and a key change nothing.
+        expect(page.locator(".o_blockUI")).to_be_visible()
+        click_where_drawn(page, NEW_ORDER)
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        expect(page.locator(".receipt-screen")).to_be_visible()
+        assert page.evaluate(CURRENT_UUID) == uuid
+        assert page.evaluate("() => window.__blocker.spins") > 10
+        # Not committed (a read of the store would itself wait behind the other transaction):
+        # the finalization still runs and the count is the one before.
+        assert page.evaluate(VALIDATING, uuid)
+        assert page.evaluate(PENDING_COUNT) == len(before)
+
+        assert page.evaluate(RELEASE)
+        wait_for_promise(page, VALIDATED, uuid)
+        expect(page.locator(".o_blockUI")).to_have_count(0)
+        stored = page.evaluate(STORED_UUIDS)
+        assert stored.count(uuid) == 1 and len(stored) == len(before) + 1, stored
+        assert page.evaluate(STORED, uuid)["order"]["odoo"]["state"] == "paid"
+        expect(page.locator(f"{SYNC}[data-count='{len(before) + 1}']")).to_be_visible()
+        # Its payment cannot be edited in the back office's form: it is not there yet.
+        expect(page.locator(".receipt-screen .edit-order-payment")).to_have_count(0)
+        page.locator(NEW_ORDER_READY).first.click()
+        expect(page.locator(".product-screen")).to_be_visible()
+        assert page.evaluate(CURRENT_UUID) != uuid
+        context.close()
+    # In the browser only: nothing reached the server behind the cashier's back.
+    assert lines_of(rpc, setup["product_id"]) == []
+
+
+def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, tmp_path):
+    rpc = Rpc(odoo.url, odoo.db)
+    setup = prepare(rpc)
+    with sync_playwright() as pw:
+        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
+        go_offline(page)
+        page.locator("article.product .product-name", has_text=setup["product"]).click()
+        page.locator(".product-screen .pay-order-button").click()
+        page.locator(".paymentmethods .button.paymentmethod .payment-name", has_text="Cash").click()
+        uuid = page.evaluate(CURRENT_UUID)
+        # Odoo keeps its open order in its own IndexedDB 300 ms after a change.
+        page.wait_for_timeout(800)
+        assert page.evaluate(BLOCK_WRITES)
+        page.locator(".payment-screen button.validation-button.next").click()
+        expect(page.locator(".receipt-screen")).to_be_visible()
+        assert page.evaluate(VALIDATING, uuid)
+        page.reload()  # the write still waits: the page's transaction dies with it
+        start_register(page)
+        wait_for_promise(page, "async () => Boolean(window.posmodel.offlineSync)")
+
+        assert page.evaluate(STORED, uuid) is None
+        restored = page.evaluate(
+            "(uuid) => { const o = window.posmodel.models['pos.order'].getBy('uuid', uuid);"
+            " return o && {state: o.state, lines: o.lines.length,"
+            " paid: o.payment_ids.reduce((s, p) => s + p.amount, 0)}; }",
+            uuid,
+        )
+        assert restored == {"state": "draft", "lines": 1, "paid": 2.5}, restored
+        # Validated again: stored once.
+        page.evaluate(
+            "(uuid) => { const pos = window.posmodel;"
+            " pos.setOrder(pos.models['pos.order'].getBy('uuid', uuid));"
+            " pos.navigate('PaymentScreen', {orderUuid: uuid}); }",
+            uuid,
+        )
+        page.locator(".payment-screen button.validation-button.next").click()
+        expect(page.locator(NEW_ORDER_READY)).to_be_visible()
+        assert page.evaluate(STORED_UUIDS).count(uuid) == 1
+        # Lands once.
+        go_online = "() => window.posmodel.offlineSync.setManualOffline(false)"
+        page.evaluate(go_online)
+        page.evaluate("async (uuid) => { await window.posmodel.offlineSync.sync([uuid]); }", uuid)
+        wait_for_promise(page, IN_DATABASE, uuid)
+        context.close()
+    assert len(lines_of(rpc, setup["product_id"])) == 1
+
+
+def test_a_failed_write_leaves_the_order_to_odoos_own_sync(odoo, tmp_path):
+    rpc = Rpc(odoo.url, odoo.db)
+    setup = prepare(rpc)
+    with sync_playwright() as pw:
+        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
+        go_offline(page)
+        context.set_offline(True)
+        wait_for_promise(page, "async () => window.posmodel.data.network.offline === true")
+        page.evaluate("() => window.posmodel.offlineSync.store.db.close()")
+
+        uuid = pay_and_validate(page, setup["product"])
+        expect(page.locator(NEW_ORDER_READY)).to_be_visible()
+        # Odoo's own offline path says so once, as without the addon.
+        page.get_by_text("Continue with limited functionality").click()
+        pending = page.evaluate(
+            "() => window.posmodel.getPendingOrder().orderToCreate.map((o) => o.uuid)"
+        )
+        assert uuid in pending, pending
+        page.locator(NEW_ORDER_READY).first.click()
+        expect(page.locator(".product-screen")).to_be_visible()
+
+        # Back online (and out of manual offline): Odoo's own sync sends it, once.
+        context.set_offline(False)
+        page.evaluate("() => window.posmodel.offlineSync.setManualOffline(false)")
+        page.evaluate("async () => { await window.posmodel.syncAllOrders(); }")
+        wait_for_promise(page, IN_DATABASE, uuid)
+        context.close()
+    assert len(lines_of(rpc, setup["product_id"])) == 1
+    assert rpc("pos.order", "search_count", [("uuid", "=", uuid)]) == 1
+
+
+def group_id(rpc, xmlid: str) -> int:
+    module, name = xmlid.split(".")
+    [ref] = rpc(
+        "ir.model.data", "search_read", [("module", "=", module), ("name", "=", name)], ["res_id"]
+    )
+    return ref["res_id"]
+
+
+def test_a_refused_finalization_goes_back_to_the_payment_screen(odoo, tmp_path):
+    """The server refuses for real: the cashier loses the POS rights while the register is
+    open, so Odoo's own sync of the order (which the failed write falls back to, the network
+    being up) is answered with an access error."""
+    rpc = Rpc(odoo.url, odoo.db)
+    setup = prepare(rpc)
+    pos_user = group_id(rpc, "point_of_sale.group_pos_user")
+    login = f"refused-{setup['product_id']}"
+    cashier = rpc(
+        "res.users",
+        "create",
+        {
+            "name": "Refused Cashier",
+            "login": login,
+            "password": login,
+            "group_ids": [(6, 0, [group_id(rpc, "base.group_user"), pos_user])],
+        },
+    )
+    with sync_playwright() as pw:
+        context, page = open_register(pw, odoo, tmp_path, setup["config_id"], login, login)
+        go_offline(page)
+        page.locator("article.product .product-name", has_text=setup["product"]).click()
+        uuid = page.evaluate(CURRENT_UUID)
+        page.locator(".product-screen .pay-order-button").click()
+        page.locator(".paymentmethods .button.paymentmethod .payment-name", has_text="Cash").click()
+        rpc("res.users", "write", [cashier], {"group_ids": [(3, pos_user)]})
+        page.evaluate("() => window.posmodel.offlineSync.store.db.close()")
+        page.locator(".payment-screen button.validation-button.next").click()
+
+        expect(page.locator(".o_error_dialog, .modal-dialog").first).to_be_visible()
+        expect(page.locator(".payment-screen")).to_be_visible()
+        expect(page.locator(".receipt-screen")).to_have_count(0)
+        assert page.evaluate(CURRENT_UUID) == uuid
+        assert page.evaluate(STATE_OF, uuid) == "draft"
+        context.close()
+    assert rpc("pos.order", "search_count", [("uuid", "=", uuid)]) == 0
