@@ -7,8 +7,9 @@ can go is made real rather than simulated:
 - Slow: another connection to the register's offline database keeps a readwrite transaction
   open on its orders (IndexedDB runs overlapping readwrite transactions one after the other),
   so the capture's write waits behind it. Meanwhile the receipt shows, Odoo's block overlay
-  past 300 ms, a click on New Order and a key change nothing, and nothing is committed.
-  Once the other transaction ends: stored once, paid, and New Order starts the next order.
+  past 300 ms, New Order clicked the moment it is drawn and a key do nothing yet, and nothing
+  is committed. Once the other transaction ends: stored once, paid, and the click held is
+  made then (the next order starts without another click).
 - Cut: the page is reloaded while the write waits (a crash between the receipt and the
   commit). Nothing half-written: the order is not in the offline store, Odoo brings it back
   as the open order it was (its line and payment), and validated again it is stored once and
@@ -42,7 +43,6 @@ from tests.odoo_browser.test_cold_boot_odoo import (
 )
 from tools.odoo_server import Rpc
 
-NEW_ORDER = ".receipt-screen [name='done']"
 NEW_ORDER_READY = ".receipt-screen .button.next.highlight[name='done']"
 
 # A second connection to the register's offline database holding a readwrite transaction on
@@ -120,11 +120,18 @@ def go_offline(page) -> None:
     expect(page.locator(f"{STATUS}[data-offline='true']")).to_be_visible()
 
 
-def click_where_drawn(page, selector: str) -> None:
-    """A real pointer click where the element is drawn, whatever lies over it (Odoo's block
-    overlay past 300 ms): Playwright's own click would wait for it to be uncovered."""
-    box = page.locator(selector).first.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+# Clicks New Order the moment the receipt draws it (before the write can have committed).
+CLICK_NEW_ORDER_AT_ONCE = """() => {
+    const observer = new MutationObserver(() => {
+        const button = document.querySelector(".receipt-screen [name='done']");
+        if (button) {
+            observer.disconnect();
+            button.click();
+            window.__clickedBeforeCommit = window.posmodel.offlineValidations?.size > 0;
+        }
+    });
+    observer.observe(document.body, { childList: true, subtree: true });
+}"""
 
 
 def test_the_receipt_waits_for_a_slow_write_before_anything_can_be_done(odoo, tmp_path):
@@ -135,13 +142,15 @@ def test_the_receipt_waits_for_a_slow_write_before_anything_can_be_done(odoo, tm
         go_offline(page)
         before = page.evaluate(STORED_UUIDS)
         assert page.evaluate(BLOCK_WRITES)
+        page.evaluate(CLICK_NEW_ORDER_AT_ONCE)
 
         uuid = pay_and_validate(page, setup["product"])
         expect(page.locator(".receipt-screen")).to_be_visible()
-        expect(page.locator(NEW_ORDER)).to_be_visible()
-        # Held past Odoo's overlay delay; a click on New Order and a key change nothing.
+        assert page.evaluate("() => window.__clickedBeforeCommit") is True
+        # Its payment cannot be edited in the back office's form: it is not there yet.
+        expect(page.locator(".receipt-screen .edit-order-payment")).to_have_count(0)
+        # Held, Odoo's overlay past 300 ms: New Order clicked, and a key, did nothing yet.
         expect(page.locator(".o_blockUI")).to_be_visible()
-        click_where_drawn(page, NEW_ORDER)
         page.keyboard.press("Enter")
         page.wait_for_timeout(300)
         expect(page.locator(".receipt-screen")).to_be_visible()
@@ -152,18 +161,15 @@ def test_the_receipt_waits_for_a_slow_write_before_anything_can_be_done(odoo, tm
         assert page.evaluate(VALIDATING, uuid)
         assert page.evaluate(PENDING_COUNT) == len(before)
 
+        # Committed: the click held is made then (the next order), without clicking again.
         assert page.evaluate(RELEASE)
-        wait_for_promise(page, VALIDATED, uuid)
+        expect(page.locator(".product-screen")).to_be_visible()
+        assert page.evaluate(CURRENT_UUID) != uuid
         expect(page.locator(".o_blockUI")).to_have_count(0)
         stored = page.evaluate(STORED_UUIDS)
         assert stored.count(uuid) == 1 and len(stored) == len(before) + 1, stored
         assert page.evaluate(STORED, uuid)["order"]["odoo"]["state"] == "paid"
         expect(page.locator(f"{SYNC}[data-count='{len(before) + 1}']")).to_be_visible()
-        # Its payment cannot be edited in the back office's form: it is not there yet.
-        expect(page.locator(".receipt-screen .edit-order-payment")).to_have_count(0)
-        page.locator(NEW_ORDER_READY).first.click()
-        expect(page.locator(".product-screen")).to_be_visible()
-        assert page.evaluate(CURRENT_UUID) != uuid
         context.close()
     # In the browser only: nothing reached the server behind the cashier's back.
     assert lines_of(rpc, setup["product_id"]) == []

@@ -6,7 +6,8 @@
 // after it, its events waiting behind the receipt's render). So the receipt is drawn at once,
 // as Odoo draws it, while the write runs, and nothing on it can be acted on before the commit:
 // input is held back invisibly (no DOM change; Odoo's block overlay shows only past SLOW_MS),
-// so New Order, printing (auto print runs after the write) and sending wait for it. A crash
+// so New Order, printing (auto print runs after the write) and sending wait for it; a click
+// made meanwhile is made once the write is committed. A crash
 // before the commit stores nothing: Odoo restores the order as the open order it was, to be
 // validated again. If the finalization fails (Odoo puts the order back to draft), the register
 // goes back to the order's payment screen, where Odoo stays.
@@ -18,37 +19,43 @@ const SLOW_MS = 300;
 const HELD_EVENTS = ["pointerdown", "mousedown", "mouseup", "click", "keydown", "keyup", "touchstart"];
 
 /**
- * Swallows every pointer and key event (capture phase, on `target`) until the returned release
- * is called; calls `onSlow()` once if that takes longer than `slowMs`. No DOM change, so nothing
- * is rendered for it.
- * @returns {() => void} release
+ * Holds back every pointer and key event (capture phase, on `target`) until the returned
+ * release is called; calls `onSlow()` once if that takes longer than `slowMs`. No DOM change,
+ * so nothing is rendered for it. The last click held is not lost: release() makes it then, on
+ * the element it landed on if that is still on the page (`release({replay: false})` drops it).
+ * Keys are dropped.
+ * @returns {(options?: {replay?: boolean}) => void} release
  */
 export function holdInput(target, { slowMs = SLOW_MS, onSlow, onRelease } = {}) {
-    const swallow = (ev) => {
+    let clicked = null;
+    const hold = (ev) => {
+        if (ev.type === "click") {
+            clicked = ev.target;
+        }
         ev.preventDefault();
         ev.stopImmediatePropagation();
     };
     for (const type of HELD_EVENTS) {
-        target.addEventListener(type, swallow, true);
+        target.addEventListener(type, hold, true);
     }
     let slow = false;
     const timer = setTimeout(() => {
         slow = true;
         onSlow?.();
     }, slowMs);
-    return () => {
+    return ({ replay = true } = {}) => {
         clearTimeout(timer);
         for (const type of HELD_EVENTS) {
-            target.removeEventListener(type, swallow, true);
+            target.removeEventListener(type, hold, true);
         }
         if (slow) {
             onRelease?.();
         }
+        if (replay && clicked?.isConnected) {
+            clicked.click();
+        }
     };
 }
-
-/** The receipt's New Order buttons (desktop and small screens) of Odoo's template. */
-const NEW_ORDER_BUTTONS = ".receipt-screen [name='done']";
 
 patch(OrderPaymentValidation.prototype, {
     async shouldHideValidationBehindFeedbackScreen() {
@@ -68,18 +75,19 @@ patch(OrderPaymentValidation.prototype, {
         // Each Validate's finalization until it settles (tests and benches wait on it).
         pos.offlineValidations ??= new Map();
         pos.offlineValidations.set(uuid, finalized);
-        pos.navigate(nextPage.page, nextPage.params);
-        let response;
+        let failed = true;
         try {
-            response = await finalized;
+            pos.navigate(nextPage.page, nextPage.params);
+            failed = (await finalized) instanceof RPCError;
         } catch (error) {
             this.backToPayment(uuid);
             throw error;
         } finally {
             pos.offlineValidations.delete(uuid);
-            release();
+            // A click held on the receipt must not act on an order that is not paid.
+            release({ replay: !failed });
         }
-        if (response instanceof RPCError) {
+        if (failed) {
             this.backToPayment(uuid);
             return false;
         }
