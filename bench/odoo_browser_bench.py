@@ -104,9 +104,12 @@ DRIVER = """
         const ms = performance.now() - start;
         // The addon's write, committed (until then the receipt takes no input); Odoo's own
         // path has none to wait for.
-        const writing = window.posmodel.offlineValidations?.get(order.uuid);
+        const pos = window.posmodel;
+        const writing = pos.offlineValidations?.get(order.uuid);
         await writing;
-        const committedMs = writing ? performance.now() - start : null;
+        // Settled before the receipt was seen: committed by then.
+        const done = pos.offlineCapturedUuids?.has(order.uuid);
+        const committedMs = writing ? performance.now() - start : done ? ms : null;
         next.click();
         await waitFor(SEL.productScreen);
         return { uuid: order.uuid, ms, committedMs };

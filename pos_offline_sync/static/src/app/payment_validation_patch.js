@@ -18,19 +18,31 @@ import OrderPaymentValidation from "@point_of_sale/app/utils/order_payment_valid
 const SLOW_MS = 300;
 const HELD_EVENTS = ["pointerdown", "mousedown", "mouseup", "click", "keydown", "keyup", "touchstart"];
 
+/** The element a click was meant for: the one under Odoo's block overlay, if it hit that. */
+function meantFor(ev) {
+    if (!ev.target?.closest?.(".o_blockUI")) {
+        return ev.target;
+    }
+    const under = document.elementsFromPoint(ev.clientX, ev.clientY);
+    return under.find((el) => !el.closest(".o_blockUI")) || null;
+}
+
 /**
- * Holds back every pointer and key event (capture phase, on `target`) until the returned
+ * Holds back the user's pointer and key events (capture phase, on `target`) until the returned
  * release is called; calls `onSlow()` once if that takes longer than `slowMs`. No DOM change,
  * so nothing is rendered for it. The last click held is not lost: release() makes it then, on
  * the element it landed on if that is still on the page (`release({replay: false})` drops it).
- * Keys are dropped.
+ * Keys are dropped. Events the page makes itself pass. Releasing again does nothing.
  * @returns {(options?: {replay?: boolean}) => void} release
  */
 export function holdInput(target, { slowMs = SLOW_MS, onSlow, onRelease } = {}) {
     let clicked = null;
     const hold = (ev) => {
+        if (!ev.isTrusted) {
+            return; // the page's own (a download link, a test's): only the cashier's are held
+        }
         if (ev.type === "click") {
-            clicked = ev.target;
+            clicked = meantFor(ev);
         }
         ev.preventDefault();
         ev.stopImmediatePropagation();
@@ -43,7 +55,12 @@ export function holdInput(target, { slowMs = SLOW_MS, onSlow, onRelease } = {}) 
         slow = true;
         onSlow?.();
     }, slowMs);
+    let released = false;
     return ({ replay = true } = {}) => {
+        if (released) {
+            return; // once: Odoo's block is counted, a second unblock would lift another's
+        }
+        released = true;
         clearTimeout(timer);
         for (const type of HELD_EVENTS) {
             target.removeEventListener(type, hold, true);
@@ -70,21 +87,33 @@ patch(OrderPaymentValidation.prototype, {
             onSlow: () => ui.block(),
             onRelease: () => ui.unblock(),
         });
+        // Resolved by syncAllOrders() once the order is committed to the offline store.
+        pos.offlineCommitted ??= new Map();
+        const committed = new Promise((resolve) => pos.offlineCommitted.set(uuid, resolve));
         // Runs up to the write's first await: the order is paid when the receipt renders.
         const finalized = this.finalizeValidation();
         // Each Validate's finalization until it settles (tests and benches wait on it).
         pos.offlineValidations ??= new Map();
         pos.offlineValidations.set(uuid, finalized);
+        // The receipt takes input from the commit on, not only once the whole finalization
+        // (auto print, other addons' after-validation work) has settled.
+        committed.then(() => release());
         let failed = true;
         try {
             pos.navigate(nextPage.page, nextPage.params);
-            failed = (await finalized) instanceof RPCError;
+            // Stored offline, the sale is done whatever comes after (Odoo's own errors then
+            // show as Odoo shows them): never back to its payment screen.
+            failed = (await finalized) instanceof RPCError && !pos.offlineCapturedUuids?.has(uuid);
         } catch (error) {
-            this.backToPayment(uuid);
+            if (!pos.offlineCapturedUuids?.has(uuid)) {
+                this.backToPayment(uuid);
+            }
             throw error;
         } finally {
             pos.offlineValidations.delete(uuid);
-            // A click held on the receipt must not act on an order that is not paid.
+            pos.offlineCommitted.delete(uuid);
+            // Not stored (else released at the commit already): a click held on the receipt
+            // must not act on an order that failed.
             release({ replay: !failed });
         }
         if (failed) {

@@ -272,33 +272,36 @@ patch(PosStore.prototype, {
         const orders = (options.orders || [...orderToCreate, ...orderToUpdate]).filter(
             (order) => order.finalized && !order.isSynced && order.state !== "cancel"
         );
-        try {
-            for (const order of orders) {
+        for (const order of orders) {
+            try {
                 await this.preSyncAllOrders([order]);
                 await this.offlineSync.captureOrder(toOfflineOrder(order, this));
-                // As Odoo's own sync leaves a sent order: clean, its line deletions consumed
-                // (the stored copy carries them).
-                order.serializeForORM();
-                this.removePendingOrder(order);
-                this.offlineCapturedUuids.add(order.uuid);
-                // Kept with Odoo's copy in its IndexedDB: that copy is dropped at the next load.
-                order.uiState = { ...order.uiState, offlineCaptured: true };
-                this.data.debouncedSynchronizeLocalDataInIndexedDB?.();
-                // As Odoo's own sync does: a refund done frees its lines' refund details, or
-                // the rest of the refunded line stays bound to this order in the Orders screen.
-                for (const line of order.lines) {
-                    const refunded = line.refunded_orderline_id;
-                    delete refunded?.order_id?.uiState?.lineToRefund?.[refunded.uuid];
-                }
+            } catch (error) {
+                // Could not keep it offline: Odoo's own path keeps it pending, nothing is lost.
+                console.warn("pos_offline_sync: order not captured offline", error);
+                this.notification.add(
+                    _t("Order kept for Odoo's own sync: %s", String(error.message || error)),
+                    { type: "warning" }
+                );
+                return await super.syncAllOrders(...arguments);
             }
-        } catch (error) {
-            // Could not keep it offline: Odoo's own path keeps it pending, nothing is lost.
-            console.warn("pos_offline_sync: order not captured offline", error);
-            this.notification.add(
-                _t("Order kept for Odoo's own sync: %s", String(error.message || error)),
-                { type: "warning" }
-            );
-            return await super.syncAllOrders(...arguments);
+            // Stored: from here on it is the offline store's alone. Nothing below may send it
+            // down Odoo's own path as well.
+            this.removePendingOrder(order);
+            this.offlineCapturedUuids.add(order.uuid);
+            this.offlineCommitted?.get(order.uuid)?.();
+            // As Odoo's own sync leaves a sent order: clean, its line deletions consumed (the
+            // stored copy carries them).
+            order.serializeForORM();
+            // Kept with Odoo's copy in its IndexedDB: that copy is dropped at the next load.
+            order.uiState = { ...order.uiState, offlineCaptured: true };
+            this.data.debouncedSynchronizeLocalDataInIndexedDB?.();
+            // As Odoo's own sync does: a refund done frees its lines' refund details, or the
+            // rest of the refunded line stays bound to this order in the Orders screen.
+            for (const line of order.lines) {
+                const refunded = line.refunded_orderline_id;
+                delete refunded?.order_id?.uiState?.lineToRefund?.[refunded.uuid];
+            }
         }
         // Drafts (and anything not finalized) wait for the connection, as in Odoo.
         return [];
