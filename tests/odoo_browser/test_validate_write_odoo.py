@@ -11,9 +11,10 @@ can go is made real rather than simulated:
   Once the other transaction ends: stored once, paid, and the click held is made then (the
   next order starts without another click).
 - Cut: the page is reloaded while the write waits (a crash between the receipt and the
-  commit). Nothing half-written: the order is not in the offline store, Odoo brings it back
-  as the open order it was (its line and payment), and validated again it is stored once and
-  lands once.
+  commit). Nothing half-written, nothing lost: Odoo brings the order back as the open order
+  it was (its line and payment; validated again, stored once), or, if its own save of the paid
+  order came first, the register captures that as it loads; either way stored once, landed
+  once.
 - Failed: the offline store's connection is closed under the register, so the write throws.
   Odoo's own path keeps the order (pending in its own sync, and its Connection Lost dialog
   shown as without the addon): the receipt's New Order works, and back online the order
@@ -187,23 +188,35 @@ def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, 
         start_register(page)
         wait_for_promise(page, "async () => Boolean(window.posmodel.offlineSync)")
 
-        assert page.evaluate(STORED, uuid) is None
+        # Nothing half-written, nothing lost. Odoo saves its orders 300 ms after a change:
+        # reloaded sooner it brings the order back as the open, paid-for draft it was, to be
+        # validated again; later, as the paid order it became, which the register captures
+        # as it loads. Either way it is kept exactly once.
         restored = page.evaluate(
             "(uuid) => { const o = window.posmodel.models['pos.order'].getBy('uuid', uuid);"
             " return o && {state: o.state, lines: o.lines.length,"
             " paid: o.payment_ids.reduce((s, p) => s + p.amount, 0)}; }",
             uuid,
         )
-        assert restored == {"state": "draft", "lines": 1, "paid": 2.5}, restored
-        # Validated again: stored once.
-        page.evaluate(
-            "(uuid) => { const pos = window.posmodel;"
-            " pos.setOrder(pos.models['pos.order'].getBy('uuid', uuid));"
-            " pos.navigate('PaymentScreen', {orderUuid: uuid}); }",
-            uuid,
-        )
-        page.locator(".payment-screen button.validation-button.next").click()
-        expect(page.locator(NEW_ORDER_READY)).to_be_visible()
+        stored = page.evaluate(STORED, uuid)
+        if stored is None and restored and restored["state"] == "paid":
+            # Odoo's pending paid order: its next sync, capturing offline, stores it.
+            page.evaluate("async () => { await window.posmodel.syncAllOrders(); }")
+            stored = page.evaluate(STORED, uuid)
+            assert stored is not None, restored
+        if stored is None:
+            assert restored == {"state": "draft", "lines": 1, "paid": 2.5}, restored
+            page.evaluate(
+                "(uuid) => { const pos = window.posmodel;"
+                " pos.setOrder(pos.models['pos.order'].getBy('uuid', uuid));"
+                " pos.navigate('PaymentScreen', {orderUuid: uuid}); }",
+                uuid,
+            )
+            page.locator(".payment-screen button.validation-button.next").click()
+            expect(page.locator(NEW_ORDER_READY)).to_be_visible()
+        else:
+            assert stored["order"]["odoo"]["state"] == "paid", stored
+            assert restored is None or restored["state"] != "draft", restored
         assert page.evaluate(STORED_UUIDS).count(uuid) == 1
         # Lands once.
         go_online = "() => window.posmodel.offlineSync.setManualOffline(false)"
