@@ -13,8 +13,8 @@ can go is made real rather than simulated:
 - Cut: the page is reloaded while the write waits (a crash between the receipt and the
   commit). Nothing half-written, nothing lost: Odoo brings the order back as the open order
   it was (its line and payment; validated again, stored once), or, if its own save of the paid
-  order came first, the register captures that as it loads; either way stored once, landed
-  once.
+  order came first, as that order, which the register's next sync captures; either way stored
+  once, landed once.
 - Failed: the offline store's connection is closed under the register, so the write throws.
   Odoo's own path keeps the order (pending in its own sync, and its Connection Lost dialog
   shown as without the addon): the receipt's New Order works, and back online the order
@@ -190,8 +190,8 @@ def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, 
 
         # Nothing half-written, nothing lost. Odoo saves its orders 300 ms after a change:
         # reloaded sooner it brings the order back as the open, paid-for draft it was, to be
-        # validated again; later, as the paid order it became, which the register captures
-        # as it loads. Either way it is kept exactly once.
+        # validated again; later, as the paid order it became, which the register's next sync
+        # captures. Either way it is kept exactly once.
         restored = page.evaluate(
             "(uuid) => { const o = window.posmodel.models['pos.order'].getBy('uuid', uuid);"
             " return o && {state: o.state, lines: o.lines.length,"

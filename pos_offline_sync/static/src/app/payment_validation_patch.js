@@ -10,7 +10,7 @@
 // and sending wait for it; a click made meanwhile is made once the write is committed. A
 // crash before the commit stores nothing: Odoo restores the order as the open order it was,
 // to be validated again (or, once its own save of the paid order ran, as that order, which
-// the register captures). If the finalization of an order not stored fails (Odoo puts it
+// the register's next sync, at the latest the next Validate, captures). If the finalization of an order not stored fails (Odoo puts it
 // back to draft), the register goes back to its payment screen, where Odoo stays.
 import { patch } from "@web/core/utils/patch";
 import { RPCError } from "@web/core/network/rpc";
