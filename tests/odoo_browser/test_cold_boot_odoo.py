@@ -99,6 +99,21 @@ def start_register(page) -> None:
     expect(product_screen).to_be_visible(timeout=WAIT_MS)
 
 
+def open_register(pw, odoo, tmp_path, config_id, login=LOGIN, password=PASSWORD):
+    """A browser on its own profile, logged in, on the register's product screen."""
+    context = pw.chromium.launch_persistent_context(tmp_path / "profile", **chromium_options())
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(f"{odoo.url}/web/login")
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill(password)
+    page.locator("button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r"/odoo"))
+    page.goto(f"{odoo.url}/pos/ui/{config_id}")
+    start_register(page)
+    return context, page
+
+
 def sell(page, product: str, qty: int) -> None:
     card = page.locator("article.product .product-name", has_text=product)
     for _ in range(qty):

@@ -10,16 +10,11 @@ that order, and the next sale must reach the database as an order of its own."""
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect, sync_playwright
 
-from sandbox.launcher import chromium_options
 from tests.browser_wait import wait_for_promise
 from tests.odoo_browser.test_cold_boot_odoo import (
-    LOGIN,
-    PASSWORD,
-    WAIT_MS,
+    open_register,
     prepare,
     sell,
     start_register,
@@ -51,16 +46,7 @@ def test_a_reload_restoring_a_paid_order_does_not_reuse_it(odoo, tmp_path):
     rpc = Rpc(odoo.url, odoo.db)
     setup = prepare(rpc)
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(tmp_path / "profile", **chromium_options())
-        context.set_default_timeout(WAIT_MS)
-        page = context.new_page()
-        page.goto(f"{odoo.url}/web/login")
-        page.locator("input[name=login]").fill(LOGIN)
-        page.locator("input[name=password]").fill(PASSWORD)
-        page.locator("button[type=submit]").first.click()
-        page.wait_for_url(re.compile(r"/odoo"))
-        page.goto(f"{odoo.url}/pos/ui/{setup['config_id']}")
-        start_register(page)
+        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
 
         # One sale online; its draft copy kept from before it was paid.
         page.evaluate(SNAPSHOT)

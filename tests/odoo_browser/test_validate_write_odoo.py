@@ -27,18 +27,13 @@ can go is made real rather than simulated:
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect, sync_playwright
 
-from sandbox.launcher import chromium_options
 from tests.browser_wait import wait_for_promise
 from tests.odoo_browser.test_cold_boot_odoo import (
-    LOGIN,
-    PASSWORD,
     STATUS,
     SYNC,
-    WAIT_MS,
+    open_register,
     prepare,
     start_register,
 )
@@ -75,29 +70,22 @@ BLOCK_WRITES = """async () => {
 RELEASE = "async () => { window.__blocker.release = true; return await window.__blocker.done; }"
 STORED_UUIDS = "async () => await window.posmodel.offlineSync.listPendingUuids()"
 CURRENT_UUID = "() => window.posmodel.getOrder()?.uuid"
+VALIDATE = ".payment-screen button.validation-button.next"
 
 
-def open_register(pw, odoo, tmp_path, config_id, login=LOGIN, password=PASSWORD):
-    context = pw.chromium.launch_persistent_context(tmp_path / "profile", **chromium_options())
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    page.goto(f"{odoo.url}/web/login")
-    page.locator("input[name=login]").fill(login)
-    page.locator("input[name=password]").fill(password)
-    page.locator("button[type=submit]").first.click()
-    page.wait_for_url(re.compile(r"/odoo"))
-    page.goto(f"{odoo.url}/pos/ui/{config_id}")
-    start_register(page)
-    return context, page
-
-
-def pay_and_validate(page, product: str) -> str:
-    """One unit of `product`, paid in cash, Validate clicked; the order's uuid."""
+def pay_in_cash(page, product: str) -> str:
+    """One unit of `product`, the payment screen, cash; the order's uuid."""
     page.locator("article.product .product-name", has_text=product).click()
     uuid = page.evaluate(CURRENT_UUID)
     page.locator(".product-screen .pay-order-button").click()
     page.locator(".paymentmethods .button.paymentmethod .payment-name", has_text="Cash").click()
-    page.locator(".payment-screen button.validation-button.next").click()
+    return uuid
+
+
+def pay_and_validate(page, product: str) -> str:
+    """One unit of `product`, paid in cash, Validate clicked; the order's uuid."""
+    uuid = pay_in_cash(page, product)
+    page.locator(VALIDATE).click()
     return uuid
 
 
@@ -107,7 +95,6 @@ def lines_of(rpc, product_id):
 
 # The Validate's finalization (the offline write) still running.
 VALIDATING = "(uuid) => Boolean(window.posmodel.offlineValidations?.has(uuid))"
-VALIDATED = "async (uuid) => !window.posmodel.offlineValidations?.has(uuid)"
 PENDING_COUNT = "() => window.posmodel.offlineSync.state.pendingCount"
 STORED = "async (uuid) => await window.posmodel.offlineSync.getRecord(uuid)"
 STATE_OF = "(uuid) => window.posmodel.models['pos.order'].getBy('uuid', uuid)?.state"
@@ -174,14 +161,11 @@ def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, 
     with sync_playwright() as pw:
         context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
         go_offline(page)
-        page.locator("article.product .product-name", has_text=setup["product"]).click()
-        page.locator(".product-screen .pay-order-button").click()
-        page.locator(".paymentmethods .button.paymentmethod .payment-name", has_text="Cash").click()
-        uuid = page.evaluate(CURRENT_UUID)
+        uuid = pay_in_cash(page, setup["product"])
         # Odoo keeps its open order in its own IndexedDB 300 ms after a change.
         page.wait_for_timeout(800)
         assert page.evaluate(BLOCK_WRITES)
-        page.locator(".payment-screen button.validation-button.next").click()
+        page.locator(VALIDATE).click()
         expect(page.locator(".receipt-screen")).to_be_visible()
         assert page.evaluate(VALIDATING, uuid)
         page.reload()  # the write still waits: the page's transaction dies with it
@@ -212,7 +196,7 @@ def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, 
                 " pos.navigate('PaymentScreen', {orderUuid: uuid}); }",
                 uuid,
             )
-            page.locator(".payment-screen button.validation-button.next").click()
+            page.locator(VALIDATE).click()
             expect(page.locator(NEW_ORDER_READY)).to_be_visible()
         else:
             assert stored["order"]["odoo"]["state"] == "paid", stored
@@ -287,13 +271,10 @@ def test_a_refused_finalization_goes_back_to_the_payment_screen(odoo, tmp_path):
     with sync_playwright() as pw:
         context, page = open_register(pw, odoo, tmp_path, setup["config_id"], login, login)
         go_offline(page)
-        page.locator("article.product .product-name", has_text=setup["product"]).click()
-        uuid = page.evaluate(CURRENT_UUID)
-        page.locator(".product-screen .pay-order-button").click()
-        page.locator(".paymentmethods .button.paymentmethod .payment-name", has_text="Cash").click()
+        uuid = pay_in_cash(page, setup["product"])
         rpc("res.users", "write", [cashier], {"group_ids": [(3, pos_user)]})
         page.evaluate("() => window.posmodel.offlineSync.store.db.close()")
-        page.locator(".payment-screen button.validation-button.next").click()
+        page.locator(VALIDATE).click()
 
         expect(page.locator(".o_error_dialog, .modal-dialog").first).to_be_visible()
         expect(page.locator(".payment-screen")).to_be_visible()
