@@ -105,7 +105,7 @@ DRIVER = """
         // The addon's write, committed (until then the receipt takes no input); Odoo's own
         // path has none to wait for.
         const pos = window.posmodel;
-        const writing = pos.offlineValidations?.get(order.uuid);
+        const writing = pos.offlineValidations?.get(order.uuid)?.finalized;
         await writing;
         // Settled before the receipt was seen: committed by then.
         const done = pos.offlineCapturedUuids?.has(order.uuid);

@@ -88,31 +88,30 @@ patch(OrderPaymentValidation.prototype, {
             onSlow: () => ui.block(),
             onRelease: () => ui.unblock(),
         });
-        // Resolved by syncAllOrders() once the order is committed to the offline store.
-        pos.offlineCommitted ??= new Map();
-        const committed = new Promise((resolve) => pos.offlineCommitted.set(uuid, resolve));
-        // Runs up to the write's first await: the order is paid when the receipt renders.
-        const finalized = this.finalizeValidation();
-        // Each Validate's finalization until it settles (tests and benches wait on it).
+        // Each Validate until its finalization settles (tests and benches wait on `finalized`);
+        // syncAllOrders() calls `onCommitted` once the order is in the offline store, and the
+        // receipt takes input from then on, not only once the whole finalization (auto print,
+        // other addons' after-validation work) has settled.
+        // (A microtask later: a click it replays must not run inside syncAllOrders().)
+        const validation = { onCommitted: () => queueMicrotask(() => release()) };
         pos.offlineValidations ??= new Map();
-        pos.offlineValidations.set(uuid, finalized);
-        // The receipt takes input from the commit on, not only once the whole finalization
-        // (auto print, other addons' after-validation work) has settled.
-        committed.then(() => release());
+        pos.offlineValidations.set(uuid, validation);
+        // Runs up to the write's first await: the order is paid when the receipt renders.
+        validation.finalized = this.finalizeValidation();
+        // Stored offline, the sale is done whatever comes after (Odoo's own errors then show
+        // as Odoo shows them): never back to its payment screen.
+        const stored = () => Boolean(pos.offlineCapturedUuids?.has(uuid));
         let failed = true;
         try {
             pos.navigate(nextPage.page, nextPage.params);
-            // Stored offline, the sale is done whatever comes after (Odoo's own errors then
-            // show as Odoo shows them): never back to its payment screen.
-            failed = (await finalized) instanceof RPCError && !pos.offlineCapturedUuids?.has(uuid);
+            failed = (await validation.finalized) instanceof RPCError && !stored();
         } catch (error) {
-            if (!pos.offlineCapturedUuids?.has(uuid)) {
+            if (!stored()) {
                 this.backToPayment(uuid);
             }
             throw error;
         } finally {
             pos.offlineValidations.delete(uuid);
-            pos.offlineCommitted.delete(uuid);
             // Not stored (else released at the commit already): a click held on the receipt
             // must not act on an order that failed.
             release({ replay: !failed });

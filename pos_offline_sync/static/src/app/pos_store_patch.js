@@ -289,7 +289,6 @@ patch(PosStore.prototype, {
             // down Odoo's own path as well.
             this.removePendingOrder(order);
             this.offlineCapturedUuids.add(order.uuid);
-            this.offlineCommitted?.get(order.uuid)?.();
             // As Odoo's own sync leaves a sent order: clean, its line deletions consumed (the
             // stored copy carries them).
             order.serializeForORM();
@@ -302,6 +301,8 @@ patch(PosStore.prototype, {
                 const refunded = line.refunded_orderline_id;
                 delete refunded?.order_id?.uiState?.lineToRefund?.[refunded.uuid];
             }
+            // The Validate waiting for this commit lets the receipt take input.
+            this.offlineValidations?.get(order.uuid)?.onCommitted();
         }
         // Drafts (and anything not finalized) wait for the connection, as in Odoo.
         return [];
