@@ -81,6 +81,7 @@ class SqliteOrderSink:
         self.origin = origin
         self._prepared: dict = {}  # uuid -> PaymentState (or _EXISTS), between prepare and store
         self._in_batch = False
+        self._grouped = False  # inside group(): store() opens no savepoint of its own
         self._products = {r["id"] for r in conn.execute("SELECT id FROM products")}
         self._methods = {r["id"] for r in conn.execute("SELECT id FROM payment_methods")}
         self._card_methods = {
@@ -114,6 +115,19 @@ class SqliteOrderSink:
             self._in_batch = False
             self._prepared.clear()
 
+    @contextmanager
+    def group(self):
+        """One savepoint around several store() calls of a batch (core sync_batch's groups):
+        left by an exception, it undoes them all and the core stores them again one by one."""
+        if not self._in_batch:
+            raise RuntimeError("group() is for the store() calls of a batch")
+        with savepoint(self.conn, "order_group"):
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
+
     def store(self, order: dict) -> StoredOrder:
         uuid = order["uuid"]
         delay = getattr(self.ctx, "test_order_delay_s", 0)
@@ -129,6 +143,8 @@ class SqliteOrderSink:
                 if existing is None:  # orders are never deleted: a bug, not bad input
                     raise RuntimeError("an order seen stored is gone")
                 return existing
+            if self._grouped:
+                return self._insert(order, pay)
             with savepoint(self.conn):
                 return self._insert(order, pay)
         existing = self._existing(self._stored_uuid(order))

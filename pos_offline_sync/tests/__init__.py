@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_reused_uuid,
     test_settings_refresh_tour,
     test_sync_budget,
+    test_sync_groups,
     test_sync_log,
     test_sync_turns,
     test_tour,

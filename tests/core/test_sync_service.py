@@ -490,9 +490,9 @@ class _Busy(Exception):
 class _ContendedSink(SqliteOrderSink):
     """The real SQLite sink whose store meets another call's lock on one order, once."""
 
-    def __init__(self, *args, busy_uuid, busy_in="store", **kwargs):
+    def __init__(self, *args, busy_uuid, busy_in="store", always=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.busy_uuid, self.busy_in, self.busy = busy_uuid, busy_in, True
+        self.busy_uuid, self.busy_in, self.busy, self.always = busy_uuid, busy_in, True, always
 
     @staticmethod
     def is_retryable(exc):
@@ -500,7 +500,7 @@ class _ContendedSink(SqliteOrderSink):
 
     def _maybe_busy(self, order, step):
         if self.busy and step == self.busy_in and order["uuid"] == self.busy_uuid:
-            self.busy = False
+            self.busy = self.always
             raise _Busy("could not obtain lock on row in relation ir_sequence")
 
     def prepare(self, order):
@@ -531,7 +531,8 @@ def test_a_retryable_conflict_leaves_the_call_whole_for_the_hosts_replay(
 
 def test_a_conflict_the_host_does_not_replay_stays_that_orders_error(conn, order_factory):
     orders = [order_factory() for _ in range(3)]
-    sink = _ContendedSink(None, conn, 1, busy_uuid=orders[1]["uuid"])
+    # Busy at every try: stored again alone after its group was undone, it fails there too.
+    sink = _ContendedSink(None, conn, 1, busy_uuid=orders[1]["uuid"], always=True)
     sink.is_retryable = lambda exc: False
     results = sync_batch(_batch(*orders), sink)["results"]
     assert [r["ok"] for r in results] == [True, False, True]

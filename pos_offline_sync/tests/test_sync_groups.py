@@ -1,0 +1,65 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+"""Orders stored in groups (core sync_batch, one savepoint for up to STORE_GROUP orders) in real
+Odoo: a failure inside a group, in an order's store or only when the group's writes are
+flushed, undoes the group; its orders are then stored one by one, so the bad order fails alone
+and nothing of the undone try is left (no order, line, payment or sequence number)."""
+
+from odoo.tests import tagged
+
+from ..core.sync_service import INTERNAL_ERROR_REASON, STORE_GROUP
+from .common import OfflineSyncCommon
+
+
+@tagged("post_install", "-at_install")
+class TestSyncGroups(OfflineSyncCommon):
+    def refuse_paid_over(self, amount):
+        """A real PostgreSQL refusal that only comes when Odoo flushes an order's paid state
+        (created draft, then marked paid by action_pos_order_paid, an UPDATE flushed later):
+        the group's try fails at its flush or at a later query of the group, not at the bad
+        order's create."""
+        self.env.cr.execute(
+            "ALTER TABLE pos_order ADD CONSTRAINT offline_test_paid_cap "
+            f"CHECK (state = 'draft' OR amount_total < {float(amount)}) NOT VALID"
+        )
+
+    def stored_lines(self, orders):
+        uuids = [order["uuid"] for order in orders]
+        pos_orders = self.env["pos.order"].search([("uuid", "in", uuids)])
+        return pos_orders, pos_orders.lines, pos_orders.payment_ids
+
+    def test_an_order_refused_at_the_flush_fails_alone_and_leaves_nothing(self):
+        self.refuse_paid_over(1000)
+        goods = [self.plain_order() for _ in range(STORE_GROUP - 1)]
+        big = self.plain_order([(self.lamp, 100)])  # 1,200 paid: refused by the constraint
+        batch = goods[:3] + [big] + goods[3:]
+        results = self.sync(*batch)
+        self.assertEqual([r["ok"] for r in results], [True] * 3 + [False] + [True] * 6, results)
+        self.assertEqual(results[3]["reason"], INTERNAL_ERROR_REASON)
+        self.assertTrue(all(r["status"] == "created" for i, r in enumerate(results) if i != 3))
+        orders, lines, payments = self.stored_lines(batch)
+        self.assertEqual(sorted(orders.mapped("uuid")), sorted(o["uuid"] for o in goods))
+        self.assertEqual((len(lines), len(payments)), (len(goods), len(goods)))
+        self.assertFalse(self.find(big))
+        self.assertEqual(
+            self.env["pos.order.line"].search_count([("order_id.uuid", "=", big["uuid"])]), 0
+        )
+        # The no-gap sequence numbers drawn by the undone try were undone with it: the stored
+        # orders' numbers follow each other, in the batch's order.
+        numbers = [int(self.find(order).sequence_number) for order in goods]
+        self.assertEqual(numbers, list(range(numbers[0], numbers[0] + len(goods))))
+
+    def test_a_failure_in_every_group_still_stores_the_rest_once(self):
+        batch = []
+        for _ in range(3):
+            bad = self.plain_order()
+            bad["odoo"]["lines"][0][2]["product_id"] = 999999999
+            batch += [self.plain_order() for _ in range(4)] + [bad]
+        results = self.sync(*batch)
+        self.assertEqual([r["ok"] for r in results], ([True] * 4 + [False]) * 3)
+        orders, lines, _ = self.stored_lines(batch)
+        self.assertEqual(len(orders), 12)
+        self.assertEqual(len(lines), 12)
+        # Sent again (a lost answer): the stored ones exist, the bad ones fail again.
+        again = self.sync(*batch)
+        self.assertEqual([r["status"] for r in again], (["exists"] * 4 + ["error"]) * 3, again)
+        self.assertEqual(len(self.stored_lines(batch)[0]), 12)

@@ -1,0 +1,151 @@
+"""sync_batch's store groups (core/sync_service.py), through the sandbox's real SQLite sink: up
+to STORE_GROUP orders share one savepoint; when one fails (in its store or when the group is
+left) the group is undone and its orders are stored again one by one, so the bad order fails
+alone, the others are stored once, and nothing of the failed try is left. An order paid by card
+is never in a group."""
+
+import logging
+from contextlib import contextmanager
+
+import pytest
+
+from pos_offline_sync.core.sync_service import (
+    DEFERRED,
+    INTERNAL_ERROR_REASON,
+    STORE_GROUP,
+    sync_batch,
+)
+from sandbox import db
+from sandbox.orders import SqliteOrderSink
+from tests.core.test_sync_budget import FakeClock
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    path = tmp_path / "groups.sqlite3"
+    db.init_db(path)
+    return path
+
+
+@pytest.fixture
+def conn(db_path):
+    connection = db.connect(db_path)
+    yield connection
+    connection.close()
+
+
+def _batch(*orders):
+    return {"v": 1, "config_id": 1, "orders": list(orders)}
+
+
+def _count(conn, table):
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+
+
+class RecordingSink(SqliteOrderSink):
+    """The real SQLite sink, recording which orders each store() saw inside which group."""
+
+    def __init__(self, *args, fail_group_exit=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups = []  # one list of uuids per group entered
+        self.alone = []  # uuids stored outside any group
+        self.fail_group_exit = fail_group_exit  # that many groups fail as they are left
+
+    @contextmanager
+    def group(self):
+        self.groups.append([])
+        with super().group():
+            yield
+            if self.fail_group_exit:
+                self.fail_group_exit -= 1
+                # What Odoo's savepoint does when its flush fails on leaving: undone, raised.
+                raise RuntimeError("flush failed on leaving the group")
+
+    def store(self, order):
+        (self.groups[-1] if self._grouped else self.alone).append(order["uuid"])
+        return super().store(order)
+
+
+def _card(order):
+    order["payments"][0]["card"] = {"brand": "visa", "last4": "4242", "status": "unprocessed"}
+    return order
+
+
+def _fail_lines_named(conn, name):
+    """A real SQLite failure in the middle of an order's writes (after its orders row)."""
+    conn.execute(
+        f"""CREATE TRIGGER refuse_line BEFORE INSERT ON order_lines
+            WHEN NEW.product_name = '{name}' BEGIN SELECT RAISE(ABORT, 'line refused'); END"""
+    )
+
+
+def test_orders_in_a_row_share_groups_of_store_group(conn, order_factory):
+    orders = [order_factory() for _ in range(2 * STORE_GROUP + 3)]
+    sink = RecordingSink(None, conn, 1)
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["status"] for r in results] == ["created"] * len(orders)
+    uuids = [o["uuid"] for o in orders]
+    assert sink.groups == [uuids[:STORE_GROUP], uuids[STORE_GROUP:-3], uuids[-3:]]
+    assert sink.alone == []
+    assert _count(conn, "orders") == len(orders)
+
+
+def test_an_order_paid_by_card_is_stored_alone(conn, order_factory):
+    orders = [order_factory() for _ in range(2)] + [_card(order_factory())]
+    orders += [order_factory() for _ in range(3)] + [_card(order_factory()), order_factory()]
+    sink = RecordingSink(None, conn, 1)
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert all(r["ok"] for r in results), results
+    uuids = [o["uuid"] for o in orders]
+    # A single order between two cards is no group either.
+    assert sink.groups == [uuids[0:2], uuids[3:6]]
+    assert sink.alone == [uuids[2], uuids[6], uuids[7]]
+
+
+def test_a_bad_order_fails_alone_and_the_group_is_stored_once(conn, order_factory, caplog):
+    orders = [order_factory() for _ in range(5)]
+    orders[3]["lines"][0]["product_name"] = "BOOM"
+    _fail_lines_named(conn, "BOOM")
+    sink = RecordingSink(None, conn, 1)
+    with caplog.at_level(logging.ERROR):
+        results = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["ok"] for r in results] == [True, True, True, False, True]
+    assert results[3]["reason"] == INTERNAL_ERROR_REASON
+    uuids = [o["uuid"] for o in orders]
+    # Tried as a group up to the bad order, undone, then each order alone.
+    assert sink.groups == [uuids[:4]]
+    assert sink.alone == uuids
+    # Nothing of the undone try is left: each good order, its line and payment once.
+    assert [r["uuid"] for r in conn.execute("SELECT uuid FROM orders ORDER BY id")] == [
+        u for i, u in enumerate(uuids) if i != 3
+    ]
+    assert _count(conn, "order_lines") == 4 and _count(conn, "order_payments") == 4
+    # The bad order is logged once (its store alone), not once more for the group's try.
+    logged = [r for r in caplog.records if uuids[3] in r.getMessage()]
+    assert len(logged) == 1, [r.getMessage() for r in logged]
+
+
+def test_a_group_failing_as_it_is_left_is_stored_again_alone(conn, order_factory):
+    orders = [order_factory() for _ in range(4)]
+    sink = RecordingSink(None, conn, 1, fail_group_exit=1)
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["status"] for r in results] == ["created"] * 4
+    assert sink.alone == [o["uuid"] for o in orders]
+    assert _count(conn, "orders") == 4 and _count(conn, "order_lines") == 4
+
+
+def test_the_budget_spent_inside_a_group_keeps_what_it_stored(conn, order_factory):
+    clock = FakeClock()
+
+    class Slow(RecordingSink):
+        def store(self, order):
+            clock.now += 1.0
+            return super().store(order)
+
+    orders = [order_factory() for _ in range(6)]
+    sink = Slow(None, conn, 1)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=3.5, clock=clock)
+    statuses = [r["status"] for r in answer["results"]]
+    assert statuses == ["created"] * 3 + [DEFERRED] * 3
+    assert sink.alone == []  # deferring is no failure: the group was kept, not redone
+    assert _count(conn, "orders") == 3 and not conn.in_transaction
