@@ -1,10 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 import copy
+import logging
+import pprint
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from ..models.offline_order_sink import QuietUiOrder
 from .common import OfflineSyncCommon
+
+ODOO_ORDER_LOGGER = "odoo.addons.point_of_sale.models.pos_order"
 
 
 @tagged("post_install", "-at_install")
@@ -59,6 +64,25 @@ class TestOfflineSync(OfflineSyncCommon):
         self.assertEqual([r["ok"] for r in results], [True, False, True], results)
         self.assertIn("line 1", results[1]["reason"])
         self.assertTrue(self.find(good1) and self.find(good2))
+
+    def test_odoos_debug_line_shows_the_whole_order_only_when_it_is_printed(self):
+        # Odoo's sync_from_ui pformats each order for a debug line whether or not it is
+        # printed: the addon's order dict is walked only when that line is printed.
+        order = self.plain_order()
+        line_uuid = order["odoo"]["lines"][0][2]["uuid"]
+        logger = logging.getLogger(ODOO_ORDER_LOGGER)
+        level = logger.level
+        self.addCleanup(logger.setLevel, level)
+        logger.setLevel(logging.INFO)
+        quiet = pprint.pformat(QuietUiOrder(order["odoo"]))
+        self.assertEqual(quiet, f"<offline order {order['uuid']}>")
+        with self.assertLogs(ODOO_ORDER_LOGGER, logging.DEBUG) as logs:
+            [result] = self.sync(order)
+        self.assertTrue(result["ok"], result)
+        full_data = [line for line in logs.output if "full data" in line]
+        self.assertEqual(len(full_data), 1, logs.output)
+        self.assertIn(line_uuid, full_data[0])  # the whole order, as Odoo prints it
+        self.assertEqual(pprint.pformat(QuietUiOrder(order["odoo"])), quiet)  # INFO again
 
     def test_closed_session_uses_the_open_one(self):
         order = self.plain_order()
