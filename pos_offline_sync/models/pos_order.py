@@ -14,6 +14,7 @@ from psycopg2 import errors as pg_errors
 from ..core import device_report, order_identity, sync_service
 from ..core.order_schema import MAX_ID
 from .offline_order_sink import (
+    CHATTER_LATER_KEY,
     DEFER_PICKING_KEY,
     IDENTITY_CHECKED_KEY,
     NO_READ_BACK_KEY,
@@ -125,6 +126,49 @@ class PosOrder(models.Model):
             config.name,
         )
         return config._offline_rescue_session(closed)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        later = self.env.context.get(CHATTER_LATER_KEY)
+        if not isinstance(later, list):
+            return super().create(vals_list)
+        # Stored in a sync's group (offline_order_sink.py): their creator's following and
+        # creation note are added with the group's others at once (_offline_log_creation).
+        # The records go on in this environment: what the order makes next (an invoice) gets
+        # its own chatter as usual.
+        quiet = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
+        orders = super(PosOrder, quiet).create(vals_list).with_env(self.env)
+        later.extend(orders.ids)
+        return orders
+
+    def _offline_log_creation(self):
+        """What mail.thread's create adds to each new record, for these orders at once (a
+        batch of messages instead of one each, the same records): the creating user follows
+        them, and each gets its creation note."""
+        if not self:
+            return
+        user = self.env.user
+        if user.active and not user.share:
+            self.env["mail.followers"]._insert_followers(
+                self._name,
+                self.ids,
+                user.partner_id.ids,
+                subtypes=None,
+                customer_ids=[],
+                check_existing=True,
+            )
+        plain = self.filtered(lambda order: not order._creation_subtype())
+        for order in self - plain:
+            order.sudo().message_post(
+                subtype_id=order._creation_subtype().id,
+                author_id=user.partner_id.id,
+                body=Markup('<div summary="o_mail_notification"><p>%s</p></div>')
+                % order._creation_message(),
+            )
+        if plain:
+            plain._message_log_batch(
+                bodies={order.id: order._creation_message() for order in plain}
+            )
 
     # -- one uuid, two sales (core/order_identity.py) ---------------------------------------
     @api.model

@@ -63,3 +63,71 @@ class TestSyncGroups(OfflineSyncCommon):
         again = self.sync(*batch)
         self.assertEqual([r["status"] for r in again], (["exists"] * 4 + ["error"]) * 3, again)
         self.assertEqual(len(self.stored_lines(batch)[0]), 12)
+
+
+MAIL_TEST_KEYS = (
+    "tracking_disable",
+    "mail_create_nolog",
+    "mail_create_nosubscribe",
+    "mail_notrack",
+)
+
+
+@tagged("post_install", "-at_install")
+class TestSyncGroupsChatter(OfflineSyncCommon):
+    """A group adds its new orders' creation chatter at its end, at once: the same messages and
+    followers as Odoo's own create, one by one, gives each order."""
+
+    def setUp(self):
+        super().setUp()
+        # As in production: Odoo's test classes switch the chatter off.
+        context = {k: v for k, v in self.env.context.items() if k not in MAIL_TEST_KEYS}
+        self.env = self.env(context=context)
+
+    def chatter(self, order):
+        pos_order = self.find(order)
+        self.assertEqual(len(pos_order), 1)
+        messages = self.env["mail.message"].search(
+            [("model", "=", "pos.order"), ("res_id", "=", pos_order.id)], order="id"
+        )
+        followers = self.env["mail.followers"].search(
+            [("res_model", "=", "pos.order"), ("res_id", "=", pos_order.id)]
+        )
+        return (
+            [(m.message_type, m.subtype_id, m.author_id, str(m.body)) for m in messages],
+            sorted((f.partner_id.id, tuple(sorted(f.subtype_ids.ids))) for f in followers),
+        )
+
+    def test_grouped_orders_get_the_chatter_odoos_own_sync_gives(self):
+        by_odoo = self.plain_order()
+        self.env["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
+        expected = self.chatter(by_odoo)
+        self.assertTrue(expected[0] and expected[1], "Odoo logs a creation note and a follower")
+        bad = self.plain_order()
+        bad["odoo"]["lines"][0][2]["product_id"] = 999999999
+        grouped = [self.plain_order() for _ in range(3)]
+        after_bad = [self.plain_order() for _ in range(2)]
+        # The first group is undone by the bad order and stored again one by one; the last
+        # two are a group of their own.
+        results = self.sync(*grouped, bad, *after_bad)
+        self.assertEqual([r["ok"] for r in results], [True, True, True, False, True, True])
+        for order in grouped + after_bad:
+            self.assertEqual(self.chatter(order), expected)
+        clean = [self.plain_order() for _ in range(STORE_GROUP)]
+        self.assertTrue(all(r["ok"] for r in self.sync(*clean)))
+        for order in clean:
+            self.assertEqual(self.chatter(order), expected)
+
+    def test_an_order_with_a_note_of_its_own_gets_its_creation_note_first(self):
+        # A payment on the offline-card method with no card: grouped (no card to charge), and
+        # noted "Card payment failed" by the addon, after its creation note as Odoo orders it.
+        cash = [self.plain_order() for _ in range(2)]
+        no_card = self.plain_order(payments=[(self.card_pm, 7.0)])
+        no_card["payments"][0]["card"] = None
+        results = self.sync(cash[0], no_card, cash[1])
+        self.assertEqual([r["ok"] for r in results], [True, True, True], results)
+        messages, followers = self.chatter(no_card)
+        self.assertEqual(len(messages), 2, messages)
+        self.assertIn("created", messages[0][3])
+        self.assertIn("Card payment failed", messages[1][3])
+        self.assertEqual(followers, self.chatter(cash[0])[1])
