@@ -4,6 +4,7 @@ import unittest
 import uuid
 
 from odoo import Command, fields
+from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
 from odoo.addons.point_of_sale.tests.common import TestPoSCommon
 from odoo.tests import new_test_user
 
@@ -18,6 +19,12 @@ def skip_without_stripe(env):
     provider"); localstripe.LocalStripe() skips in turn when localstripe is missing."""
     if "payment.provider" not in env or "stripe_secret_key" not in env["payment.provider"]._fields:
         raise unittest.SkipTest("payment_stripe is not installed in this database")
+
+
+def with_production_chatter(env):
+    """`env` with the chatter Odoo's test classes switch off (DISABLED_MAIL_CONTEXT) switched
+    back on: the creation notes, followers and tracking an order gets in production."""
+    return env(context={k: v for k, v in env.context.items() if k not in DISABLED_MAIL_CONTEXT})
 
 
 class OfflineSyncCommon(TestPoSCommon):

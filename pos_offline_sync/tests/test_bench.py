@@ -12,7 +12,7 @@ import uuid
 
 from odoo.tests import tagged
 
-from .common import OfflineSyncCommon
+from .common import OfflineSyncCommon, with_production_chatter
 
 _logger = logging.getLogger(__name__)
 
@@ -28,6 +28,12 @@ class TestSyncBench(OfflineSyncCommon):
         cls.bench_products = [
             cls.create_product(f"Bench Product {i}", cls.categ_basic, 1.5 + i) for i in range(LINES)
         ]
+
+    def setUp(self):
+        super().setUp()
+        # Both paths with the chatter production gives each order (creation note, follower):
+        # Odoo's test classes switch it off.
+        self.env = with_production_chatter(self.env)
 
     def _orders(self):
         lines = [(p, 1 + i % 3) for i, p in enumerate(self.bench_products)]

@@ -7,7 +7,7 @@ and nothing of the undone try is left (no order, line, payment or sequence numbe
 from odoo.tests import tagged
 
 from ..core.sync_service import INTERNAL_ERROR_REASON, STORE_GROUP
-from .common import OfflineSyncCommon
+from .common import OfflineSyncCommon, with_production_chatter
 
 
 @tagged("post_install", "-at_install")
@@ -80,9 +80,7 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
 
     def setUp(self):
         super().setUp()
-        # As in production: Odoo's test classes switch the chatter off.
-        context = {k: v for k, v in self.env.context.items() if k not in MAIL_TEST_KEYS}
-        self.env = self.env(context=context)
+        self.env = with_production_chatter(self.env)  # Odoo's test classes switch it off
 
     def chatter(self, order):
         pos_order = self.find(order)
