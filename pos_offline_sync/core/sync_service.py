@@ -26,9 +26,11 @@ be sent, killed and sent again forever.
 A sink with `group()` stores up to `STORE_GROUP` orders in a row together, in one unit that is
 undone whole (a savepoint), rather than one savepoint each: in Odoo each savepoint flushes,
 runs the precommit hooks and opens a subtransaction, about a tenth of an order's time. When
-one order of a group fails, the group is undone and its orders are stored again one by one, so
-a bad order still fails alone and the others' results are those of their own store. An order
-paid by card is always stored alone: its card work is never done in a group that may be undone.
+one order of a group fails, the group is undone; the orders before it are stored again as a
+group, the failed one alone, the rest as a new group: a bad order still fails alone and the
+others' results are those of a store that was kept. An order paid by card is always stored
+alone (its card work is never done in a group that may be undone), and so is an order the
+sink's `may_group` keeps out.
 """
 
 from __future__ import annotations
@@ -326,60 +328,98 @@ def sync_batch(
 
 
 class _GroupFailed(Exception):
-    """One order of a group failed: the group is undone, its orders are stored one by one."""
+    """The order at `position` in the group failed: the group is undone."""
+
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
 
 
-def _groupable(order: dict) -> bool:
-    return not any(isinstance(p, dict) and p.get("card") for p in order.get("payments") or ())
+def _groupable(order: dict, sink) -> bool:
+    """An order paid by card is never grouped (its card work is never done in a try that is
+    undone), nor one the sink keeps out of groups (`may_group`)."""
+    if any(isinstance(p, dict) and p.get("card") for p in order.get("payments") or ()):
+        return False
+    may_group = getattr(sink, "may_group", None)
+    return may_group is None or bool(may_group(order))
 
 
 def _store_all(checked: list, results: list, sink, step: _Steps) -> None:
     """Stores every valid order of `checked` ((order, None) pairs; (None, error) are skipped)
     into `results` at its index, in order: in groups of up to STORE_GROUP when the sink has
-    `group()` (an order paid by card alone), else one by one."""
+    `group()` (see _groupable), else one by one."""
     group = getattr(sink, "group", None)
     run: list = []  # (index, order) of groupable orders in a row
 
     def flush_run():
-        if len(run) < 2 or not _store_group(run, results, sink, step, group):
-            for index, order in run:
-                results[index] = step.run(order, lambda o: _store_one(o, sink))
+        _store_run(list(run), results, sink, step, group)
         run.clear()
 
     for index, (order, _) in enumerate(checked):
         if order is None:
             continue
-        if group is not None and _groupable(order):
+        if group is not None and _groupable(order, sink):
             run.append((index, order))
             if len(run) >= STORE_GROUP:
                 flush_run()
             continue
         flush_run()
-        results[index] = step.run(order, lambda o: _store_one(o, sink))
+        _store_alone(index, order, results, sink, step)
     flush_run()
 
 
-def _store_group(run: list, results: list, sink, step: _Steps, group) -> bool:
-    """Stores `run`'s orders inside one `group()`: True when none failed (each got its result;
-    the ones past the budget deferred), False when the group was undone (nothing of it kept,
-    no result given)."""
+def _store_alone(index: int, order: dict, results: list, sink, step: _Steps) -> None:
+    results[index] = step.run(order, lambda o: _store_one(o, sink))
+
+
+def _store_run(run: list, results: list, sink, step: _Steps, group) -> None:
+    """Stores `run` ((index, order) pairs, groupable, in a row) in one group. When the order
+    at position k fails, the group is undone; the orders before it (stored without error) are
+    stored again as a group, the failed one alone, and the rest go on as a new group. When
+    leaving the group fails, each of its orders is stored alone."""
+    while run:
+        if len(run) < 2:
+            for index, order in run:
+                _store_alone(index, order, results, sink, step)
+            return
+        failed_at = _store_group(run, results, sink, step, group)
+        if failed_at is None:
+            return
+        if failed_at >= len(run):  # leaving the group failed: no order to blame
+            for index, order in run:
+                _store_alone(index, order, results, sink, step)
+            return
+        _store_run(run[:failed_at], results, sink, step, group)
+        _store_alone(*run[failed_at], results, sink, step)
+        run = run[failed_at + 1 :]
+
+
+def _store_group(run: list, results: list, sink, step: _Steps, group) -> int | None:
+    """Stores `run`'s orders inside one `group()`: None when it was kept (each order got its
+    result; the ones past the budget deferred), else the position of the order that failed
+    (len(run) when leaving the group failed) and the group was undone: nothing of it kept, no
+    result given, and the budget's count of orders run is as before the group, so that a call
+    whose first orders were undone still stores one (every call makes progress)."""
     got = []
+    ran_before = step.ran
     try:
         with group():
-            for index, order in run:
+            for position, (index, order) in enumerate(run):
                 result = step.run(order, lambda o: _store_one(o, sink, grouped=True))
                 if not result["ok"] and result["status"] != DEFERRED:
-                    raise _GroupFailed
+                    raise _GroupFailed(position)
                 got.append((index, result))
-    except _GroupFailed:
-        return False
+    except _GroupFailed as failed:
+        step.ran = ran_before
+        return failed.position
     except Exception as exc:  # noqa: BLE001 - leaving the group failed (its flush): redone alone
         if _retryable(sink, exc):
             raise
-        return False
+        step.ran = ran_before
+        return len(run)
     for index, result in got:
         results[index] = result
-    return True
+    return None
 
 
 def _end(sink) -> None:

@@ -102,6 +102,19 @@ def test_an_order_paid_by_card_is_stored_alone(conn, order_factory):
     assert sink.alone == [uuids[2], uuids[6], uuids[7]]
 
 
+def test_the_orders_after_a_bad_one_go_on_in_a_group(conn, order_factory):
+    orders = [order_factory() for _ in range(6)]
+    orders[1]["lines"][0]["product_name"] = "BOOM"
+    _fail_lines_named(conn, "BOOM")
+    sink = RecordingSink(None, conn, 1)
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["ok"] for r in results] == [True, False, True, True, True, True]
+    uuids = [o["uuid"] for o in orders]
+    assert sink.groups == [uuids[:2], uuids[2:]]
+    assert sink.alone == [uuids[0], uuids[1]]
+    assert _count(conn, "orders") == 5
+
+
 def test_a_bad_order_fails_alone_and_the_group_is_stored_once(conn, order_factory, caplog):
     orders = [order_factory() for _ in range(5)]
     orders[3]["lines"][0]["product_name"] = "BOOM"
@@ -112,9 +125,10 @@ def test_a_bad_order_fails_alone_and_the_group_is_stored_once(conn, order_factor
     assert [r["ok"] for r in results] == [True, True, True, False, True]
     assert results[3]["reason"] == INTERNAL_ERROR_REASON
     uuids = [o["uuid"] for o in orders]
-    # Tried as a group up to the bad order, undone, then each order alone.
-    assert sink.groups == [uuids[:4]]
-    assert sink.alone == uuids
+    # Tried as a group up to the bad order and undone; the orders before it again as a group,
+    # the bad one alone, then the rest (one order: alone).
+    assert sink.groups == [uuids[:4], uuids[:3]]
+    assert sink.alone == [uuids[3], uuids[4]]
     # Nothing of the undone try is left: each good order, its line and payment once.
     assert [r["uuid"] for r in conn.execute("SELECT uuid FROM orders ORDER BY id")] == [
         u for i, u in enumerate(uuids) if i != 3
@@ -149,3 +163,38 @@ def test_the_budget_spent_inside_a_group_keeps_what_it_stored(conn, order_factor
     assert statuses == ["created"] * 3 + [DEFERRED] * 3
     assert sink.alone == []  # deferring is no failure: the group was kept, not redone
     assert _count(conn, "orders") == 3 and not conn.in_transaction
+
+
+class SlowRecording(RecordingSink):
+    """Each store takes 3 s on the fake clock."""
+
+    def __init__(self, *args, clock, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def store(self, order):
+        self.clock.now += 3.0
+        return super().store(order)
+
+
+@pytest.mark.parametrize("budget", [0.0, 10.0])
+def test_a_call_whose_group_was_undone_still_makes_progress(conn, order_factory, budget):
+    """The undone try spent time, but it stored nothing: the call still stores (or refuses)
+    its first order, as every call does, instead of deferring them all forever."""
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(4)]
+    bad = 0 if budget == 0 else 2
+    orders[bad]["lines"][0]["product_name"] = "BOOM"
+    _fail_lines_named(conn, "BOOM")
+    sink = SlowRecording(None, conn, 1, clock=clock)
+    for _ in range(len(orders)):  # the register sends what was deferred again, at once
+        answer = sync_batch(_batch(*orders), sink, time_budget_s=budget, clock=clock)
+        statuses = [r["status"] for r in answer["results"]]
+        assert statuses[0] != DEFERRED, statuses
+        orders = [
+            o for o, r in zip(orders, answer["results"], strict=True) if r["status"] == DEFERRED
+        ]
+        if not orders:
+            break
+    assert not orders, "every order was answered within as many calls as orders"
+    assert _count(conn, "orders") == 3
