@@ -38,9 +38,9 @@ DEFER_PICKING_KEY = "pos_offline_defer_picking"
 # Set around Odoo's sync_from_ui too: its answer (the order read back whole for the register,
 # a third of its time) is not used here; pos.order.read_pos_data then names the orders only.
 NO_READ_BACK_KEY = "pos_offline_no_read_back"
-# Set (to a list) while a group stores its orders: pos.order.create then leaves out the
-# creator's following and the creation note, and lists the orders, for which group() adds them
-# at once (pos.order._offline_log_creation): in production a fifth of an order's time.
+# Set (to a ChatterLater) while a group stores its orders: pos.order.create then leaves out
+# the creator's following and the creation note, and lists the orders, for which group() adds
+# them at once (pos.order._offline_log_creation): in production a fifth of an order's time.
 CHATTER_LATER_KEY = "pos_offline_chatter_later"
 # And this one: the sink has told a reused uuid apart already (store() below), so
 # pos.order.sync_from_ui does not look the uuid up again.
@@ -68,6 +68,17 @@ class QuietUiOrder(dict):
         return f"<offline order {self.get('uuid')}>"
 
 
+class ChatterLater:
+    """The orders one group created without their creation chatter. Compared by identity: Odoo
+    reuses an environment whose context compares equal, and a list (equal to any other empty
+    list) would let a group's creates be listed in an earlier group's, their chatter lost."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self):
+        self.ids = []
+
+
 class OdooOrderSink:
     """Stores plain offline orders (CONTRACTS §1) as pos.order records."""
 
@@ -80,7 +91,7 @@ class OdooOrderSink:
         self._pickings_deferred = False
         self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read
         self._grouped = False  # inside group(): store() opens no savepoint of its own
-        self._chatter_later = None  # inside group(): the ids of the orders created quietly
+        self._chatter_later = None  # inside group(): a ChatterLater
 
     def begin(self, orders, now):
         """The POS's risk limits over the cards of this call not processed yet (no attempt in
@@ -125,12 +136,19 @@ class OdooOrderSink:
         them again one by one). The creation chatter of its new orders is added once, at its end
         (CHATTER_LATER_KEY)."""
         with self.env.cr.savepoint():
-            self._grouped, self._chatter_later = True, []
+            self._grouped, self._chatter_later = True, ChatterLater()
             try:
                 yield
-                self.PosOrder.browse(self._chatter_later)._offline_log_creation()
+                self.PosOrder.browse(self._chatter_later.ids)._offline_log_creation()
             finally:
                 self._grouped, self._chatter_later = False, None
+
+    @staticmethod
+    def may_group(order):
+        """An order to invoice is stored alone: its invoice may be sent as it is posted
+        (e-invoicing), and a group undone would do that again."""
+        odoo = order.get("odoo")
+        return not (isinstance(odoo, dict) and odoo.get("to_invoice"))
 
     def store(self, order):
         uuid = order["uuid"]

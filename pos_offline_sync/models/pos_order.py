@@ -19,10 +19,13 @@ from .offline_order_sink import (
     IDENTITY_CHECKED_KEY,
     NO_READ_BACK_KEY,
     RETRYABLE,
+    ChatterLater,
     OdooOrderSink,
 )
 
 _logger = logging.getLogger(__name__)
+# What makes mail.thread's create leave out the creator's following or the creation note.
+CALLER_CHATTER_KEYS = ("tracking_disable", "mail_create_nolog", "mail_create_nosubscribe")
 SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
 # pg_advisory_xact_lock(namespace, config id): one offline sync of a register's config at a time.
 SYNC_TURN_LOCK = 0x504F5331  # "POS1"
@@ -130,7 +133,10 @@ class PosOrder(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         later = self.env.context.get(CHATTER_LATER_KEY)
-        if not isinstance(later, list):
+        if not isinstance(later, ChatterLater) or any(
+            self.env.context.get(key) for key in CALLER_CHATTER_KEYS
+        ):
+            # The caller asked for less chatter: Odoo's create gives what it asked for.
             return super().create(vals_list)
         # Stored in a sync's group (offline_order_sink.py): their creator's following and
         # creation note are added with the group's others at once (_offline_log_creation).
@@ -138,7 +144,7 @@ class PosOrder(models.Model):
         # its own chatter as usual.
         quiet = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
         orders = super(PosOrder, quiet).create(vals_list).with_env(self.env)
-        later.extend(orders.ids)
+        later.ids.extend(orders.ids)
         return orders
 
     def _offline_log_creation(self):

@@ -2,6 +2,7 @@
 import copy
 import logging
 import pprint
+from unittest.mock import patch
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -76,6 +77,18 @@ class TestOfflineSync(OfflineSyncCommon):
         logger.setLevel(logging.INFO)
         quiet = pprint.pformat(QuietUiOrder(order["odoo"]))
         self.assertEqual(quiet, f"<offline order {order['uuid']}>")
+        # What the sink hands Odoo: pformat gets the quiet dict (at INFO, as in production).
+        formatted = []
+        real_pformat = pprint.pformat
+
+        def recording_pformat(value, *args, **kwargs):
+            formatted.append(type(value))
+            return real_pformat(value, *args, **kwargs)
+
+        with patch(f"{ODOO_ORDER_LOGGER}.pformat", recording_pformat):
+            [first] = self.sync(self.plain_order())
+        self.assertTrue(first["ok"], first)
+        self.assertEqual(formatted, [QuietUiOrder])
         with self.assertLogs(ODOO_ORDER_LOGGER, logging.DEBUG) as logs:
             [result] = self.sync(order)
         self.assertTrue(result["ok"], result)

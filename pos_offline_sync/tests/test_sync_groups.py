@@ -7,6 +7,7 @@ and nothing of the undone try is left (no order, line, payment or sequence numbe
 from odoo.tests import tagged
 
 from ..core.sync_service import INTERNAL_ERROR_REASON, STORE_GROUP
+from ..models.offline_order_sink import OdooOrderSink
 from .common import OfflineSyncCommon, with_production_chatter
 
 
@@ -115,6 +116,71 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
         self.assertTrue(all(r["ok"] for r in self.sync(*clean)))
         for order in clean:
             self.assertEqual(self.chatter(order), expected)
+
+    def test_a_group_after_an_undone_one_gets_its_chatter(self):
+        # The first group fails at its first order (undone, having created nothing); the next
+        # group must not take the first one's environment for its own (Odoo reuses an
+        # environment whose context compares equal) and so lose its orders' chatter.
+        by_odoo = self.plain_order()
+        self.env["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
+        expected = self.chatter(by_odoo)
+        bad = self.plain_order()
+        bad["odoo"]["lines"][0][2]["product_id"] = 999999999
+        after = [self.plain_order() for _ in range(3)]
+        results = self.sync(bad, *after)
+        self.assertEqual([r["ok"] for r in results], [False, True, True, True])
+        for order in after:
+            self.assertEqual(self.chatter(order), expected)
+
+    def test_a_group_after_one_that_created_nothing_still_gets_its_chatter(self):
+        # A first group that only completes drafts Odoo saved itself creates no order; the
+        # next group must not take its environment for its own (Odoo reuses an environment
+        # whose context compares equal) and so lose its orders' chatter.
+        by_odoo = self.plain_order()
+        self.env["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
+        expected = self.chatter(by_odoo)
+        drafts = [self.plain_order() for _ in range(STORE_GROUP)]
+        for number, draft in enumerate(drafts):
+            self.env["pos.order"].sync_from_ui([dict(draft["odoo"], state="draft")])
+            draft["odoo"]["access_token"] = f"token-{number}"  # the browser sends it
+        new = [self.plain_order() for _ in range(3)]
+        results = self.sync(*drafts, *new)
+        self.assertTrue(all(r["ok"] for r in results), results)
+        self.assertTrue(all(self.find(order).state == "paid" for order in drafts))
+        for order in new:
+            self.assertEqual(self.chatter(order), expected)
+
+    def test_the_callers_mail_context_is_honoured(self):
+        # Called with the chatter switched off (a script, Odoo's test classes), grouped orders
+        # get none, as orders stored alone and Odoo's own create give none.
+        quiet = self.env(context=dict(self.env.context, mail_create_nolog=True))
+        orders = [self.plain_order() for _ in range(3)]
+        results = quiet["pos.order"].offline_sync_orders(
+            {"v": 1, "config_id": self.config.id, "orders": orders}
+        )["results"]
+        self.assertTrue(all(r["ok"] for r in results), results)
+        by_odoo = self.plain_order()
+        quiet["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
+        expected = self.chatter(by_odoo)
+        self.assertFalse(expected[0], "no creation note with mail_create_nolog")
+        for order in orders:
+            self.assertEqual(self.chatter(order), expected)
+
+    def test_an_order_to_invoice_is_stored_alone(self):
+        # Its invoice may be sent as it is posted (e-invoicing): never done again because a
+        # group it was in was undone.
+        self.config.invoice_journal_id = (
+            self.config.invoice_journal_id or self.company_data["default_journal_sale"]
+        )
+        customer = self.env["res.partner"].create({"name": "Invoiced Customer"})
+        invoiced = self.plain_order()
+        invoiced["odoo"].update(partner_id=customer.id, to_invoice=True)
+        sink = OdooOrderSink(self.env, self.config)
+        self.assertFalse(sink.may_group(invoiced))
+        self.assertTrue(sink.may_group(self.plain_order()))
+        results = self.sync(self.plain_order(), invoiced, self.plain_order())
+        self.assertTrue(all(r["ok"] for r in results), results)
+        self.assertTrue(self.find(invoiced).account_move)
 
     def test_an_order_with_a_note_of_its_own_gets_its_creation_note_first(self):
         # A payment on the offline-card method with no card: grouped (no card to charge), and
