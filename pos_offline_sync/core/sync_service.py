@@ -341,7 +341,15 @@ def _groupable(order: dict, sink) -> bool:
     if any(isinstance(p, dict) and p.get("card") for p in order.get("payments") or ()):
         return False
     may_group = getattr(sink, "may_group", None)
-    return may_group is None or bool(may_group(order))
+    if may_group is None:
+        return True
+    try:
+        return bool(may_group(order))
+    except Exception:  # noqa: BLE001 - a doubt keeps it alone, it does not fail the call
+        _logger.exception(
+            "offline order %s: could not tell whether it may be grouped", order["uuid"]
+        )
+        return False
 
 
 def _store_all(checked: list, results: list, sink, step: _Steps) -> None:
@@ -415,6 +423,14 @@ def _store_group(run: list, results: list, sink, step: _Steps, group) -> int | N
     except Exception as exc:  # noqa: BLE001 - leaving the group failed (its flush): redone alone
         if _retryable(sink, exc):
             raise
+        # No order of it is to blame yet (each is stored again alone, and logged if it fails);
+        # said once here, or a write failing only at a group's flush would cost every group
+        # twice unseen.
+        _logger.warning(
+            "a group of %d offline orders could not be kept; storing them one by one",
+            len(run),
+            exc_info=True,
+        )
         step.ran = ran_before
         return len(run)
     for index, result in got:

@@ -6,8 +6,10 @@ and nothing of the undone try is left (no order, line, payment or sequence numbe
 
 from odoo.tests import tagged
 
+from ..core import sync_service
 from ..core.sync_service import INTERNAL_ERROR_REASON, STORE_GROUP
 from ..models.offline_order_sink import OdooOrderSink
+from ..models.pos_order import CALLER_CHATTER_KEYS
 from .common import OfflineSyncCommon, with_production_chatter
 
 
@@ -151,20 +153,21 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
             self.assertEqual(self.chatter(order), expected)
 
     def test_the_callers_mail_context_is_honoured(self):
-        # Called with the chatter switched off (a script, Odoo's test classes), grouped orders
-        # get none, as orders stored alone and Odoo's own create give none.
-        quiet = self.env(context=dict(self.env.context, mail_create_nolog=True))
-        orders = [self.plain_order() for _ in range(3)]
-        results = quiet["pos.order"].offline_sync_orders(
-            {"v": 1, "config_id": self.config.id, "orders": orders}
-        )["results"]
-        self.assertTrue(all(r["ok"] for r in results), results)
-        by_odoo = self.plain_order()
-        quiet["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
-        expected = self.chatter(by_odoo)
-        self.assertFalse(expected[0], "no creation note with mail_create_nolog")
-        for order in orders:
-            self.assertEqual(self.chatter(order), expected)
+        # Called with the chatter (partly) switched off (a script, Odoo's test classes),
+        # grouped orders get what Odoo's own create gives with that context.
+        for key in CALLER_CHATTER_KEYS:
+            with self.subTest(key=key):
+                quiet = self.env(context=dict(self.env.context, **{key: True}))
+                orders = [self.plain_order() for _ in range(3)]
+                results = quiet["pos.order"].offline_sync_orders(
+                    {"v": 1, "config_id": self.config.id, "orders": orders}
+                )["results"]
+                self.assertTrue(all(r["ok"] for r in results), results)
+                by_odoo = self.plain_order()
+                quiet["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
+                expected = self.chatter(by_odoo)
+                for order in orders:
+                    self.assertEqual(self.chatter(order), expected)
 
     def test_an_order_to_invoice_is_stored_alone(self):
         # Its invoice may be sent as it is posted (e-invoicing): never done again because a
@@ -175,11 +178,22 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
         customer = self.env["res.partner"].create({"name": "Invoiced Customer"})
         invoiced = self.plain_order()
         invoiced["odoo"].update(partner_id=customer.id, to_invoice=True)
-        sink = OdooOrderSink(self.env, self.config)
-        self.assertFalse(sink.may_group(invoiced))
-        self.assertTrue(sink.may_group(self.plain_order()))
-        results = self.sync(self.plain_order(), invoiced, self.plain_order())
-        self.assertTrue(all(r["ok"] for r in results), results)
+        batch = [self.plain_order(), self.plain_order(), invoiced, self.plain_order()]
+        alone = []
+
+        class Recording(OdooOrderSink):  # the real sink, noting what it stored outside a group
+            def store(self, order):
+                if not self._grouped:
+                    alone.append(order["uuid"])
+                return super().store(order)
+
+        answer = sync_service.sync_batch(
+            {"v": 1, "config_id": self.config.id, "orders": batch},
+            Recording(self.env, self.config),
+        )
+        self.assertTrue(all(r["ok"] for r in answer["results"]), answer)
+        # The order to invoice alone; the one after it too (a group of one is no group).
+        self.assertEqual(alone, [invoiced["uuid"], batch[3]["uuid"]])
         self.assertTrue(self.find(invoiced).account_move)
 
     def test_an_order_with_a_note_of_its_own_gets_its_creation_note_first(self):

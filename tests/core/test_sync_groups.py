@@ -198,3 +198,50 @@ def test_a_call_whose_group_was_undone_still_makes_progress(conn, order_factory,
             break
     assert not orders, "every order was answered within as many calls as orders"
     assert _count(conn, "orders") == 3
+
+
+def test_groups_that_always_fail_as_they_are_left_still_make_progress(conn, order_factory, caplog):
+    """Leaving every group fails (a write refused only at the flush, every time): each call
+    still stores its first order alone, the rest come again, and the failure is logged."""
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(4)]
+    sink = SlowRecording(None, conn, 1, clock=clock, fail_group_exit=1_000)
+    calls = 0
+    with caplog.at_level(logging.WARNING):
+        while orders and calls < 5:
+            calls += 1
+            answer = sync_batch(_batch(*orders), sink, time_budget_s=0.0, clock=clock)
+            assert answer["results"][0]["status"] == "created", answer["results"]
+            orders = [
+                o for o, r in zip(orders, answer["results"], strict=True) if r["status"] == DEFERRED
+            ]
+    assert not orders and calls == 4
+    assert _count(conn, "orders") == 4
+    assert any("could not be kept" in r.getMessage() for r in caplog.records)
+
+
+def test_an_order_the_sink_keeps_out_of_groups_is_stored_alone(conn, order_factory):
+    class Choosy(RecordingSink):
+        def may_group(self, order):
+            return order["reference"] != "keep me alone"
+
+    orders = [order_factory() for _ in range(5)]
+    orders[2]["reference"] = "keep me alone"
+    sink = Choosy(None, conn, 1)
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert all(r["ok"] for r in results), results
+    uuids = [o["uuid"] for o in orders]
+    assert sink.groups == [uuids[0:2], uuids[3:5]]
+    assert sink.alone == [uuids[2]]
+
+
+def test_a_sink_that_cannot_tell_keeps_the_order_alone(conn, order_factory):
+    class Unsure(RecordingSink):
+        def may_group(self, order):
+            raise RuntimeError("cannot tell")
+
+    orders = [order_factory() for _ in range(3)]
+    sink = Unsure(None, conn, 1)
+    results = sync_batch(_batch(*orders), sink)["results"]
+    assert [r["status"] for r in results] == ["created"] * 3
+    assert sink.groups == [] and sink.alone == [o["uuid"] for o in orders]
