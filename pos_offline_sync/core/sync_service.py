@@ -90,7 +90,10 @@ class OrderSink(Protocol):
     `group()` (optional): a context manager around several `store()` calls that undoes all of
     their writes when left by an exception; inside it `store` needs no unit of its own. A
     failure of one of those calls (or of leaving the group) makes `sync_batch` undo the group
-    and store its orders again, each in its own unit."""
+    and store its orders again (the failed one alone, in its own unit).
+    `may_group(order)` (optional, with `group`): False keeps that order out of groups (an
+    order whose storing has effects outside the transaction, done again if its group were
+    undone)."""
 
     def store(self, order: dict) -> StoredOrder:
         """Stores one validated order, idempotently on its uuid.
