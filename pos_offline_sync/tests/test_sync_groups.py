@@ -76,6 +76,19 @@ MAIL_TEST_KEYS = (
 )
 
 
+class AloneRecordingSink(OdooOrderSink):
+    """The real Odoo sink, noting the orders it stored outside any group."""
+
+    def __init__(self, env, config):
+        super().__init__(env, config)
+        self.alone = []
+
+    def store(self, order):
+        if not self._grouped:
+            self.alone.append(order["uuid"])
+        return super().store(order)
+
+
 @tagged("post_install", "-at_install")
 class TestSyncGroupsChatter(OfflineSyncCommon):
     """A group adds its new orders' creation chatter at its end, at once: the same messages and
@@ -179,21 +192,13 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
         invoiced = self.plain_order()
         invoiced["odoo"].update(partner_id=customer.id, to_invoice=True)
         batch = [self.plain_order(), self.plain_order(), invoiced, self.plain_order()]
-        alone = []
-
-        class Recording(OdooOrderSink):  # the real sink, noting what it stored outside a group
-            def store(self, order):
-                if not self._grouped:
-                    alone.append(order["uuid"])
-                return super().store(order)
-
+        sink = AloneRecordingSink(self.env, self.config)
         answer = sync_service.sync_batch(
-            {"v": 1, "config_id": self.config.id, "orders": batch},
-            Recording(self.env, self.config),
+            {"v": 1, "config_id": self.config.id, "orders": batch}, sink
         )
         self.assertTrue(all(r["ok"] for r in answer["results"]), answer)
         # The order to invoice alone; the one after it too (a group of one is no group).
-        self.assertEqual(alone, [invoiced["uuid"], batch[3]["uuid"]])
+        self.assertEqual(sink.alone, [invoiced["uuid"], batch[3]["uuid"]])
         self.assertTrue(self.find(invoiced).account_move)
 
     def test_an_order_with_a_note_of_its_own_gets_its_creation_note_first(self):
