@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
 """Orders stored in groups (core sync_batch, one savepoint for up to STORE_GROUP orders) in real
 Odoo: a failure inside a group, in an order's store or only when the group's writes are
-flushed, undoes the group; its orders are then stored one by one, so the bad order fails alone
-and nothing of the undone try is left (no order, line, payment or sequence number)."""
+flushed, undoes the group; its orders are stored again (the bad one alone), so the bad order
+fails alone and nothing of the undone try is left (no order, line, payment or sequence number).
+TestSyncGroupsChatter: the creation chatter a group adds at its end is Odoo's own."""
 
 from odoo.tests import tagged
 
@@ -66,14 +67,6 @@ class TestSyncGroups(OfflineSyncCommon):
         again = self.sync(*batch)
         self.assertEqual([r["status"] for r in again], (["exists"] * 4 + ["error"]) * 3, again)
         self.assertEqual(len(self.stored_lines(batch)[0]), 12)
-
-
-MAIL_TEST_KEYS = (
-    "tracking_disable",
-    "mail_create_nolog",
-    "mail_create_nosubscribe",
-    "mail_notrack",
-)
 
 
 class AloneRecordingSink(OdooOrderSink):
