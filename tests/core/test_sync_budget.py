@@ -20,20 +20,6 @@ class FakeClock:
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    path = tmp_path / "budget.sqlite3"
-    db.init_db(path)
-    return path
-
-
-@pytest.fixture
-def conn(db_path):
-    connection = db.connect(db_path)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
 def clock():
     return FakeClock()
 

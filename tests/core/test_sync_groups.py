@@ -15,23 +15,9 @@ from pos_offline_sync.core.sync_service import (
     STORE_GROUP,
     sync_batch,
 )
-from sandbox import db
 from sandbox.orders import SqliteOrderSink
 from tests.core.test_sync_budget import FakeClock
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    path = tmp_path / "groups.sqlite3"
-    db.init_db(path)
-    return path
-
-
-@pytest.fixture
-def conn(db_path):
-    connection = db.connect(db_path)
-    yield connection
-    connection.close()
+from tests.core.test_sync_service import _fail_lines_named
 
 
 def _batch(*orders):
@@ -69,14 +55,6 @@ class RecordingSink(SqliteOrderSink):
 def _card(order):
     order["payments"][0]["card"] = {"brand": "visa", "last4": "4242", "status": "unprocessed"}
     return order
-
-
-def _fail_lines_named(conn, name):
-    """A real SQLite failure in the middle of an order's writes (after its orders row)."""
-    conn.execute(
-        f"""CREATE TRIGGER refuse_line BEFORE INSERT ON order_lines
-            WHEN NEW.product_name = '{name}' BEGIN SELECT RAISE(ABORT, 'line refused'); END"""
-    )
 
 
 def test_orders_in_a_row_share_groups_of_store_group(conn, order_factory):

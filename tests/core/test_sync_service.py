@@ -22,20 +22,6 @@ from sandbox.orders import SqliteOrderSink
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    path = tmp_path / "sync.sqlite3"
-    db.init_db(path)
-    return path
-
-
-@pytest.fixture
-def conn(db_path):
-    connection = db.connect(db_path)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
 def sink(conn):
     return SqliteOrderSink(None, conn, 1)
 
