@@ -21,6 +21,9 @@ def skip_without_stripe(env):
         raise unittest.SkipTest("payment_stripe is not installed in this database")
 
 
+UNKNOWN_PRODUCT_ID = 999999999
+
+
 def with_production_chatter(env):
     """`env` with the chatter Odoo's test classes switch off (DISABLED_MAIL_CONTEXT) switched
     back on: the creation notes, followers and tracking an order gets in production."""
@@ -128,6 +131,13 @@ class OfflineSyncCommon(TestPoSCommon):
             "is_return": False,
             "odoo": odoo,
         }
+
+    def order_with_unknown_product(self):
+        """A plain order whose line names a product that does not exist: refused at the
+        register's checks, before anything of it is written."""
+        order = self.plain_order()
+        order["odoo"]["lines"][0][2]["product_id"] = UNKNOWN_PRODUCT_ID
+        return order
 
     def card(self, pay_uuid, number="4242424242424242"):
         """What the register keeps of a card: brand, last 4, expiry and the sealed envelope."""

@@ -306,11 +306,7 @@ class TestOfflineCard(OfflineSyncCommon):
         # Cash orders are stored in groups undone whole when one of them fails (core
         # sync_batch). A card is never in one (core test_sync_groups shows it); whatever the
         # grouping, a card between orders that fail is charged once and pays its order.
-        def bad():
-            order = self.plain_order()
-            order["odoo"]["lines"][0][2]["product_id"] = 999999999
-            return order
-
+        bad = self.order_with_unknown_product
         card = self.card_order()
         batch = [self.plain_order(), card, bad(), self.plain_order(), bad(), self.plain_order()]
         results = self.sync(*batch)

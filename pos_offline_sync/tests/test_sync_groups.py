@@ -55,8 +55,7 @@ class TestSyncGroups(OfflineSyncCommon):
     def test_a_failure_in_every_group_still_stores_the_rest_once(self):
         batch = []
         for _ in range(3):
-            bad = self.plain_order()
-            bad["odoo"]["lines"][0][2]["product_id"] = 999999999
+            bad = self.order_with_unknown_product()
             batch += [self.plain_order() for _ in range(4)] + [bad]
         results = self.sync(*batch)
         self.assertEqual([r["ok"] for r in results], ([True] * 4 + [False]) * 3)
@@ -105,13 +104,16 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
             sorted((f.partner_id.id, tuple(sorted(f.subtype_ids.ids))) for f in followers),
         )
 
+    def odoos_own_chatter(self, env=None):
+        """The chatter Odoo's own sync_from_ui gives an order (in `env`, else the test's)."""
+        order = self.plain_order()
+        (env or self.env)["pos.order"].sync_from_ui([dict(order["odoo"])])
+        return self.chatter(order)
+
     def test_grouped_orders_get_the_chatter_odoos_own_sync_gives(self):
-        by_odoo = self.plain_order()
-        self.env["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
-        expected = self.chatter(by_odoo)
+        expected = self.odoos_own_chatter()
         self.assertTrue(expected[0] and expected[1], "Odoo logs a creation note and a follower")
-        bad = self.plain_order()
-        bad["odoo"]["lines"][0][2]["product_id"] = 999999999
+        bad = self.order_with_unknown_product()
         grouped = [self.plain_order() for _ in range(3)]
         after_bad = [self.plain_order() for _ in range(2)]
         # The first group is undone by the bad order and stored again one by one; the last
@@ -129,11 +131,8 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
         # The first group fails at its first order (undone, having created nothing); the next
         # group must not take the first one's environment for its own (Odoo reuses an
         # environment whose context compares equal) and so lose its orders' chatter.
-        by_odoo = self.plain_order()
-        self.env["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
-        expected = self.chatter(by_odoo)
-        bad = self.plain_order()
-        bad["odoo"]["lines"][0][2]["product_id"] = 999999999
+        expected = self.odoos_own_chatter()
+        bad = self.order_with_unknown_product()
         after = [self.plain_order() for _ in range(3)]
         results = self.sync(bad, *after)
         self.assertEqual([r["ok"] for r in results], [False, True, True, True])
@@ -144,9 +143,7 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
         # A first group that only completes drafts Odoo saved itself creates no order; the
         # next group must not take its environment for its own (Odoo reuses an environment
         # whose context compares equal) and so lose its orders' chatter.
-        by_odoo = self.plain_order()
-        self.env["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
-        expected = self.chatter(by_odoo)
+        expected = self.odoos_own_chatter()
         drafts = [self.plain_order() for _ in range(STORE_GROUP)]
         for number, draft in enumerate(drafts):
             self.env["pos.order"].sync_from_ui([dict(draft["odoo"], state="draft")])
@@ -169,9 +166,7 @@ class TestSyncGroupsChatter(OfflineSyncCommon):
                     {"v": 1, "config_id": self.config.id, "orders": orders}
                 )["results"]
                 self.assertTrue(all(r["ok"] for r in results), results)
-                by_odoo = self.plain_order()
-                quiet["pos.order"].sync_from_ui([dict(by_odoo["odoo"])])
-                expected = self.chatter(by_odoo)
+                expected = self.odoos_own_chatter(quiet)
                 for order in orders:
                     self.assertEqual(self.chatter(order), expected)
 
