@@ -90,8 +90,7 @@ class OdooOrderSink:
         self._risk_refusals = {}  # (order uuid, payment uuid) -> why that card is not charged
         self._pickings_deferred = False
         self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read
-        self._grouped = False  # inside group(): store() opens no savepoint of its own
-        self._chatter_later = None  # inside group(): a ChatterLater
+        self._chatter_later = None  # inside group() only: a ChatterLater
 
     def begin(self, orders, now):
         """The POS's risk limits over the cards of this call not processed yet (no attempt in
@@ -136,12 +135,17 @@ class OdooOrderSink:
         them again, the failed one alone). The creation chatter of its new orders is added
         once, at its end (CHATTER_LATER_KEY)."""
         with self.env.cr.savepoint():
-            self._grouped, self._chatter_later = True, ChatterLater()
+            self._chatter_later = ChatterLater()
             try:
                 yield
                 self.PosOrder.browse(self._chatter_later.ids)._offline_log_creation()
             finally:
-                self._grouped, self._chatter_later = False, None
+                self._chatter_later = None
+
+    @property
+    def _grouped(self):
+        """Inside group(): store() opens no savepoint of its own."""
+        return self._chatter_later is not None
 
     @staticmethod
     def may_group(order):
