@@ -20,12 +20,14 @@ can go is made real rather than simulated:
   shown as without the addon): the receipt's New Order works, and back online the order
   reaches the database once.
 - Refused: the write fails with the network up (manual offline) and Odoo's own sync, which the
-  order then falls back to, is refused by the server (the sold product was deleted meanwhile).
-  The register goes back to the order's payment screen, where Odoo stays after a refusal, and
-  the order is draft again.
+  order then falls back to, is refused by the server (the cashier lost the POS rights
+  meanwhile). The register goes back to the order's payment screen, where Odoo stays after a
+  refusal, and the order is draft again.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from playwright.sync_api import expect, sync_playwright
 
@@ -111,6 +113,19 @@ def go_offline(page) -> None:
     expect(page.locator(f"{STATUS}[data-offline='true']")).to_be_visible()
 
 
+@contextmanager
+def offline_register(odoo, tmp_path, config_id, *login):
+    """The register opened (as `login`, password, when given) and switched to manual offline:
+    (context, page); the browser closed after."""
+    with sync_playwright() as pw:
+        context, page = open_register(pw, odoo, tmp_path, config_id, *login)
+        try:
+            go_offline(page)
+            yield context, page
+        finally:
+            context.close()
+
+
 def click_where_drawn(page, selector: str) -> None:
     """The cashier's click (a real pointer event) where the element is drawn, whatever lies
     over it (Odoo's block overlay past 300 ms): Playwright's own click would wait for it."""
@@ -121,9 +136,7 @@ def click_where_drawn(page, selector: str) -> None:
 def test_the_receipt_waits_for_a_slow_write_before_anything_can_be_done(odoo, tmp_path):
     rpc = Rpc(odoo.url, odoo.db)
     setup = prepare(rpc)
-    with sync_playwright() as pw:
-        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
-        go_offline(page)
+    with offline_register(odoo, tmp_path, setup["config_id"]) as (context, page):
         before = page.evaluate(STORED_UUIDS)
         assert page.evaluate(BLOCK_WRITES)
 
@@ -152,7 +165,6 @@ def test_the_receipt_waits_for_a_slow_write_before_anything_can_be_done(odoo, tm
         assert stored.count(uuid) == 1 and len(stored) == len(before) + 1, stored
         assert page.evaluate(STORED, uuid)["order"]["odoo"]["state"] == "paid"
         expect(page.locator(f"{SYNC}[data-count='{len(before) + 1}']")).to_be_visible()
-        context.close()
     # In the browser only: nothing reached the server behind the cashier's back.
     assert lines_of(rpc, setup["product_id"]) == []
 
@@ -175,9 +187,7 @@ SLOW_AFTER_VALIDATION = """() => {
 def test_slow_work_after_the_write_does_not_hold_the_receipt(odoo, tmp_path):
     rpc = Rpc(odoo.url, odoo.db)
     setup = prepare(rpc)
-    with sync_playwright() as pw:
-        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
-        go_offline(page)
+    with offline_register(odoo, tmp_path, setup["config_id"]) as (context, page):
         page.evaluate(SLOW_AFTER_VALIDATION)
         uuid = pay_and_validate(page, setup["product"])
         expect(page.locator(".receipt-screen")).to_be_visible()
@@ -194,15 +204,12 @@ def test_slow_work_after_the_write_does_not_hold_the_receipt(odoo, tmp_path):
             page, "async (uuid) => !window.posmodel.offlineValidations.has(uuid)", uuid
         )
         assert page.evaluate(STORED_UUIDS).count(uuid) == 1
-        context.close()
 
 
 def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, tmp_path):
     rpc = Rpc(odoo.url, odoo.db)
     setup = prepare(rpc)
-    with sync_playwright() as pw:
-        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
-        go_offline(page)
+    with offline_register(odoo, tmp_path, setup["config_id"]) as (context, page):
         uuid = pay_in_cash(page, setup["product"])
         # Odoo keeps its open order in its own IndexedDB 300 ms after a change.
         page.wait_for_timeout(800)
@@ -254,16 +261,13 @@ def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, 
         page.evaluate(go_online)
         page.evaluate("async (uuid) => { await window.posmodel.offlineSync.sync([uuid]); }", uuid)
         wait_for_promise(page, IN_DATABASE, uuid)
-        context.close()
     assert len(lines_of(rpc, setup["product_id"])) == 1
 
 
 def test_a_failed_write_leaves_the_order_to_odoos_own_sync(odoo, tmp_path):
     rpc = Rpc(odoo.url, odoo.db)
     setup = prepare(rpc)
-    with sync_playwright() as pw:
-        context, page = open_register(pw, odoo, tmp_path, setup["config_id"])
-        go_offline(page)
+    with offline_register(odoo, tmp_path, setup["config_id"]) as (context, page):
         context.set_offline(True)
         wait_for_promise(page, "async () => window.posmodel.data.network.offline === true")
         page.evaluate("() => window.posmodel.offlineSync.store.db.close()")
@@ -284,7 +288,6 @@ def test_a_failed_write_leaves_the_order_to_odoos_own_sync(odoo, tmp_path):
         page.evaluate("() => window.posmodel.offlineSync.setManualOffline(false)")
         page.evaluate("async () => { await window.posmodel.syncAllOrders(); }")
         wait_for_promise(page, IN_DATABASE, uuid)
-        context.close()
     assert len(lines_of(rpc, setup["product_id"])) == 1
     assert rpc("pos.order", "search_count", [("uuid", "=", uuid)]) == 1
 
@@ -315,9 +318,7 @@ def test_a_refused_finalization_goes_back_to_the_payment_screen(odoo, tmp_path):
             "group_ids": [(6, 0, [group_id(rpc, "base.group_user"), pos_user])],
         },
     )
-    with sync_playwright() as pw:
-        context, page = open_register(pw, odoo, tmp_path, setup["config_id"], login, login)
-        go_offline(page)
+    with offline_register(odoo, tmp_path, setup["config_id"], login, login) as (context, page):
         uuid = pay_in_cash(page, setup["product"])
         rpc("res.users", "write", [cashier], {"group_ids": [(3, pos_user)]})
         page.evaluate("() => window.posmodel.offlineSync.store.db.close()")
@@ -328,5 +329,4 @@ def test_a_refused_finalization_goes_back_to_the_payment_screen(odoo, tmp_path):
         expect(page.locator(".receipt-screen")).to_have_count(0)
         assert page.evaluate(CURRENT_UUID) == uuid
         assert page.evaluate(STATE_OF, uuid) == "draft"
-        context.close()
     assert rpc("pos.order", "search_count", [("uuid", "=", uuid)]) == 0
