@@ -90,7 +90,11 @@ def test_sync_from_the_keyboard_keeps_the_focus_in_the_dialog(sandbox, page):
 
     page.route(SYNC_RPC, hold)
     submit = dialog.locator("[data-test=sync-submit]")
+    # Enabled once the dialog has taken the selection (and the register is back online): a
+    # disabled button takes no focus, and the Enter would go to the checkbox.
+    expect(submit).to_be_enabled()
     submit.focus()
+    expect(submit).to_be_focused()
     page.keyboard.press("Enter")
     expect(dialog.locator("[data-test=sync-progress]")).to_be_visible()
     expect(submit).to_be_disabled()
