@@ -45,6 +45,12 @@ CHATTER_LATER_KEY = "pos_offline_chatter_later"
 # And this one: the sink has told a reused uuid apart already (store() below), so
 # pos.order.sync_from_ui does not look the uuid up again.
 IDENTITY_CHECKED_KEY = "pos_offline_identity_checked"
+# And to a NotifyLater: Odoo's sync_from_ui tells the register's devices, once per order, that
+# orders changed (pos.config.notify_synchronisation), and every device but the one it names
+# reads the register's open orders again: a landing of 50 made 50 such reads from each
+# register of the config, the sender's own included (its calls named no device), and a
+# second-long task on its page. The sink tells them once, at the call's end (end()).
+NOTIFY_LATER_KEY = "pos_offline_notify_later"
 
 _logger = logging.getLogger(__name__)
 
@@ -79,6 +85,23 @@ class ChatterLater:
         self.ids = []
 
 
+class NotifyLater:
+    """The devices' notifications a call's orders asked for, each (config id, session id,
+    device) once, in order. Compared by identity, as ChatterLater."""
+
+    __slots__ = ("calls",)
+
+    def __init__(self):
+        self.calls = {}
+
+    def add(self, config, session_id, device_identifier):
+        """False when it cannot be kept for later (the caller notifies at once)."""
+        if not isinstance(session_id, int | bool) or not isinstance(device_identifier, str | int):
+            return False
+        self.calls[(config.id, session_id, device_identifier)] = True
+        return True
+
+
 class OdooOrderSink:
     """Stores plain offline orders (CONTRACTS §1) as pos.order records."""
 
@@ -91,6 +114,7 @@ class OdooOrderSink:
         self._pickings_deferred = False
         self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read
         self._chatter_later = None  # inside group() only: a ChatterLater
+        self._notify_later = NotifyLater()  # sent once, by end()
 
     def begin(self, orders, now):
         """The POS's risk limits over the cards of this call not processed yet (no attempt in
@@ -106,8 +130,19 @@ class OdooOrderSink:
         self._risk_refusals = refusals_at_sync(limits, orders, unprocessed=unprocessed, now=now)
 
     def end(self):
-        """Once per call, after its last order: the cron that makes the deferred pickings is
+        """Once per call, after its last order: the register's devices are told that orders
+        changed (once, not once per order), and the cron that makes the deferred pickings is
         triggered (one trigger row per call, not one per order)."""
+        Config = self.env["pos.config"]
+        for config_id, session_id, device in self._notify_later.calls:
+            try:
+                with self.env.cr.savepoint():
+                    Config.browse(config_id).notify_synchronisation(session_id, device)
+            except RETRYABLE:
+                raise  # the host replays the whole call
+            except Exception:  # noqa: BLE001 - the orders are stored: they must not fail for it
+                # The devices see the orders at their next read of the open orders.
+                _logger.exception("the register's devices could not be told of the sync")
         if not self._pickings_deferred:
             return
         try:
@@ -190,6 +225,7 @@ class OdooOrderSink:
                     DEFER_PICKING_KEY: True,
                     NO_READ_BACK_KEY: True,
                     IDENTITY_CHECKED_KEY: True,
+                    NOTIFY_LATER_KEY: self._notify_later,
                 }
                 if chatter_later:
                     context[CHATTER_LATER_KEY] = self._chatter_later

@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..core import rescue_session
+from .offline_order_sink import NOTIFY_LATER_KEY, NotifyLater
 from .pos_offline_card_key import OdooKeyStore
 
 _logger = logging.getLogger(__name__)
@@ -59,6 +60,19 @@ class PosConfig(models.Model):
         string="Devices Holding Orders",
         compute="_compute_offline_waiting",
     )
+
+    def notify_synchronisation(self, session_id, device_identifier, records=None):
+        # Inside the addon's sync (offline_order_sink.NOTIFY_LATER_KEY): kept, and sent once
+        # at the call's end instead of once per order stored.
+        later = self.env.context.get(NOTIFY_LATER_KEY)
+        if (
+            isinstance(later, NotifyLater)
+            and not records
+            and len(self) == 1
+            and later.add(self, session_id, device_identifier)
+        ):
+            return None
+        return super().notify_synchronisation(session_id, device_identifier, records or {})
 
     def _compute_offline_waiting(self):
         totals = self.env["pos.offline.device"]._offline_waiting(self)

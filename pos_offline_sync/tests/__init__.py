@@ -7,6 +7,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_csv_import,
     test_declined_order_tour,
     test_deferred_pickings,
+    test_device_notice,
     test_devices,
     test_ledger_lock,
     test_localstripe_support,

@@ -169,7 +169,13 @@ patch(PosStore.prototype, {
                 configId: this.config.id,
                 settings: offlineSettings(this.config, this.offlineCardKey()),
                 transport: {
-                    call: (method, payload) => this.data.call("pos.order", method, [payload]),
+                    // The device, as Odoo's own sync names it: the server's "orders changed"
+                    // notice then leaves this register alone (it would read its open orders
+                    // again for its own sync).
+                    call: (method, payload) =>
+                        this.data.call("pos.order", method, [payload], {
+                            context: { device_identifier: this.device.identifier },
+                        }),
                 },
                 ping: () => rpc("/pos/ping"),
                 target: window,
