@@ -145,6 +145,9 @@ export class SyncDialog extends Component {
         if (status(this) === "destroyed") {
             return false;
         }
+        if (this.ui.complete) {
+            return true; // the first page was the whole list
+        }
         if (firstPainted) {
             await afterPaint();
             if (status(this) === "destroyed") {
@@ -166,6 +169,12 @@ export class SyncDialog extends Component {
                 return false;
             }
             const records = this.keep(page || []);
+            if (records.length < this.pageSize && Number(total) === records.length) {
+                // Shorter than a page and as many as counted: the whole list, complete at
+                // once (a second read of it would hold "Select all" and the sync back).
+                this.setList(records);
+                return true;
+            }
             this.ui.records = markRaw(records);
             this.ui.total = Math.max(Number(total) || 0, records.length);
             this.ui.loading = false;
@@ -199,7 +208,12 @@ export class SyncDialog extends Component {
         if (status(this) === "destroyed") {
             return false; // closed while loading
         }
-        const sorted = this.keep(records);
+        this.setList(this.keep(records));
+        return true;
+    }
+
+    /** The whole list is in: sorted oldest first, indexed, the selection kept to it. */
+    setList(sorted) {
         // The store lists oldest first already; sort only if a host gave another order.
         const when = (r) => String(r.created_at || orderOf(r).created_at || "");
         let ordered = true;
@@ -223,7 +237,6 @@ export class SyncDialog extends Component {
         this.ui.complete = true;
         this.ui.loading = false;
         this.ui.selectionVersion++;
-        return true;
     }
 
     /** Drops unusable entries and indexes the rest by uuid. */
