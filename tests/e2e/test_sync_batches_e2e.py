@@ -6,8 +6,10 @@ a figure of `make bench`, sync_10000_longest_task_ms, not of a test.)"""
 
 import copy
 import json
+import re
 import sqlite3
 import uuid as uuidlib
+from pathlib import Path
 
 import pytest
 from e2e_pos import (
@@ -27,6 +29,9 @@ from playwright.sync_api import expect
 from sandbox.launcher import start_sandbox
 
 SYNC_RPC = "/rpc/offline_sync_orders"
+# The engine's first batch, before it has measured the server (read from the engine itself).
+ENGINE_JS = Path(__file__).resolve().parents[2] / "pos_offline_sync/static/src/core/sync_engine.js"
+FIRST_BATCH = int(re.search(r"DEFAULT_BATCH_SIZE = (\d+);", ENGINE_JS.read_text()).group(1))
 
 
 def _waiting_orders(sandbox, page, count):
@@ -87,7 +92,7 @@ def _sync_all(page, count):
 
 @pytest.fixture
 def slow_sandbox(tmp_path):
-    # 50 ms an order, 0.5 s a request: the first batch of 20 cannot be stored whole.
+    # 50 ms an order, 0.5 s a request: the first batch (50) cannot be stored whole.
     server = start_sandbox(
         tmp_path / "slow.sqlite3",
         ["--quiet", "--sync-time-budget-s", "0.5", "--test-order-delay-ms", "50"],
@@ -105,14 +110,14 @@ def test_a_slow_server_defers_and_the_register_adapts(slow_sandbox, page):
     )
     sizes = [len(sent) for sent, _ in calls]
     deferred = [statuses.count("deferred") for _, statuses in calls]
-    assert sizes[0] == 20, sizes
+    assert sizes[0] == FIRST_BATCH, sizes
     assert deferred[0] > 0, f"the first batch outran the budget: {calls[0][1]}"
     # Sent again at once, first in the next batch, and the next batch smaller.
     first_deferred = [u for u, s in zip(*calls[0], strict=True) if s == "deferred"]
     n = min(len(first_deferred), sizes[1])
     assert calls[1][0][:n] == first_deferred[:n]
-    assert sizes[1] < 20, sizes
-    assert max(sizes[1:]) < 20, sizes
+    assert sizes[1] < FIRST_BATCH, sizes
+    assert max(sizes[1:]) < FIRST_BATCH, sizes
     # Nothing refused, nothing twice, nothing left in the browser.
     assert all(s in ("created", "deferred") for _, statuses in calls for s in statuses)
     stored = _db_uuids(slow_sandbox.db_path)
@@ -155,7 +160,7 @@ def test_batches_grow_with_a_fast_server_and_the_dialog_paints_its_progress(sand
     assert len(steps) >= 3 and steps[0] == f"Syncing…0 / {count}", steps
 
     sizes = [len(sent) for sent, _ in calls]
-    assert sizes[0] == 20 and sizes[1] > 20, sizes
+    assert sizes[0] == FIRST_BATCH and sizes[1] > FIRST_BATCH, sizes
     assert max(sizes) <= 500 and sum(sizes) == count, sizes
     assert sizes == sorted(sizes[:-1]) + sizes[-1:], f"grows, the last takes the rest: {sizes}"
     stored = _db_uuids(sandbox.db_path)

@@ -76,8 +76,8 @@ describe("SyncEngine batch sizes", () => {
         server.msPerOrder = 10;
         const results = await engine.sync(uuids);
         assert.ok(results.every((r) => r.ok));
-        assert.equal(DEFAULT_BATCH_SIZE, 20);
-        const expected = [20, 40, 80, 160, 300, 300, 300, 300, 300, 200];
+        assert.equal(DEFAULT_BATCH_SIZE, 50);
+        const expected = [50, 100, 200, 300, 300, 300, 300, 300, 150];
         assert.deepEqual(engine.lastBatchSizes, expected);
         assert.deepEqual(sizesSent(server), expected);
         assert.equal(await store.count(), 0);
@@ -97,7 +97,7 @@ describe("SyncEngine batch sizes", () => {
         };
         const results = await engine.sync(uuids);
         assert.ok(results.every((r) => r.ok));
-        assert.deepEqual(engine.lastBatchSizes, [20, 40, 80, 160, 300, 100]);
+        assert.deepEqual(engine.lastBatchSizes, [50, 100, 200, 300, 50]);
         // The same server without store_ms: the waits make every order look slow.
         const other = await setup(100);
         other.server.msPerOrder = 10;
@@ -107,11 +107,11 @@ describe("SyncEngine batch sizes", () => {
             return plain(method, payload);
         };
         await other.engine.sync(other.uuids);
-        assert.deepEqual(other.engine.lastBatchSizes.slice(0, 3), [20, 2, 1]);
+        assert.deepEqual(other.engine.lastBatchSizes.slice(0, 3), [50, 7, 1]);
     });
 
     it("shrinks as soon as the server slows down, and never goes under 1", async () => {
-        const { server, engine, uuids } = await setup(100);
+        const { server, engine, uuids } = await setup(100, { batchSize: 20 });
         const send = server.call.bind(server);
         const perCall = [10, 1000]; // ms an order in the first calls, then slower than the target
         server.call = async (method, payload) => {

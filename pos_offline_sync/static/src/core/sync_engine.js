@@ -17,8 +17,14 @@ export const SYNC_METHOD = "offline_sync_orders";
 /** Largest batch the server accepts. */
 export const MAX_BATCH_SIZE = 500;
 
-/** Size of the first batch, while the server's speed is not known yet. */
-export const DEFAULT_BATCH_SIZE = 20;
+/**
+ * Size of the first batch, while the server's speed is not known yet. The server's time budget
+ * bounds every request whatever its size (what does not fit is answered deferred, never
+ * killed), so this only weighs the first request's length against the number of requests: a
+ * landing of 50 in one request instead of 20 + 30 saved a fifth of its time in real Odoo
+ * (README "Performance").
+ */
+export const DEFAULT_BATCH_SIZE = 50;
 
 /** Round trip aimed at per request: well under any server's time limit, and frequent progress. */
 export const TARGET_REQUEST_MS = 3000;
