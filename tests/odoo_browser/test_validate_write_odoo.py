@@ -19,6 +19,9 @@ can go is made real rather than simulated:
   Odoo's own path keeps the order (pending in its own sync, and its Connection Lost dialog
   shown as without the addon): the receipt's New Order works, and back online the order
   reaches the database once.
+- Drawn first: the capture (the order's serialization and its write) begins once the receipt
+  is in the page, not in Validate's own tick, and a second sync of Odoo's in that tick does
+  not capture the order again.
 - Refused: the write fails with the network up (manual offline) and Odoo's own sync, which the
   order then falls back to, is refused by the server (the cashier lost the POS rights
   meanwhile). The register goes back to the order's payment screen, where Odoo stays after a
@@ -203,6 +206,51 @@ def test_slow_work_after_the_write_does_not_hold_the_receipt(odoo, tmp_path):
         wait_for_promise(
             page, "async (uuid) => !window.posmodel.offlineValidations.has(uuid)", uuid
         )
+        assert page.evaluate(STORED_UUIDS).count(uuid) == 1
+
+
+# Each capture of the register's controller, noting whether the receipt was in the page when
+# it began (the capture starts after the receipt is drawn, not in the same tick as Validate).
+WATCH_CAPTURES = """() => {
+    const sync = window.posmodel.offlineSync;
+    const capture = sync.captureOrder.bind(sync);
+    window.__captures = [];
+    sync.captureOrder = (order) => {
+        window.__captures.push({
+            uuid: order.uuid,
+            receiptDrawn: Boolean(document.querySelector(".receipt-screen")),
+        });
+        return capture(order);
+    };
+}"""
+
+
+def test_the_capture_begins_once_the_receipt_is_drawn_and_once_per_order(odoo, tmp_path):
+    rpc = Rpc(odoo.url, odoo.db)
+    setup = prepare(rpc)
+    with offline_register(odoo, tmp_path, setup["config_id"]) as (context, page):
+        page.evaluate(WATCH_CAPTURES)
+        uuid = pay_in_cash(page, setup["product"])
+        # Validate, and right after it (its capture begun, not committed) a second sync of
+        # Odoo's (its debounced one, a closing): both would capture the order; once is enough.
+        page.evaluate(
+            """(selector) => new Promise((resolve) => {
+                document.querySelector(selector).click();
+                setTimeout(() => {
+                    window.__secondSawCapture = window.posmodel.offlineCapturing?.size > 0;
+                    window.__second = window.posmodel.syncAllOrders();
+                    resolve();
+                }, 0);
+            })""",
+            VALIDATE,
+        )
+        wait_for_promise(page, IS_STORED, uuid)
+        page.evaluate("async () => { await window.__second; }")
+        # The second sync came while the Validate's capture was under way.
+        assert page.evaluate("() => window.__secondSawCapture")
+        expect(page.locator(NEW_ORDER_READY)).to_be_visible()
+        captures = page.evaluate("() => window.__captures")
+        assert captures == [{"uuid": uuid, "receiptDrawn": True}], captures
         assert page.evaluate(STORED_UUIDS).count(uuid) == 1
 
 

@@ -29,6 +29,22 @@ const SETTING_FIELDS = [
 // register's opening (it would be waiting for the very thing offline mode is for).
 const SETTINGS_TIMEOUT_MS = 4000;
 
+// A hidden page draws no frames: the capture does not wait for one longer than this.
+const PAINT_WAIT_MS = 50;
+
+/** Resolves after the browser drew the current DOM (the frame after OWL's render). */
+function afterPaint() {
+    return new Promise((resolve) => {
+        const timer = setTimeout(resolve, PAINT_WAIT_MS);
+        requestAnimationFrame(() =>
+            setTimeout(() => {
+                clearTimeout(timer);
+                resolve();
+            }, 0)
+        );
+    });
+}
+
 function offlineSettings(config, publicKey) {
     return {
         allowOfflineMode: Boolean(config.allow_offline_mode),
@@ -278,8 +294,21 @@ patch(PosStore.prototype, {
         const orders = (options.orders || [...orderToCreate, ...orderToUpdate]).filter(
             (order) => order.finalized && !order.isSynced && order.state !== "cancel"
         );
+        this.offlineCapturing ??= new Set();
         for (const order of orders) {
+            if (this.offlineCapturing.has(order.uuid)) {
+                continue; // another call is capturing it: once is enough
+            }
+            this.offlineCapturing.add(order.uuid);
             try {
+                if (this.offlineValidations?.has(order.uuid)) {
+                    // A Validate's capture starts once the receipt it navigated to is drawn:
+                    // run before that frame, its serialization and the write's start stood
+                    // between Validate and the receipt. The receipt takes no input until
+                    // the commit (payment_validation_patch.js), so nothing waits on it but
+                    // the commit itself, a frame later.
+                    await afterPaint();
+                }
                 await this.preSyncAllOrders([order]);
                 await this.offlineSync.captureOrder(toOfflineOrder(order, this));
             } catch (error) {
@@ -290,6 +319,8 @@ patch(PosStore.prototype, {
                     { type: "warning" }
                 );
                 return await super.syncAllOrders(...arguments);
+            } finally {
+                this.offlineCapturing.delete(order.uuid);
             }
             // Stored: from here on it is the offline store's alone. Nothing below may send it
             // down Odoo's own path as well.
