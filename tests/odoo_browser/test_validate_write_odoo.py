@@ -254,6 +254,58 @@ def test_the_capture_begins_once_the_receipt_is_drawn_and_once_per_order(odoo, t
         assert page.evaluate(STORED_UUIDS).count(uuid) == 1
 
 
+# What Odoo does when another device closes the session (PosStore.closingSessionNotification):
+# every paid order not synced back in its pending orders, then its sync.
+CLOSING_ELSEWHERE = """async () => {
+    const pos = window.posmodel;
+    const paid = pos.models["pos.order"].filter((o) => o.state === "paid" && !o.isSynced);
+    pos.addPendingOrder(paid.map((o) => o.id));
+    await pos.syncAllOrders({ throw: true });
+}"""
+
+
+def test_an_offline_order_put_back_in_pending_is_not_captured_again_nor_sent_by_odoo(
+    odoo, tmp_path
+):
+    rpc = Rpc(odoo.url, odoo.db)
+    setup = prepare(rpc)
+    with offline_register(odoo, tmp_path, setup["config_id"]) as (context, page):
+        page.evaluate(WATCH_CAPTURES)
+        uuid = pay_and_validate(page, setup["product"])
+        wait_for_promise(page, IS_STORED, uuid)
+        page.locator(NEW_ORDER_READY).first.click()
+        expect(page.locator(".product-screen")).to_be_visible()
+        kept = page.evaluate(STORED, uuid)
+
+        # Still offline: captured once, its stored copy (with the commands the first capture
+        # consumed) untouched.
+        page.evaluate(CLOSING_ELSEWHERE)
+        assert [c["uuid"] for c in page.evaluate("() => window.__captures")] == [uuid]
+        assert page.evaluate(STORED, uuid)["order"] == kept["order"]
+
+        # Back online, the order still waiting in the offline store and changed in Odoo's
+        # memory (as a reprint counts): Odoo's own sync does not send it behind the store.
+        sent = []
+        page.on(
+            "request",
+            lambda r: (
+                "/pos.order/sync_from_ui" in r.url
+                and uuid in (r.post_data or "")
+                and sent.append(r.url)
+            ),
+        )
+        page.locator(STATUS).click()
+        expect(page.locator(f"{STATUS}[data-offline='false']")).to_be_visible()
+        page.evaluate(
+            "(uuid) => { window.posmodel.models['pos.order'].getBy('uuid', uuid).nb_print = 1; }",
+            uuid,
+        )
+        page.evaluate(CLOSING_ELSEWHERE)
+        assert sent == []
+        assert rpc("pos.order", "search_count", [("uuid", "=", uuid)]) == 0
+        assert page.evaluate(STORED_UUIDS).count(uuid) == 1
+
+
 def test_a_reload_during_the_write_loses_nothing_and_stores_nothing_twice(odoo, tmp_path):
     rpc = Rpc(odoo.url, odoo.db)
     setup = prepare(rpc)

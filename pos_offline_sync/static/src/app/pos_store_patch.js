@@ -29,8 +29,9 @@ const SETTING_FIELDS = [
 // register's opening (it would be waiting for the very thing offline mode is for).
 const SETTINGS_TIMEOUT_MS = 4000;
 
-// A hidden page draws no frames: the capture does not wait for one longer than this.
-const PAINT_WAIT_MS = 50;
+// A hidden page draws no frames: the capture does not wait for one longer than this (a
+// visible one draws every 16 ms; a loaded machine can take a few frames' time).
+const PAINT_WAIT_MS = 250;
 
 /** Resolves after the browser drew the current DOM (the frame after OWL's render). */
 function afterPaint() {
@@ -172,6 +173,15 @@ patch(PosStore.prototype, {
         });
     },
 
+    /** Odoo's identifier of this device (0, as Odoo's default, when it has none). */
+    offlineDeviceIdentifier() {
+        try {
+            return this.device.identifier ?? 0;
+        } catch {
+            return 0; // its localStorage entry is gone: the sync must not fail for it
+        }
+    },
+
     /** The card key as last answered by the server, else as loaded with the POS data. */
     offlineCardKey() {
         return this.offlineCardPublicKey ?? this.config._offline_card_public_key;
@@ -190,7 +200,7 @@ patch(PosStore.prototype, {
                     // again for its own sync).
                     call: (method, payload) =>
                         this.data.call("pos.order", method, [payload], {
-                            context: { device_identifier: this.device.identifier },
+                            context: { device_identifier: this.offlineDeviceIdentifier() },
                         }),
                 },
                 ping: () => rpc("/pos/ping"),
@@ -286,9 +296,31 @@ patch(PosStore.prototype, {
         return Boolean(this.offlineSync && this.offlineSync.shouldCaptureOffline());
     },
 
+    /** Kept or being written by the offline store: Odoo's own sync must never send it. */
+    isOfflineOrder(order) {
+        return Boolean(
+            this.offlineCapturing?.has(order.uuid) || this.offlineCapturedUuids?.has(order.uuid)
+        );
+    },
+
+    /**
+     * Odoo's own sync of `options`, less the offline store's orders: one being captured is
+     * still pending in Odoo until its write commits (another device closing the session puts
+     * every paid order back in pending too).
+     */
+    async syncAllOrdersOwnPath(options = {}) {
+        const { orderToCreate, orderToUpdate } = this.getPendingOrder();
+        const orders = options.orders || [...orderToCreate, ...orderToUpdate];
+        if (!orders.some((order) => this.isOfflineOrder(order))) {
+            return await super.syncAllOrders(options);
+        }
+        const own = orders.filter((order) => !this.isOfflineOrder(order));
+        return await super.syncAllOrders({ ...options, orders: own });
+    },
+
     async syncAllOrders(options = {}) {
         if (!this.shouldCaptureOffline()) {
-            return await super.syncAllOrders(...arguments);
+            return await this.syncAllOrdersOwnPath(options);
         }
         const { orderToCreate, orderToUpdate } = this.getPendingOrder();
         const orders = (options.orders || [...orderToCreate, ...orderToUpdate]).filter(
@@ -296,8 +328,11 @@ patch(PosStore.prototype, {
         );
         this.offlineCapturing ??= new Set();
         for (const order of orders) {
-            if (this.offlineCapturing.has(order.uuid)) {
-                continue; // another call is capturing it: once is enough
+            // Checked at each order, after the awaits of the ones before: another call may
+            // have captured it meanwhile. Captured once, it is never captured again (its
+            // commands were consumed: a second copy would lack them).
+            if (this.isOfflineOrder(order)) {
+                continue;
             }
             this.offlineCapturing.add(order.uuid);
             try {
@@ -318,7 +353,9 @@ patch(PosStore.prototype, {
                     _t("Order kept for Odoo's own sync: %s", String(error.message || error)),
                     { type: "warning" }
                 );
-                return await super.syncAllOrders(...arguments);
+                // Not captured: Odoo's again (the orders still being captured are left out).
+                this.offlineCapturing.delete(order.uuid);
+                return await this.syncAllOrdersOwnPath(options);
             } finally {
                 this.offlineCapturing.delete(order.uuid);
             }
