@@ -51,6 +51,8 @@ IDENTITY_CHECKED_KEY = "pos_offline_identity_checked"
 # register of the config, the sender's own included (its calls named no device), and a
 # second-long task on its page. The sink tells them once, at the call's end (end()).
 NOTIFY_LATER_KEY = "pos_offline_notify_later"
+# Odoo's device identifiers are a few characters; a longer one is not put in a notice.
+MAX_DEVICE_IDENTIFIER = 64
 
 _logger = logging.getLogger(__name__)
 
@@ -95,10 +97,15 @@ class NotifyLater:
         self.calls = {}
 
     def add(self, config, session_id, device_identifier):
-        """False when it cannot be kept for later (the caller notifies at once)."""
-        if not isinstance(session_id, int | bool) or not isinstance(device_identifier, str | int):
+        """False when it cannot be kept for later (the caller notifies at once). The device
+        comes from the caller's context: anything but a short string or a number names
+        none (Odoo's default, 0)."""
+        if not isinstance(session_id, int | bool):
             return False
-        self.calls[(config.id, session_id, device_identifier)] = True
+        device = device_identifier
+        if not isinstance(device, int | str) or len(str(device)) > MAX_DEVICE_IDENTIFIER:
+            device = 0
+        self.calls[(config.id, session_id, device)] = True
         return True
 
 

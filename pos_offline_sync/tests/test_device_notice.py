@@ -83,3 +83,11 @@ class TestDeviceNotice(OfflineSyncCommon):
         stored = self.env["pos.order"].search([("uuid", "in", [o["uuid"] for o in orders])])
         self.assertEqual(len(stored), 3)
         self.assertIn("could not be told", logs.output[0])
+
+    def test_a_device_that_is_no_short_text_or_number_is_named_as_none(self):
+        before = len(self.queued_notices())
+        for device in ({"x": 1}, "d" * 65, ["a"]):
+            self.assertTrue(self.sync_as_device(device, self.plain_order())[0]["ok"])
+        self.assertTrue(self.sync_as_device("d" * 64, self.plain_order())[0]["ok"])
+        notices = self.queued_notices()[before:]
+        self.assertEqual([n["device_identifier"] for n in notices], [0, 0, 0, "d" * 64])
