@@ -168,7 +168,7 @@ export class SyncEngine {
      * @param {object} options
      * @param {object} options.store an OfflineStore (or an object with the same API)
      * @param {{call: (method: string, payload: object) => Promise<object>}} options.transport
-     * @param {number} [options.batchSize=20] orders in the first request (1..500); later ones
+     * @param {number} [options.batchSize=50] orders in the first request (1..500); later ones
      *   are sized from the server's time per order (see nextBatchSize) unless `adaptive` is false
      * @param {boolean} [options.adaptive=true] size the batches from the measured time
      * @param {number} [options.targetRequestMs=3000] round trip aimed at per request
