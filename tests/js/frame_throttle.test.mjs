@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { throttleToFrames } from "../../pos_offline_sync/static/src/core/components/frame_throttle.js";
+import {
+    afterPaint,
+    throttleToFrames,
+} from "../../pos_offline_sync/static/src/core/components/frame_throttle.js";
 
 function frames() {
     const queue = new Map();
@@ -72,5 +75,43 @@ describe("throttleToFrames", () => {
         show("b");
         await new Promise((resolve) => setTimeout(resolve, 40));
         assert.deepEqual(renders, ["b"]);
+    });
+});
+
+describe("afterPaint", () => {
+    // A page that draws no frames (hidden): requestAnimationFrame never calls back.
+    async function withoutFrames(run) {
+        const saved = globalThis.requestAnimationFrame;
+        globalThis.requestAnimationFrame = () => 0;
+        try {
+            return await run();
+        } finally {
+            globalThis.requestAnimationFrame = saved;
+        }
+    }
+    const settledWithin = (promise, ms) =>
+        Promise.race([
+            promise.then(() => true),
+            new Promise((resolve) => setTimeout(() => resolve(false), ms)),
+        ]);
+
+    it("waits for a frame, and without frames for at most maxMs", async () => {
+        await withoutFrames(async () => {
+            assert.equal(await settledWithin(afterPaint(), 60), false);
+            assert.equal(await settledWithin(afterPaint({ maxMs: 5 }), 200), true);
+        });
+    });
+
+    it("resolves after the frame, then a task", async () => {
+        const saved = globalThis.requestAnimationFrame;
+        const order = [];
+        globalThis.requestAnimationFrame = (fn) => setTimeout(() => { order.push("frame"); fn(); }, 1);
+        try {
+            await afterPaint({ maxMs: 10_000 });
+            order.push("resolved");
+        } finally {
+            globalThis.requestAnimationFrame = saved;
+        }
+        assert.deepEqual(order, ["frame", "resolved"]);
     });
 });

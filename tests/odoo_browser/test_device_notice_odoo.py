@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.odoo_browser.test_cold_boot_odoo import SYNC, open_register, prepare, sell
+from tests.odoo_browser.test_cold_boot_odoo import STATUS, SYNC, open_register, prepare, sell
 from tests.odoo_browser.test_validate_write_odoo import go_offline, lines_of
 from tools.odoo_server import Rpc
 
 ORDERS = 3
 READ_OPEN_ORDERS = "/pos.config/read_config_open_orders"
 SYNC_CALL = "/pos.order/offline_sync_orders"
-STATUS = ".pos-offline-sync-icons [data-test='offline-status']"
 
 
 def calls_to(page, path: str) -> list[str]:

@@ -12,6 +12,7 @@ import { OfflineController } from "@pos_offline_sync/core/offline_controller";
 import { CardVault } from "@pos_offline_sync/core/card_vault";
 import { cardProcessorOf } from "@pos_offline_sync/core/card_processing";
 import { limitsFromConfig, watchCardAge } from "@pos_offline_sync/core/risk_limits";
+import { afterPaint } from "@pos_offline_sync/core/components/frame_throttle";
 import { toOfflineOrder } from "./offline_order_serializer";
 
 /* global odoo */
@@ -32,19 +33,6 @@ const SETTINGS_TIMEOUT_MS = 4000;
 // A hidden page draws no frames: the capture does not wait for one longer than this (a
 // visible one draws every 16 ms; a loaded machine can take a few frames' time).
 const PAINT_WAIT_MS = 250;
-
-/** Resolves after the browser drew the current DOM (the frame after OWL's render). */
-function afterPaint() {
-    return new Promise((resolve) => {
-        const timer = setTimeout(resolve, PAINT_WAIT_MS);
-        requestAnimationFrame(() =>
-            setTimeout(() => {
-                clearTimeout(timer);
-                resolve();
-            }, 0)
-        );
-    });
-}
 
 function offlineSettings(config, publicKey) {
     return {
@@ -342,7 +330,7 @@ patch(PosStore.prototype, {
                     // between Validate and the receipt. The receipt takes no input until
                     // the commit (payment_validation_patch.js), so nothing waits on it but
                     // the commit itself, a frame later.
-                    await afterPaint();
+                    await afterPaint({ maxMs: PAINT_WAIT_MS });
                 }
                 await this.preSyncAllOrders([order]);
                 await this.offlineSync.captureOrder(toOfflineOrder(order, this));

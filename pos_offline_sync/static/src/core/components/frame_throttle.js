@@ -49,3 +49,21 @@ export function throttleToFrames(
     };
     return throttled;
 }
+
+/**
+ * Resolves after the browser drew the current DOM: the task after the next frame. A page that
+ * draws no frames (hidden) resolves after `maxMs` instead, when given.
+ * @param {{maxMs?: number}} [options]
+ * @returns {Promise<void>}
+ */
+export function afterPaint({ maxMs } = {}) {
+    return new Promise((resolve) => {
+        const timer = Number.isFinite(maxMs) ? setTimeout(resolve, maxMs) : null;
+        defaultRequestFrame(() =>
+            setTimeout(() => {
+                clearTimeout(timer);
+                resolve();
+            }, 0)
+        );
+    });
+}

@@ -6,7 +6,7 @@ import { persistenceText, rowStatus, syncSummary } from "../sync_messages.js";
 import { useDialogFocus } from "./dialog_focus.js";
 import { TEXTS, fillText } from "../device_texts.js";
 import { DeviceName } from "./device_name.js";
-import { throttleToFrames } from "./frame_throttle.js";
+import { afterPaint, throttleToFrames } from "./frame_throttle.js";
 import { ProcessCardCell } from "./process_card_cell.js";
 import { isOffline } from "./status.js";
 
@@ -34,17 +34,6 @@ function formatMoney(amount, currency) {
         moneyFormats.set(code, fmt);
     }
     return moneyFormats.get(code).format(n);
-}
-
-/** Resolves after the browser painted the current DOM (the frame after the next one). */
-function afterPaint() {
-    return new Promise((resolve) => {
-        if (typeof requestAnimationFrame === "function") {
-            requestAnimationFrame(() => setTimeout(resolve, 0));
-        } else {
-            setTimeout(resolve, 0);
-        }
-    });
 }
 
 function formatDate(value) {
