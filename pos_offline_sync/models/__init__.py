@@ -10,5 +10,4 @@ from . import (  # noqa: F401 - Odoo registers the models by import
     pos_payment_method,
     pos_session,
     res_config_settings,
-    stock_picking,
 )

@@ -22,7 +22,6 @@ from .offline_order_sink import (
     ChatterLater,
     OdooOrderSink,
 )
-from .stock_picking import VALIDATE_LATER_KEY, ValidateLater
 
 _logger = logging.getLogger(__name__)
 # What makes mail.thread's create leave out the creator's following or the creation note.
@@ -32,12 +31,10 @@ SYNC_TIME_BUDGET_PARAM = "pos_offline_sync.sync_time_budget_s"
 SYNC_TURN_LOCK = 0x504F5331  # "POS1"
 SYNC_TURN_WAIT = "20s"  # then LockNotAvailable, and Odoo replays the request
 PICKING_CRON_XMLID = "pos_offline_sync.ir_cron_offline_pickings"
-# At most this many orders per committed chunk, sized for about CHUNK_SECONDS of work: a
+# At most this many orders per committed chunk, and no more than CHUNK_SECONDS of work: a
 # chunk's row locks (which make a session's closing refuse) last a few seconds, a worker killed
-# loses that little, and the commits cost little. A run's first chunk is FIRST_CHUNK orders;
-# the next ones are sized from the time per order the chunks before them took.
+# loses that little, and the commits cost little.
 PICKING_CHUNK = 25
-FIRST_CHUNK = 10
 CHUNK_SECONDS = 3.0
 # More pending than this for one session and its closing refuses, leaving them to the cron,
 # rather than make them all in its own request, which the worker limits could kill.
@@ -556,42 +553,6 @@ class PosOrder(models.Model):
         if cron:
             cron.sudo()._trigger()
 
-    def _offline_create_pending_pickings_together(self):
-        """The pickings of these pending orders (locked by the caller), each made by Odoo's own
-        _create_order_picking as its path makes it, but validated together: one savepoint and
-        one _action_done for all (stock_picking.py), about a fifth less time an order. If any
-        of it fails (but for a conflict, which the caller retries), all of it is undone and
-        each order is made alone, so the failing one keeps its reason and the others their
-        picking. Returns the orders whose picking was made."""
-        pending = self.filtered("offline_picking_pending")
-        made = self.browse()
-        for company in pending.company_id:
-            orders = pending.filtered(lambda o, c=company: o.company_id == c)
-            if len(orders) == 1:
-                made |= orders.filtered(lambda o: o._offline_create_pending_picking())
-                continue
-            later = ValidateLater()
-            together = orders.with_company(company).with_context(
-                **{DEFER_PICKING_KEY: False, VALIDATE_LATER_KEY: later}
-            )
-            try:
-                with self.env.cr.savepoint():
-                    for order in together:
-                        order._create_order_picking()
-                    later.validate(together.env)
-                    together.write(
-                        {"offline_picking_pending": False, "offline_picking_error": False}
-                    )
-                    together._compute_total_cost_in_real_time()
-                    self.env.flush_all()
-            except RETRYABLE:
-                raise  # another worker holds what this needs: the caller retries the whole chunk
-            except Exception:  # noqa: BLE001 - made again one by one, each failure with its reason
-                made |= orders.filtered(lambda o: o._offline_create_pending_picking())
-                continue
-            made |= orders
-        return made
-
     def _offline_create_pending_picking(self):
         """Odoo's own picking (and the line costs it feeds) for one pending order, then the flag
         cleared, in one savepoint: a failure leaves the order pending with its reason.
@@ -672,13 +633,19 @@ class PosOrder(models.Model):
             raise UserError(busy_message) from None
 
     @api.model
-    def _offline_pickings_chunk(self, limit=PICKING_CHUNK):
-        """One chunk of the backlog (no commit here): up to `limit` pending orders, locked, and
-        their pickings made together. Returns the orders it took (a failed one keeps its
-        reason and is not taken again); none when none is left."""
+    def _offline_pickings_chunk(self, limit=PICKING_CHUNK, seconds=None):
+        """One chunk of the backlog (no commit here): the pending orders it made the pickings
+        of, at least one, stopping once `seconds` are spent (the rest of the rows it locked
+        are left pending, unlocked at the commit)."""
         orders = self._offline_lock_pending(SQL("offline_picking_error IS NULL"), limit)
-        orders._offline_create_pending_pickings_together()
-        return orders
+        deadline = time.monotonic() + seconds if seconds else None
+        done = self.browse()
+        for order in orders:
+            order._offline_create_pending_picking()
+            done |= order
+            if deadline and time.monotonic() >= deadline:
+                break
+        return done
 
     @api.model
     def _offline_landing_now(self):
@@ -739,7 +706,6 @@ class PosOrder(models.Model):
         first_call = end is None or time.monotonic() < end
         quiet = LANDING_QUIET_S
         conflicts = chunks = 0
-        size = min(chunk, FIRST_CHUNK)
         while True:
             landings_quiet = end is None or self._offline_wait_for_landings(quiet, end)
             if not landings_quiet and not (first_call and chunks == 0):
@@ -754,9 +720,8 @@ class PosOrder(models.Model):
             # A run that waited its whole time for landings (a long CSV import, registers
             # syncing back to back) still makes one chunk: the pickings are never starved.
             quiet = 0.0  # between chunks: wait only while a landing is seen
-            started = time.monotonic()
             try:
-                orders = self._offline_pickings_chunk(size)
+                orders = self._offline_pickings_chunk(chunk, CHUNK_SECONDS)
             except pg_errors.SerializationFailure:
                 # Another worker committed a row this chunk read (an order, or a product's
                 # quant: parallel pickings of the same goods serialise there, as Odoo's own
@@ -774,10 +739,6 @@ class PosOrder(models.Model):
             if not orders:
                 Cron._commit_progress(remaining=0)
                 return
-            # The next chunk sized for CHUNK_SECONDS at this one's pace (its pickings are
-            # validated together, so a chunk cannot stop halfway).
-            per_order = max(time.monotonic() - started, 1e-3) / len(orders)
-            size = max(1, min(chunk, int(CHUNK_SECONDS / per_order)))
             remaining = self._offline_pending_count()
             # Commit (as queue_job commits each job): the chunk's pickings and its orders'
             # cleared flags become durable together and the row locks are released for the

@@ -122,8 +122,8 @@ class PosSession(models.Model):
                 "now. Close the session again in a moment."
             ),
         )
-        orders._offline_create_pending_pickings_together()
-        failed = orders.filtered("offline_picking_pending")
+        failed = orders.filtered(lambda o: not o._offline_create_pending_picking())
+        failed = failed.filtered("offline_picking_pending")
         if failed:
             raise UserError(
                 self.env._(

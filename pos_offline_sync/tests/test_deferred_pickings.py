@@ -14,28 +14,21 @@ from unittest.mock import patch
 import psycopg2
 from odoo import SUPERUSER_ID, api
 from odoo.addons.point_of_sale.models.pos_order import PosOrder as OdooPosOrder
-from odoo.addons.stock.models.stock_picking import StockPicking as OdooStockPicking
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..models import pos_order as pos_order_module
 from ..models import pos_session as pos_session_module
-from ..models.pos_order import FIRST_CHUNK, PICKING_CHUNK
-from ..models.stock_picking import ValidateLater
 from .committed_register import CommittedRegisterCase
 from .common import OfflineSyncCommon
 
 ORDERS = 50
-HALF = 24  # sales sent before the refund; the rest after it
 WAIT_S = 60  # how long a test waits for a thread before it fails
 
 
 @tagged("post_install", "-at_install")
 class TestDeferredPickingsCompare(OfflineSyncCommon):
     """The same 50 orders through Odoo's sync_from_ui and through the addon's sync + cron, from
-    the same stock state (a savepoint rolled back between the two), compared as multisets. The
-    cron validates a chunk's sales together and a refund alone (stock_picking.py): the refund
-    comes in the middle, between sales of the goods it brings back."""
+    the same stock state (a savepoint rolled back between the two), compared as multisets."""
 
     @classmethod
     def setUpClass(cls):
@@ -44,11 +37,9 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
         # valuation, whose values depend on which stock each move consumes.
         cls.fifo_a = cls.create_product("FIFO Chair", cls.categ_anglo, 30.0, standard_price=11.0)
         cls.fifo_b = cls.create_product("FIFO Desk", cls.categ_anglo, 80.0, standard_price=25.0)
-        categ_avco = cls.categ_anglo.copy({"name": "AVCO", "property_cost_method": "average"})
-        cls.avco = cls.create_product("AVCO Shelf", categ_avco, 20.0, standard_price=8.0)
-        cls.products = cls.desk_pad | cls.lamp | cls.fifo_a | cls.fifo_b | cls.avco
+        cls.products = cls.desk_pad | cls.lamp | cls.fifo_a | cls.fifo_b
         # Two receptions at different costs: FIFO values the first units sold at 11, then 14.
-        cls.adjust_inventory(cls.fifo_a | cls.fifo_b | cls.avco, [40, 30, 60])
+        cls.adjust_inventory(cls.fifo_a | cls.fifo_b, [40, 30])
         cls.fifo_a.standard_price = 14.0
         cls.adjust_inventory(cls.fifo_a, [80])
         cls.adjust_inventory(cls.desk_pad, [15])  # the rest of the pads sold go negative
@@ -60,20 +51,18 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
             [(self.desk_pad, 1 + i % 3)],
             [(self.lamp, 1), (self.fifo_a, 2 + i % 2)],
             [(self.fifo_b, 1), (self.desk_pad, 2)],
-            [(self.fifo_a, 1), (self.fifo_b, 1 + i % 2), (self.lamp, 3), (self.avco, 2)],
+            [(self.fifo_a, 1), (self.fifo_b, 1 + i % 2), (self.lamp, 3)],
         ]
         return pattern[i % len(pattern)]
 
     def make_orders(self):
-        """49 sales; a refund of part of the fourth (which sells each product but the pad) is
-        sent after the first HALF of them."""
+        """49 sales and, last, a refund of part of the first sale (made once that sale exists)."""
         return [self.plain_order(self.order_lines(i)) for i in range(ORDERS - 1)]
 
     def refund_of(self, sale):
-        """A refund of one FIFO Chair, one AVCO Shelf and one Lamp of `sale` (a stored
-        pos.order), as Odoo's register sends it: negative quantities, each line naming the
-        line it refunds."""
-        order = self.plain_order([(self.lamp, -1), (self.fifo_a, -1), (self.avco, -1)])
+        """A refund of one FIFO Chair and one Lamp of `sale` (a stored pos.order), as Odoo's
+        register sends it: negative quantities, each line naming the line it refunds."""
+        order = self.plain_order([(self.lamp, -1), (self.fifo_a, -1)])
         order["is_return"] = True
         odoo = order["odoo"]
         odoo["is_refund"] = True
@@ -88,16 +77,16 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
     def odoo_path(self, orders):
         """Odoo's own: sync_from_ui, one order per call as Odoo's register sends them."""
         PosOrder = self.env["pos.order"]
-        for order in orders[:HALF]:
+        for order in orders:
             PosOrder.sync_from_ui([copy.deepcopy(order["odoo"])])
-        refund = self.refund_of(self.find(orders[3]))
-        for order in [refund, *orders[HALF:]]:
-            PosOrder.sync_from_ui([copy.deepcopy(order["odoo"])])
-        return [*orders[:HALF], refund, *orders[HALF:]]
+        sale = self.find(orders[0])
+        refund = self.refund_of(sale)
+        PosOrder.sync_from_ui([copy.deepcopy(refund["odoo"])])
+        return orders + [refund]
 
-    def addon_path(self, orders, chunk):
+    def addon_path(self, orders):
         """The addon's: offline_sync_orders in batches (again for any answered deferred), then
-        the cron's chunks of `chunk` orders until none is pending."""
+        the cron's chunks until none is pending."""
 
         def sync_all(batch):
             while batch:
@@ -109,20 +98,18 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
                 deferred = {r["uuid"] for r in results if r["status"] == "deferred"}
                 batch = [o for o in batch if o["uuid"] in deferred]
 
-        for start in range(0, HALF, 10):
-            sync_all(orders[start : min(start + 10, HALF)])
-        refund = self.refund_of(self.find(orders[3]))
-        sync_all([refund])
-        for start in range(HALF, len(orders), 10):
+        for start in range(0, len(orders), 10):
             sync_all(orders[start : start + 10])
-        orders = [*orders[:HALF], refund, *orders[HALF:]]
+        refund = self.refund_of(self.find(orders[0]))
+        sync_all([refund])
+        orders = orders + [refund]
         stored = self.env["pos.order"].search([("uuid", "in", [o["uuid"] for o in orders])])
         self.assertEqual(len(stored), ORDERS)
         # Landed without their pickings, each saying so.
         self.assertFalse(stored.picking_ids)
         self.assertTrue(all(stored.mapped("offline_picking_pending")))
         PosOrder = self.env["pos.order"]
-        while PosOrder._offline_pickings_chunk(chunk):
+        while PosOrder._offline_pickings_chunk():
             pass
         return orders
 
@@ -227,14 +214,6 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
             self.assertEqual(expected, got, why)
 
     def test_the_same_orders_give_the_same_stock_moves_and_valuation(self):
-        self.assert_same_stock_as_odoo(chunk=PICKING_CHUNK)
-
-    def test_one_chunk_of_all_the_orders_gives_the_same_stock_too(self):
-        # The refund's picking in the middle of its chunk: the sales before it validated
-        # together, then it alone, then the sales after it together.
-        self.assert_same_stock_as_odoo(chunk=ORDERS)
-
-    def assert_same_stock_as_odoo(self, chunk):
         self.assertFalse(self.pos_session.update_stock_at_closing)
         self.env.flush_all()
         first_move_id = self.env["stock.move"].search([], order="id desc", limit=1).id
@@ -247,7 +226,7 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
             savepoint.rollback()
             self.env.invalidate_all()
             self.assertEqual(self.pos_session.state, "opened")
-            sent = self.addon_path(orders, chunk)
+            sent = self.addon_path(orders)
             addon = self.snapshot(sent, first_move_id)
             addon_closing = self.closing()
         finally:
@@ -266,94 +245,6 @@ class TestDeferredPickingsCompare(OfflineSyncCommon):
         )
         self.assertSameStock(odoo, addon)
         self.assertEqual(odoo_closing, addon_closing)
-
-    # -- validated together ---------------------------------------------------------------------
-    @contextlib.contextmanager
-    def validations(self, refuse=None):
-        """Each call of Odoo's own picking validation, as the number of pickings it got;
-        `refuse(pickings)` may raise instead, as a stock rule or constraint would."""
-        calls = []
-        real = OdooStockPicking._action_done
-
-        def watched(pickings):
-            calls.append(len(pickings))
-            if refuse:
-                refuse(pickings)
-            return real(pickings)
-
-        with patch.object(OdooStockPicking, "_action_done", watched):
-            yield calls
-
-    def test_a_chunk_validates_its_sales_together_and_a_refund_alone(self):
-        sales = [self.plain_order(self.order_lines(3)) for _ in range(4)]
-        self.sync(*sales[:2])
-        refund = self.refund_of(self.find(sales[0]))
-        self.sync(refund)
-        self.sync(*sales[2:])
-        with self.validations() as calls:
-            chunk = self.env["pos.order"]._offline_pickings_chunk(limit=5)
-        self.assertEqual(len(chunk), 5)
-        # The two sales before the refund in one call, the refund alone, the two after it.
-        self.assertEqual(calls, [2, 1, 2])
-        self.assertEqual(chunk.picking_ids.mapped("state"), ["done"] * 5)
-        self.assertFalse(any(chunk.mapped("offline_picking_pending")))
-
-    @staticmethod
-    def lamps(count):
-        """Refuses, as Odoo's validation can, the pickings moving `count` lamps."""
-
-        def refuse(pickings):
-            if count in pickings.move_ids.mapped("product_uom_qty"):
-                raise UserError("not allowed today")  # pylint: disable=translation-required
-
-        return refuse
-
-    def test_a_picking_odoo_refuses_to_validate_is_left_as_odoos_own_path_leaves_it(self):
-        orders = [self.plain_order([(self.lamp, qty)]) for qty in (1, 7, 2)]
-
-        def states():
-            stored = [self.find(order) for order in orders]
-            return [(len(o.picking_ids), o.picking_ids.state) for o in stored]
-
-        savepoint = self.env.cr.savepoint()
-        try:
-            with self.validations(refuse=self.lamps(7)):
-                for order in orders:
-                    self.env["pos.order"].sync_from_ui([copy.deepcopy(order["odoo"])])
-            odoo = states()
-            savepoint.rollback()
-            self.env.invalidate_all()
-            self.sync(*copy.deepcopy(orders))
-            with self.validations(refuse=self.lamps(7)) as calls:
-                self.env["pos.order"]._offline_pickings_chunk()
-            addon = states()
-            pending = [self.find(o).offline_picking_pending for o in orders]
-        finally:
-            savepoint.close(rollback=True)
-        self.assertEqual(odoo, [(1, "done"), (1, "assigned"), (1, "done")])
-        self.assertEqual(addon, odoo)
-        self.assertEqual(pending, [False] * 3)
-        # Tried together, refused, then one by one as Odoo does.
-        self.assertEqual(calls, [3, 1, 1, 1])
-
-    def test_an_unexpected_error_validating_a_chunk_fails_that_order_alone(self):
-        orders = [self.plain_order([(self.lamp, qty)]) for qty in (1, 7, 2)]
-        self.sync(*orders)
-
-        def broken(pickings):
-            if 7 in pickings.move_ids.mapped("product_uom_qty"):
-                raise ValueError("a constraint of the stock module")
-
-        with self.validations(refuse=broken):
-            self.env["pos.order"]._offline_pickings_chunk()
-        first, bad, last = (self.find(o) for o in orders)
-        self.assertEqual(bad.offline_picking_error, "a constraint of the stock module")
-        self.assertTrue(bad.offline_picking_pending)
-        self.assertFalse(bad.picking_ids)  # undone with its savepoint, not left half made
-        for good in (first, last):
-            self.assertEqual(
-                (good.offline_picking_pending, good.picking_ids.mapped("state")), (False, ["done"])
-            )
 
     def cron_triggers(self):
         cron = self.env.ref("pos_offline_sync.ir_cron_offline_pickings")
@@ -559,7 +450,8 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
         PosOrder = env["pos.order"]
         chunk = PosOrder._offline_lock_pending(self.orders_where(), limit=8)
         self.assertEqual(len(chunk), 8)
-        self.assertEqual(chunk[:5]._offline_create_pending_pickings_together(), chunk[:5])
+        for order in chunk[:5]:
+            self.assertTrue(order._offline_create_pending_picking())
         env.flush_all()
         dying.execute("SELECT pg_backend_pid()")
         pid = dying.fetchone()[0]
@@ -592,91 +484,6 @@ class TestDeferredPickingsWorkers(CommittedRegisterCase):
 
         self.committed(cron)
         self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
-
-    def picking_states(self, env):
-        return Counter(env["pos.order"].browse(self.ids["orders"]).picking_ids.mapped("state"))
-
-    def test_a_worker_killed_between_making_a_chunk_and_validating_it_loses_all_of_it(self):
-        """The chunk's pickings are made, not validated yet, when its worker is killed: none of
-        them is kept, and the cron then makes each order's picking once, validated."""
-        reached, release = threading.Event(), threading.Event()
-        real = ValidateLater.validate
-        errors, dying = [], self.registry.cursor()
-        dying.execute("SELECT pg_backend_pid()")
-        pid = dying.fetchone()[0]
-        env = api.Environment(dying, SUPERUSER_ID, {})
-
-        def held(later, env):
-            if threading.current_thread() is worker:
-                reached.set()
-                release.wait(WAIT_S)
-            return real(later, env)
-
-        def work():
-            try:
-                env["pos.order"]._offline_pickings_chunk(limit=8)
-            except Exception as exc:  # noqa: BLE001 - the expected end, checked below
-                errors.append(exc)
-
-        worker = threading.Thread(target=work)
-        with patch.object(ValidateLater, "validate", held):
-            worker.start()
-            try:
-                self.assertTrue(reached.wait(WAIT_S), "the worker never made its chunk")
-                self.assertTrue(
-                    self.committed(
-                        lambda e: (
-                            e.cr.execute("SELECT pg_terminate_backend(%s)", [pid])
-                            or e.cr.fetchone()[0]
-                        )
-                    )
-                )
-            finally:
-                release.set()
-                worker.join(WAIT_S)
-        with contextlib.suppress(psycopg2.Error):
-            dying.close()
-        self.assertFalse(worker.is_alive())
-        self.assertTrue(errors and isinstance(errors[0], psycopg2.Error), errors)
-        self.assertEqual(self.committed(self.picking_counts), Counter({(0, True): self.N}))
-
-        def cron(env):
-            env["pos.order"]._offline_run_pending_pickings()
-
-        self.committed(cron)
-        self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
-        self.assertEqual(self.committed(self.picking_states), Counter({"done": self.N}))
-
-    def chunk_sizes(self, seconds):
-        """The sizes of the chunks the cron asked for, with CHUNK_SECONDS at `seconds`."""
-        sizes = []
-        real = type(self.env["pos.order"])._offline_pickings_chunk
-
-        def watched(orders, limit=PICKING_CHUNK):
-            sizes.append(limit)
-            return real(orders, limit)
-
-        def cron(env):
-            env["pos.order"]._offline_run_pending_pickings()
-
-        with (
-            patch.object(type(self.env["pos.order"]), "_offline_pickings_chunk", watched),
-            patch.object(pos_order_module, "CHUNK_SECONDS", seconds),
-        ):
-            self.committed(cron)
-        self.assertEqual(self.committed(self.picking_counts), Counter({(1, False): self.N}))
-        return sizes
-
-    def test_the_cron_sizes_its_chunks_from_their_pace(self):
-        # Far more time than a chunk takes: the first chunk, then the largest.
-        self.assertEqual(self.chunk_sizes(3600.0)[:2], [FIRST_CHUNK, PICKING_CHUNK])
-
-    def test_a_slow_pace_makes_chunks_of_one_order(self):
-        # Less time than one order takes: one order a chunk after the first.
-        sizes = self.chunk_sizes(1e-6)
-        self.assertEqual(sizes[0], FIRST_CHUNK)
-        self.assertEqual(set(sizes[1:]), {1})
-        self.assertEqual(len(sizes), 1 + (self.N - FIRST_CHUNK) + 1)  # and the empty one
 
     def test_two_workers_at_once_never_make_a_picking_twice(self):
         barrier = threading.Barrier(2)
