@@ -93,7 +93,13 @@ class OrderSink(Protocol):
     and store its orders again (the failed one alone, in its own unit).
     `may_group(order)` (optional, with `group`): False keeps that order out of groups (an
     order whose storing has effects outside the transaction, done again if its group were
-    undone)."""
+    undone).
+    `prepare_group(orders)` (optional, with `group`): called inside `group()` once its first
+    order is stored, with the next ones the time budget expects to store, in order; returns
+    how many of them, from the first, it prepared to do some of their work together. Those
+    are stored whatever the budget says by then (admitted together, on the budget's
+    estimate). Raising undoes the group, whose orders are then stored one by one; each order
+    must be stored as `store()` alone would."""
 
     def store(self, order: dict) -> StoredOrder:
         """Stores one validated order, idempotently on its uuid.
@@ -150,9 +156,20 @@ class _Steps:
             self.spent = elapsed + self.longest > self.budget.seconds
         return not self.spent
 
-    def run(self, order: dict, fn, *, pair: bool = False):
-        """`fn(order)`'s result, or the order's deferred result (as a pair for `prepare`)."""
+    def room(self, count: int) -> int:
+        """How many of `count` more steps are expected to run, by the rule of allows_another
+        with the longest step so far for each (all of them before any step was measured)."""
         if not self.allows_another():
+            return 0
+        if not self.ran or self.budget.seconds is None or self.longest <= 0:
+            return count
+        left = self.budget.seconds - (self.budget.clock() - self.budget.start)
+        return max(1, min(count, int(left // self.longest)))
+
+    def run(self, order: dict, fn, *, pair: bool = False, admitted: bool = False):
+        """`fn(order)`'s result, or the order's deferred result (as a pair for `prepare`);
+        `admitted`: run whatever the budget says (admitted with others by room())."""
+        if not admitted and not self.allows_another():
             deferred = _deferred(order["uuid"])
             return (None, deferred) if pair else deferred
         self.ran += 1
@@ -413,10 +430,20 @@ def _store_group(run: list, results: list, sink, step: _Steps, group) -> int | N
     whose first orders were undone still stores one (every call makes progress)."""
     got = []
     ran_before = step.ran
+    prepare_group = getattr(sink, "prepare_group", None)
+    admitted_until = 0  # the orders before this position were admitted together
     try:
         with group():
             for position, (index, order) in enumerate(run):
-                result = step.run(order, lambda o: _store_one(o, sink, grouped=True))
+                if position == 1 and prepare_group is not None:
+                    # After the first: the budget has measured an order of this call.
+                    nexts = [o for _, o in run[1 : 1 + step.room(len(run) - 1)]]
+                    admitted_until = 1 + min(int(prepare_group(nexts) or 0), len(nexts))
+                result = step.run(
+                    order,
+                    lambda o: _store_one(o, sink, grouped=True),
+                    admitted=position < admitted_until,
+                )
                 if not result["ok"] and result["status"] != DEFERRED:
                     raise _GroupFailed(position)
                 got.append((index, result))

@@ -30,6 +30,7 @@ from ..core.order_schema import (
 )
 from ..core.risk_limits import RiskLimits, refusals_at_sync
 from ..core.sync_service import StoredOrder
+from .offline_create_ahead import CreateAhead, CreateAheadMiss
 from .offline_ui_order import UiOrderCheck
 
 # Set around Odoo's sync_from_ui: the order's stock picking is made after the landing, by the
@@ -51,6 +52,9 @@ IDENTITY_CHECKED_KEY = "pos_offline_identity_checked"
 # register of the config, the sender's own included (its calls named no device), and a
 # second-long task on its page. The sink tells them once, at the call's end (end()).
 NOTIFY_LATER_KEY = "pos_offline_notify_later"
+# And to a CreateAhead, for the orders a group prepared together (prepare_group()): the first
+# one's pos.order.create makes them all (offline_create_ahead.py).
+CREATE_AHEAD_KEY = "pos_offline_create_ahead"
 # Odoo's device identifiers are a few characters; a longer one is not put in a notice.
 MAX_DEVICE_IDENTIFIER = 64
 
@@ -122,6 +126,9 @@ class OdooOrderSink:
         self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read
         self._chatter_later = None  # inside group() only: a ChatterLater
         self._notify_later = NotifyLater()  # sent once, by end()
+        self._ahead = None  # inside group() only: the group's CreateAhead, if it prepared one
+        self._prepared = {}  # uuid -> ui order prepared by prepare_group(), until its store()
+        self._ahead_off = False  # a miss turns the create ahead off for the rest of the call
 
     def begin(self, orders, now):
         """The POS's risk limits over the cards of this call not processed yet (no attempt in
@@ -180,9 +187,55 @@ class OdooOrderSink:
             self._chatter_later = ChatterLater()
             try:
                 yield
+                if self._ahead is not None and self._ahead.unclaimed():
+                    # Made ahead for orders the time budget deferred: undone with the group,
+                    # which the core stores again one by one (nothing kept unanswered).
+                    self._ahead_off = True
+                    raise CreateAheadMiss("orders made ahead were not stored on their turn")
                 self.PosOrder.browse(self._chatter_later.ids)._offline_log_creation()
             finally:
+                if self._ahead is not None and self._ahead.missed and not self._ahead_off:
+                    self._ahead_off = True
+                    _logger.warning(
+                        "offline sync: an order's create differed from the one made ahead for "
+                        "it; its group is stored again and the rest of the call order by order"
+                    )
                 self._chatter_later = None
+                self._ahead = None
+                self._prepared = {}
+
+    def prepare_group(self, orders):
+        """Called by the core inside group(), after its first store(), with the next orders
+        the time budget expects to store; returns how many it prepared. The new ones at its
+        head are checked and their lines named now (one draw of the line sequence for all),
+        and made by one create when the first of them is (offline_create_ahead.py). An order
+        found bad, existing already or paid by card ends the head: it and those after it are
+        stored as usual, where a bad one is reported."""
+        if self._ahead_off or len(orders) < 2 or not self.PosOrder._offline_may_create_ahead():
+            return 0
+        uuids = [order["uuid"] for order in orders]
+        existing = set(self.PosOrder.search([("uuid", "in", uuids)]).mapped("uuid"))
+        empty = self.PosOrder.browse()
+        prepared = {}
+        for order in orders:
+            uuid = order["uuid"]
+            if uuid in existing or uuid in prepared:
+                break
+            try:
+                ui_order, card_failures = self._ui_order(order, empty)
+                card_failures += self._apply_card_outcomes(order, ui_order)
+            except (OrderValidationError, UserError, ValidationError):
+                break  # reported on its own turn
+            if card_failures:
+                break  # its note is posted after its creation note, on its turn
+            ui_order["uuid"] = uuid
+            prepared[uuid] = ui_order
+        if len(prepared) < 2:
+            return 0
+        self._name_new_lines(*prepared.values())
+        self._prepared = prepared
+        self._ahead = CreateAhead(prepared, RETRYABLE)
+        return len(prepared)
 
     @property
     def _grouped(self):
@@ -203,27 +256,26 @@ class OdooOrderSink:
             # failed query outside it would abort the request's transaction, failing the rest
             # of the batch and undoing at commit the orders already answered ok.
             with nullcontext() if self._grouped else self.env.cr.savepoint():
-                existing = self.PosOrder._get_open_order({"uuid": uuid})
-                stored_as = uuid
-                if existing and self._another_sale(existing, order):
-                    # The register rang another sale under a uuid already stored
-                    # (core/order_identity.py): it is stored under its own derived uuid, once
-                    # whatever the resends, which then meet that order below.
-                    stored_as = order_identity.reused_uuid(uuid, order_identity.identity_of(order))
-                    existing = self.PosOrder._get_open_order({"uuid": stored_as})
-                if existing and (existing.state != "draft" or existing.offline_synced):
-                    if not existing.offline_synced:
-                        self._settle_cards_of(existing, order)
-                    elif existing.state == "draft":
-                        self._pay_draft_with_cards(existing, order)
-                    return self._stored("exists", existing)
-                ui_order, card_failures = self._ui_order(order, existing)
-                card_failures += self._apply_card_outcomes(order, ui_order)
+                prepared = self._prepared.pop(uuid, None)
+                if prepared is not None:
+                    # New, checked and named by prepare_group(); made by its group's create.
+                    existing, stored_as = self.PosOrder.browse(), uuid
+                    ui_order, card_failures = prepared, []
+                else:
+                    existing, stored_as = self._existing(order)
+                    if existing and (existing.state != "draft" or existing.offline_synced):
+                        if not existing.offline_synced:
+                            self._settle_cards_of(existing, order)
+                        elif existing.state == "draft":
+                            self._pay_draft_with_cards(existing, order)
+                        return self._stored("exists", existing)
+                    ui_order, card_failures = self._ui_order(order, existing)
+                    card_failures += self._apply_card_outcomes(order, ui_order)
                 # The chatter of a new order waits for its group's end, unless the addon has
                 # a note of its own to post on it (after its creation note, as in Odoo).
                 chatter_later = self._grouped and not card_failures and stored_as == uuid
                 ui_order["uuid"] = stored_as
-                if not existing:
+                if not existing and prepared is None:
                     # A draft's lines may come again as creates, which Odoo turns into updates
                     # of the lines it has (_process_order): named by Odoo, one by one.
                     self._name_new_lines(ui_order)
@@ -236,6 +288,8 @@ class OdooOrderSink:
                 }
                 if chatter_later:
                     context[CHATTER_LATER_KEY] = self._chatter_later
+                if prepared is not None:
+                    context[CREATE_AHEAD_KEY] = self._ahead
                 answer = self.PosOrder.with_context(**context).sync_from_ui(
                     [QuietUiOrder(ui_order)]
                 )
@@ -273,12 +327,25 @@ class OdooOrderSink:
             existing._offline_identity(), order_identity.identity_of(order), rounding
         )
 
-    def _name_new_lines(self, ui_order):
+    def _existing(self, order):
+        """(the stored order this one is, or an empty recordset; the uuid it is stored as)."""
+        uuid = order["uuid"]
+        existing = self.PosOrder._get_open_order({"uuid": uuid})
+        if existing and self._another_sale(existing, order):
+            # The register rang another sale under a uuid already stored
+            # (core/order_identity.py): it is stored under its own derived uuid, once whatever
+            # the resends, which then meet that order.
+            stored_as = order_identity.reused_uuid(uuid, order_identity.identity_of(order))
+            return self.PosOrder._get_open_order({"uuid": stored_as}), stored_as
+        return existing, uuid
+
+    def _name_new_lines(self, *ui_orders):
         """The names Odoo gives new lines (pos.order.line.create: one draw of the register's
-        no-gap line sequence per line), drawn for the whole order at once."""
+        no-gap line sequence per line), drawn for these orders' lines at once, in order."""
         sequence = self.config.sudo().order_line_seq_id
         unnamed = [
             command[2]
+            for ui_order in ui_orders
             for command in ui_order.get("lines") or []
             if command[0] == Command.CREATE and not command[2].get("name")
         ]

@@ -13,8 +13,10 @@ from psycopg2 import errors as pg_errors
 
 from ..core import device_report, order_identity, sync_service
 from ..core.order_schema import MAX_ID
+from .offline_create_ahead import CREATE_AHEAD_MODULES, CreateAhead, extending_modules
 from .offline_order_sink import (
     CHATTER_LATER_KEY,
+    CREATE_AHEAD_KEY,
     DEFER_PICKING_KEY,
     IDENTITY_CHECKED_KEY,
     NO_READ_BACK_KEY,
@@ -45,6 +47,8 @@ CLOSE_MAX_PENDING = 100
 # orders still waiting in the browsers need; each one is made afterwards all the same.
 LANDING_QUIET_S = 1.0
 LANDING_POLL_S = 0.2
+# The sets of modules that turned the create ahead off, said once a process.
+_CREATE_AHEAD_OFF_SAID = set()
 
 
 class PosOrder(models.Model):
@@ -133,19 +137,56 @@ class PosOrder(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         later = self.env.context.get(CHATTER_LATER_KEY)
-        if not isinstance(later, ChatterLater) or any(
-            self.env.context.get(key) for key in CALLER_CHATTER_KEYS
-        ):
-            # The caller asked for less chatter: Odoo's create gives what it asked for.
-            return super().create(vals_list)
         # Stored in a sync's group (offline_order_sink.py): their creator's following and
-        # creation note are added with the group's others at once (_offline_log_creation).
+        # creation note are added with the group's others at once (_offline_log_creation),
+        # unless the caller asked for less chatter (then Odoo's create gives what it asked).
+        chatter_later = isinstance(later, ChatterLater) and not any(
+            self.env.context.get(key) for key in CALLER_CHATTER_KEYS
+        )
+        maker = (
+            self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
+            if chatter_later
+            else self
+        )
+        make = super(PosOrder, maker).create
+        ahead = self.env.context.get(CREATE_AHEAD_KEY)
+        orders = None
+        if isinstance(ahead, CreateAhead):
+            # The group's new orders made by the first one's create (offline_create_ahead.py).
+            orders = ahead.create(make, vals_list, self.env.cr.savepoint)
+        if orders is None:
+            orders = make(vals_list)
         # The records go on in this environment: what the order makes next (an invoice) gets
         # its own chatter as usual.
-        quiet = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
-        orders = super(PosOrder, quiet).create(vals_list).with_env(self.env)
-        later.ids.extend(orders.ids)
+        orders = orders.with_env(self.env)
+        if chatter_later:
+            later.ids.extend(orders.ids)
         return orders
+
+    @api.model
+    def _offline_may_create_ahead(self):
+        """One create for a group's new orders only while no module but the ones read for it
+        extends the orders, their lines and payments (offline_create_ahead.py)."""
+        unread = frozenset(extending_modules(self.env) - CREATE_AHEAD_MODULES)
+        if unread and unread not in _CREATE_AHEAD_OFF_SAID:
+            _CREATE_AHEAD_OFF_SAID.add(unread)
+            _logger.info(
+                "offline sync: each order created alone (these modules extend the orders: %s)",
+                ", ".join(sorted(unread)),
+            )
+        return not unread
+
+    def _get_open_order(self, order):
+        ahead = self.env.context.get(CREATE_AHEAD_KEY)
+        if (
+            isinstance(ahead, CreateAhead)
+            and isinstance(order, dict)
+            and ahead.holds(order.get("uuid"))
+        ):
+            # Made ahead by its group's first create, it is created on its own turn: until
+            # then it does not exist for Odoo's sync, as in Odoo's path.
+            return self.browse()
+        return super()._get_open_order(order)
 
     def _offline_log_creation(self):
         """What mail.thread's create adds to each new record, for these orders at once (a

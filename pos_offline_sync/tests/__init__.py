@@ -4,6 +4,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_bench,
     test_card_kek,
     test_charge_card_tour,
+    test_create_ahead,
     test_csv_import,
     test_declined_order_tour,
     test_deferred_pickings,

@@ -223,3 +223,97 @@ def test_a_sink_that_cannot_tell_keeps_the_order_alone(conn, order_factory):
     results = sync_batch(_batch(*orders), sink)["results"]
     assert [r["status"] for r in results] == ["created"] * 3
     assert sink.groups == [] and sink.alone == [o["uuid"] for o in orders]
+
+
+class PreparingSink(SlowRecording):
+    """Each store takes 3 s on the fake clock; prepare_group() records what it was offered
+    and, when `prepares` is set, says it prepared that many (or raises when it is an error)."""
+
+    def __init__(self, *args, prepares=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.offered = []  # (uuids of the group's orders stored before, uuids offered)
+        self.prepares = prepares
+
+    def prepare_group(self, orders):
+        self.offered.append((list(self.groups[-1]), [o["uuid"] for o in orders]))
+        if isinstance(self.prepares, Exception):
+            raise self.prepares
+        return len(orders) if self.prepares is None else self.prepares
+
+
+def _uuids(orders):
+    return [o["uuid"] for o in orders]
+
+
+def test_prepare_group_is_offered_the_rest_of_each_group_after_its_first(conn, order_factory):
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(STORE_GROUP + 3)]
+    sink = PreparingSink(None, conn, 1, clock=clock)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=None, clock=clock)
+    assert [r["status"] for r in answer["results"]] == ["created"] * len(orders)
+    first, second = orders[:STORE_GROUP], orders[STORE_GROUP:]
+    assert sink.offered == [
+        (_uuids(first[:1]), _uuids(first[1:])),
+        (_uuids(second[:1]), _uuids(second[1:])),
+    ]
+    assert _count(conn, "orders") == len(orders)
+
+
+def test_prepare_group_is_offered_what_the_budget_expects_and_those_are_stored(conn, order_factory):
+    """3 s an order, 10 s: after the first, two more fit (9 s); both are offered, prepared,
+    and stored; the rest are deferred as before."""
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(5)]
+    sink = PreparingSink(None, conn, 1, clock=clock)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=10.0, clock=clock)
+    assert [r["status"] for r in answer["results"]] == ["created"] * 3 + [DEFERRED] * 2
+    assert sink.offered == [(_uuids(orders[:1]), _uuids(orders[1:3]))]
+
+
+def test_orders_a_sink_prepared_together_are_stored_even_past_the_budget(conn, order_factory):
+    """Admitted together on the budget's estimate, they are all stored: a sink that made them
+    together never has one left unanswered. Here each takes longer than the estimate."""
+    clock = FakeClock()
+
+    class Slower(PreparingSink):
+        def store(self, order):
+            if len(self.groups[-1]) == 1:
+                self.clock.now += 2.0  # the second takes 5 s: past the estimate of 3
+            return super().store(order)
+
+    orders = [order_factory() for _ in range(5)]
+    sink = Slower(None, conn, 1, clock=clock)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=10.0, clock=clock)
+    # Offered 2 (after 3 s, 7 s left); stored at 8 s and 11 s. Asked of the budget at 8 s,
+    # the third would have been deferred (8 + 5 > 10).
+    assert sink.offered == [(_uuids(orders[:1]), _uuids(orders[1:3]))]
+    assert [r["status"] for r in answer["results"]] == ["created"] * 3 + [DEFERRED] * 2
+
+
+def test_only_the_orders_a_sink_says_it_prepared_are_admitted(conn, order_factory):
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(5)]
+    # Says 99: no more than it was offered are admitted (the third would end at 9 s, fits;
+    # the fourth is asked of the budget: 12 s, deferred).
+    sink = PreparingSink(None, conn, 1, clock=clock, prepares=99)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=10.0, clock=clock)
+    assert [r["status"] for r in answer["results"]] == ["created"] * 3 + [DEFERRED] * 2
+    # Says none: the budget decides each, as without prepare_group.
+    orders = [order_factory() for _ in range(5)]
+    sink = PreparingSink(None, conn, 1, clock=clock, prepares=0)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=10.0, clock=clock)
+    assert [r["status"] for r in answer["results"]] == ["created"] * 3 + [DEFERRED] * 2
+
+
+def test_a_prepare_group_that_raises_undoes_the_group_and_stores_each_alone(
+    conn, order_factory, caplog
+):
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(4)]
+    sink = PreparingSink(None, conn, 1, clock=clock, prepares=RuntimeError("prepare failed"))
+    with caplog.at_level(logging.WARNING):
+        answer = sync_batch(_batch(*orders), sink, time_budget_s=None, clock=clock)
+    assert [r["status"] for r in answer["results"]] == ["created"] * 4
+    assert sink.alone == _uuids(orders)
+    assert _count(conn, "orders") == 4 and _count(conn, "order_lines") == 4
+    assert any("could not be kept" in r.getMessage() for r in caplog.records)
