@@ -415,9 +415,15 @@ def validate_order(raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = Non
     # Never the browser's word: what the payments add up to.
     paid = sum((_decimal(p["amount"]) for p in order["payments"]), Decimal(0))
     order["amount_paid"] = _number(float(paid), "amount_paid")
+    # The money given back, never signed: Odoo's register signs it against the payments (a
+    # sale's change is negative there, a refund's positive; see odoo_change()).
     change = _number(raw.get("amount_return", 0) or 0, "amount_return", minimum=0)
     order["amount_return"] = change
-    excess = max(paid - _decimal(total), Decimal(0)) if total >= 0 else Decimal(0)
+    # What the payments exceed the total by, away from zero (a refund pays out: negative).
+    if total >= 0:
+        excess = max(paid - _decimal(total), Decimal(0))
+    else:
+        excess = max(_decimal(total) - paid, Decimal(0))
     if _decimal(change) > excess and not amounts_equal(change, excess, rounding):
         raise OrderValidationError(
             f"amount_return {format_amount(change, rounding)} is more than the payments exceed "
@@ -503,3 +509,11 @@ def no_card_reason(
         or f"method {payment['payment_method_id']}"
     )
     return f"Card payment of {amount} on {method} has no card charged: take the payment again."
+
+
+def odoo_change(order: dict) -> float:
+    """A validated order's change as Odoo's register sends it (its `change` getter) and its
+    `_process_payment_lines` books it, as a payment line of that amount: against the payments,
+    negative for a sale, positive for a refund."""
+    change = order.get("amount_return") or 0.0
+    return -change if order["amount_total"] >= 0 else change

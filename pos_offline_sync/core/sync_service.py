@@ -98,7 +98,8 @@ class OrderSink(Protocol):
     order is stored, with the next ones the time budget expects to store, in order; returns
     how many of them, from the first, it prepared to do some of their work together. Those
     are stored whatever the budget says by then (admitted together, on the budget's
-    estimate). Raising undoes the group, whose orders are then stored one by one; each order
+    estimate); after them it is called again with the next ones, until it prepares fewer
+    than two. Raising undoes the group, whose orders are then stored one by one; each order
     must be stored as `store()` alone would."""
 
     def store(self, order: dict) -> StoredOrder:
@@ -431,14 +432,19 @@ def _store_group(run: list, results: list, sink, step: _Steps, group) -> int | N
     got = []
     ran_before = step.ran
     prepare_group = getattr(sink, "prepare_group", None)
+    # After the first order (the budget has measured one of this call), then after each run
+    # of orders the sink prepared, while it prepares some.
+    next_prepare = 1 if prepare_group is not None else None
     admitted_until = 0  # the orders before this position were admitted together
     try:
         with group():
             for position, (index, order) in enumerate(run):
-                if position == 1 and prepare_group is not None:
-                    # After the first: the budget has measured an order of this call.
-                    nexts = [o for _, o in run[1 : 1 + step.room(len(run) - 1)]]
-                    admitted_until = 1 + min(int(prepare_group(nexts) or 0), len(nexts))
+                if position == next_prepare:
+                    room = step.room(len(run) - position)
+                    nexts = [o for _, o in run[position : position + room]]
+                    count = min(int(prepare_group(nexts) or 0), room) if room > 1 else 0
+                    admitted_until = position + count
+                    next_prepare = admitted_until if count > 1 else None
                 result = step.run(
                     order,
                     lambda o: _store_one(o, sink, grouped=True),

@@ -27,10 +27,10 @@ import logging
 
 _logger = logging.getLogger(__name__)
 
-# The modules whose extensions of pos.order, pos.order.line and pos.payment were read and do
-# nothing per order that one create for several would change: Odoo's generic mixins, the POS,
-# its online payments (auto-installed) and this addon. Any other module extending them turns
-# the create ahead off (pos.order._offline_may_create_ahead).
+# The modules whose extensions of the CREATE_AHEAD_MODELS were read and do nothing per order
+# that one create for several would change: Odoo's generic mixins, the POS, its online
+# payments (auto-installed), product (the attributes' custom values) and this addon. Any other
+# module extending them turns the create ahead off (pos.order._offline_may_create_ahead).
 CREATE_AHEAD_MODULES = frozenset(
     {
         "base",
@@ -43,12 +43,23 @@ CREATE_AHEAD_MODULES = frozenset(
         "portal",
         "pos_offline_sync",
         "pos_online_payment",
+        "product",
         "sms",
         "snailmail",
         "web",
     }
 )
-CREATE_AHEAD_MODELS = ("pos.order", "pos.order.line", "pos.payment")
+# The models the create of an order creates, or whose methods it calls per record.
+CREATE_AHEAD_MODELS = (
+    "pos.order",
+    "pos.order.line",
+    "pos.payment",
+    "pos.pack.operation.lot",
+    "product.attribute.custom.value",
+)
+# What base_automation (automated actions) patches onto a model's registry class itself, where
+# no class of its method resolution order shows it.
+_PATCHED_METHODS = ("create", "write", "_create", "_compute_field_value", "unlink")
 
 
 class CreateAheadMiss(Exception):  # noqa: N818 - a signal, as queue_job's RetryableJobError
@@ -57,28 +68,44 @@ class CreateAheadMiss(Exception):  # noqa: N818 - a signal, as queue_job's Retry
 
 
 def extending_modules(env):
-    """The modules whose classes make up the models the create ahead touches."""
+    """The modules whose classes make up the models the create ahead touches, and what else
+    changes them unseen: methods patched on their registry class (automated actions, named
+    "<patched>"), fields made in the database (Studio, custom fields: "<custom fields>")."""
     modules = set()
     for model in CREATE_AHEAD_MODELS:
-        for klass in type(env[model]).__mro__:
+        if model not in env:
+            continue
+        cls = type(env[model])
+        for klass in cls.__mro__:
             module = getattr(klass, "_module", None)
             if module:
                 modules.add(module)
+        if any(name in vars(cls) for name in _PATCHED_METHODS):
+            modules.add("<patched>")
+        if any(getattr(field, "manual", False) for field in env[model]._fields.values()):
+            modules.add("<custom fields>")
     return modules
 
 
 def values_ahead(sent_first, created_first, others):
     """The values each of `others` (orders as sent, in order) will be created with, from how
     Odoo's path changed the first order's (`sent_first` as sent, `created_first` as its create
-    was asked): the keys it added or set take its values, the keys it dropped are dropped."""
+    was asked): the keys it added or set take its values, the keys it dropped are dropped.
+    Only for a head of `others` sent with the very keys the first was (what Odoo does with a
+    key the first did not have is not seen), and none when Odoo changed one of the first's
+    lists (its lines or payments: an order's own)."""
     dropped = [key for key in sent_first if key not in created_first]
     changed = {
         key: value
         for key, value in created_first.items()
         if key not in sent_first or sent_first[key] != value
     }
+    if any(isinstance(value, list | tuple) for value in changed.values()):
+        return []
     ahead = []
     for sent in others:
+        if sent.keys() != sent_first.keys():
+            break
         vals = {key: value for key, value in sent.items() if key not in dropped}
         vals.update(copy.deepcopy(changed))
         ahead.append(vals)
@@ -89,7 +116,7 @@ class CreateAhead:
     """The new orders of one group (uuid -> the order's values as handed to sync_from_ui,
     copied before Odoo changes them), made by the first one's create."""
 
-    __slots__ = ("first_uuid", "sent", "made", "started", "missed", "retryable")
+    __slots__ = ("first_uuid", "sent", "made", "started", "missed", "failed", "retryable")
 
     def __init__(self, sent, retryable):
         self.retryable = retryable  # what Odoo replays the request for: never swallowed here
@@ -97,7 +124,8 @@ class CreateAhead:
         self.first_uuid = next(iter(self.sent), None)
         self.made = {}  # uuid -> (record made ahead, the values it was made with)
         self.started = False
-        self.missed = False
+        self.missed = False  # an order's create asked for other values than made ahead
+        self.failed = False  # the group's one create failed
 
     def holds(self, uuid):
         """True while a record made ahead for `uuid` waits for its order's create: until then
@@ -128,21 +156,26 @@ class CreateAhead:
         self.started = True
         others = list(self.sent.items())[1:]
         ahead = values_ahead(self.sent[uuid], vals, [sent for _, sent in others])
+        if not ahead:
+            return None
         try:
-            # Its own savepoint: a create of the group that fails leaves the transaction as it
-            # was, and the first order is then created alone, as Odoo would.
+            # Its own savepoint (which flushes, and runs the pre-commit hooks of the orders
+            # before, as it opens): a create of the group that fails leaves the transaction as
+            # it was. Copies: Odoo's create writes the numbers it draws into the values it is
+            # given, and a failed try must leave the first order's to draw them again.
             with savepoint():
-                records = make([vals, *(copy.deepcopy(v) for v in ahead)])
+                records = make([copy.deepcopy(vals), *(copy.deepcopy(v) for v in ahead)])
         except self.retryable:
             raise
         except Exception as exc:  # noqa: BLE001 - each order is then created on its turn
-            # The order at fault fails on its own turn, where it is reported and logged.
+            # The order at fault (if any) fails on its own turn, where it is reported.
+            self.failed = True
             _logger.info(
                 "one create for %d offline orders failed (%s); each is created on its turn",
                 len(ahead) + 1,
                 type(exc).__name__,
             )
             return None
-        for (other_uuid, _), record, expected in zip(others, records[1:], ahead, strict=True):
+        for (other_uuid, _), record, expected in zip(others, records[1:], ahead, strict=False):
             self.made[other_uuid] = (record, expected)
         return records[:1]

@@ -11,6 +11,7 @@ without a card never pays, and a card over the POS's risk limits is not charged
 (docs/CONTRACTS.md §6).
 """
 
+import copy
 import logging
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -26,6 +27,7 @@ from ..core.order_schema import (
     OrderValidationError,
     check_line_total,
     no_card_reason,
+    odoo_change,
     payments_without_card,
 )
 from ..core.risk_limits import RiskLimits, refusals_at_sync
@@ -195,11 +197,12 @@ class OdooOrderSink:
                 self.PosOrder.browse(self._chatter_later.ids)._offline_log_creation()
             finally:
                 if self._ahead is not None and self._ahead.missed and not self._ahead_off:
-                    self._ahead_off = True
                     _logger.warning(
                         "offline sync: an order's create differed from the one made ahead for "
                         "it; its group is stored again and the rest of the call order by order"
                     )
+                if self._ahead is not None and (self._ahead.missed or self._ahead.failed):
+                    self._ahead_off = True  # not tried again in this call
                 self._chatter_later = None
                 self._ahead = None
                 self._prepared = {}
@@ -211,6 +214,12 @@ class OdooOrderSink:
         and made by one create when the first of them is (offline_create_ahead.py). An order
         found bad, existing already or paid by card ends the head: it and those after it are
         stored as usual, where a bad one is reported."""
+        if self._ahead is not None:
+            if self._ahead.unclaimed():
+                raise CreateAheadMiss("orders made ahead were not stored on their turn")
+            if self._ahead.failed:
+                self._ahead_off = True  # not tried again in this call
+        self._ahead, self._prepared = None, {}
         if self._ahead_off or len(orders) < 2 or not self.PosOrder._offline_may_create_ahead():
             return 0
         uuids = [order["uuid"] for order in orders]
@@ -219,17 +228,25 @@ class OdooOrderSink:
         prepared = {}
         for order in orders:
             uuid = order["uuid"]
-            if uuid in existing or uuid in prepared:
+            # A CSV row's order (no `odoo` part) takes its dates from the clock of its turn.
+            if uuid in existing or uuid in prepared or not order.get("odoo"):
                 break
             try:
                 ui_order, card_failures = self._ui_order(order, empty)
                 card_failures += self._apply_card_outcomes(order, ui_order)
             except (OrderValidationError, UserError, ValidationError):
                 break  # reported on its own turn
-            if card_failures:
-                break  # its note is posted after its creation note, on its turn
+            if card_failures or ui_order.get("state") == "draft":
+                break  # a note of its own after its creation note; a draft's own payments
+            change = ui_order.get("amount_return") or 0.0
+            if not isinstance(change, int | float):
+                break
             ui_order["uuid"] = uuid
             prepared[uuid] = ui_order
+            if not self.config.currency_id.is_zero(change):
+                # Its change line is made on its turn, after its payments: the next orders'
+                # payments must come after it, as in Odoo's path.
+                break
         if len(prepared) < 2:
             return 0
         self._name_new_lines(*prepared.values())
@@ -368,7 +385,9 @@ class OdooOrderSink:
         one built from the plain order (CSV import)."""
         odoo = order.get("odoo")
         if odoo:
-            ui_order = self._ui_order_check.check(odoo, order, existing)
+            # A copy: the check's cleaned values, and the line names drawn into them, must not
+            # stay in the order, which a group undone stores again (and draws them again).
+            ui_order = self._ui_order_check.check(copy.deepcopy(odoo), order, existing)
             ui_order["uuid"] = order["uuid"]
             return ui_order, []
         return self._ui_order_from_plain(order)
@@ -471,7 +490,8 @@ class OdooOrderSink:
             "amount_total": total,
             "amount_tax": total - untaxed,
             "amount_paid": paid,
-            "amount_return": float(order.get("amount_return") or 0.0),
+            # Signed as Odoo's register signs it: Odoo books it as a payment of that amount.
+            "amount_return": odoo_change(order),
             "last_order_preparation_change": "{}",
             "state": "paid" if fully_paid and lines and not failures else "draft",
         }

@@ -20,6 +20,7 @@ from ..core.order_schema import (
     amounts_equal,
     check_line_total,
     format_amount,
+    odoo_change,
 )
 
 # Read by _process_order, not a field.
@@ -428,7 +429,7 @@ class UiOrderCheck:
             ("amount_total", incl, "the sum of its lines"),
             ("amount_total", order["amount_total"], "the order's amount_total"),
             ("amount_tax", incl - excl, "the taxes of its lines"),
-            ("amount_return", order["amount_return"], "the order's amount_return"),
+            ("amount_return", odoo_change(order), "the order's change, signed as Odoo signs it"),
         ):
             value = vals.get(name) or 0
             if not isinstance(value, int | float) or isinstance(value, bool):

@@ -33,6 +33,25 @@ class TestOfflineSyncTour(OfflineTourCommon):
 
 
 @tagged("post_install", "-at_install")
+class TestOfflineChangeTour(OfflineTourCommon):
+    def test_a_cash_sale_with_change_lands_with_its_change_line(self):
+        self.enable_offline_mode()
+        self.main_pos_config.with_user(self.pos_user).open_ui()
+        before = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)])
+        self.start_pos_tour("pos_offline_change_tour", login="pos_user")
+        order = self.env["pos.order"].search([("config_id", "=", self.main_pos_config.id)]) - before
+        self.assertEqual(len(order), 1)
+        self.assertTrue(order.offline_synced)
+        self.assertEqual(order.state, "paid")
+        tendered = order.payment_ids.filtered(lambda p: not p.is_change)
+        change = order.payment_ids.filtered("is_change")
+        self.assertEqual(tendered.amount, 100.0)
+        currency = order.currency_id
+        self.assertFalse(currency.compare_amounts(change.amount, order.amount_total - 100.0))
+        self.assertFalse(currency.compare_amounts(order.amount_paid, order.amount_total))
+
+
+@tagged("post_install", "-at_install")
 class TestOfflineSyncTourFrench(OfflineTourCommon):
     """The register and its dialog in French: the shipped i18n/fr.po reaches the OWL templates
     and the messages the JS core builds (card form errors, Process, the sync's results)."""

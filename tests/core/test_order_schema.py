@@ -281,10 +281,17 @@ def test_change_is_at_most_what_the_payments_exceed_the_total_by(order):
     )
 
 
-def test_change_on_a_return_is_refused(order):
+def test_change_on_a_return_is_what_was_paid_out_too_much(order):
+    """Odoo's register gives a refund change too: 9 paid out for a refund of 7, 2 given back
+    (its `change` getter, which it books as a payment line of +2)."""
     order.update(amount_total=-7.0, is_return=True, amount_return=2.0)
     order["lines"][0].update(qty=-2, price_subtotal_incl=-7.0)
     order["payments"][0]["amount"] = -9.0
+    assert _valid(order)["amount_return"] == 2.0
+    order["amount_return"] = 3.0
+    assert _refused(order).startswith("amount_return 3.00 is more than")
+    order["payments"][0]["amount"] = -7.0
+    order["amount_return"] = 2.0
     assert _refused(order).startswith("amount_return 2.00 is more than")
 
 

@@ -317,3 +317,21 @@ def test_a_prepare_group_that_raises_undoes_the_group_and_stores_each_alone(
     assert sink.alone == _uuids(orders)
     assert _count(conn, "orders") == 4 and _count(conn, "order_lines") == 4
     assert any("could not be kept" in r.getMessage() for r in caplog.records)
+
+
+def test_prepare_group_is_called_again_after_each_run_it_prepared(conn, order_factory):
+    """A sink preparing two at a time (a head ends at an order with change, say) is offered
+    the rest after each pair; one that prepares fewer than two is not asked again."""
+    clock = FakeClock()
+    orders = [order_factory() for _ in range(STORE_GROUP)]
+    sink = PreparingSink(None, conn, 1, clock=clock, prepares=2)
+    answer = sync_batch(_batch(*orders), sink, time_budget_s=None, clock=clock)
+    assert [r["status"] for r in answer["results"]] == ["created"] * STORE_GROUP
+    assert [len(before) for before, _ in sink.offered] == [1, 3, 5, 7]
+    assert [offered for _, offered in sink.offered] == [
+        _uuids(orders[start:]) for start in (1, 3, 5, 7)
+    ]
+    sink = PreparingSink(None, conn, 1, clock=clock, prepares=1)
+    orders = [order_factory() for _ in range(STORE_GROUP)]
+    sync_batch(_batch(*orders), sink, time_budget_s=None, clock=clock)
+    assert len(sink.offered) == 1

@@ -81,7 +81,9 @@ export function toOfflineOrder(order, pos) {
         amount_total: total,
         amount_tax: round(order.amount_tax),
         amount_paid: round(order.amount_paid),
-        amount_return: round(order.amount_return || 0),
+        // The money given back, unsigned: Odoo's `change` is negative for a sale's change,
+        // positive for a refund's (signed against the payments, as it books it).
+        amount_return: round(Math.abs(order.amount_return || 0)),
         is_return: total < 0 || Boolean(order.isRefund),
         odoo,
     };
