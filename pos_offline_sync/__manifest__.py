@@ -3,7 +3,7 @@
     "name": "POS Offline Sync",
     "summary": "Offline mode for the Point of Sale: capture sales without a connection, "
     "sync the chosen ones later, charge cards taken offline exactly once",
-    "version": "19.0.1.3.0",
+    "version": "19.0.1.4.0",
     "category": "Sales/Point of Sale",
     "website": "https://github.com/pos-offline-sync/pos_offline_sync",
     "author": "pos_offline_sync developers",

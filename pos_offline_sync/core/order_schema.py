@@ -417,7 +417,12 @@ def validate_order(raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = Non
     order["amount_paid"] = _number(float(paid), "amount_paid")
     # The money given back, never signed: Odoo's register signs it against the payments (a
     # sale's change is negative there, a refund's positive; see odoo_change()).
-    change = _number(raw.get("amount_return", 0) or 0, "amount_return", minimum=0)
+    change = _number(raw.get("amount_return", 0) or 0, "amount_return")
+    if change < 0 and total >= 0:
+        # A sale's change signed as Odoo signs it: what registers before 19.0.1.4.0 stored in
+        # the browser (refused then; never lost: sent again, it lands now).
+        change = -change
+    change = _number(change, "amount_return", minimum=0)
     order["amount_return"] = change
     # What the payments exceed the total by, away from zero (a refund pays out: negative).
     if total >= 0:

@@ -40,7 +40,7 @@ class TestOfflineDevices(OfflineSyncCommon):
             "device_id": device,
             "device_name": name,
             "seq": seq,
-            "addon_version": "19.0.1.3.0",
+            "addon_version": "19.0.1.4.0",
             "storage": "best-effort",
             "cashier": {"id": self.cashier.id, "name": self.cashier.name},
             "waiting": {

@@ -217,7 +217,7 @@ class TestRescueSession(RescueCommon):
             "device_id": "r" * 32,
             "device_name": "Front counter",
             "seq": 1,
-            "addon_version": "19.0.1.3.0",
+            "addon_version": "19.0.1.4.0",
             "storage": "persisted",
             "cashier": None,
             "waiting": {

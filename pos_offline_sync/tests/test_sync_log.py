@@ -61,7 +61,7 @@ class TestOfflineSyncLog(OfflineSyncCommon):
                 "device_id": DEVICE,
                 "device_name": "Front counter",
                 "seq": 1,
-                "addon_version": "19.0.1.3.0",
+                "addon_version": "19.0.1.4.0",
                 "storage": "persisted",
                 "cashier": None,
                 "waiting": {"count": 0, "total": 0, "oldest_at": None},

@@ -83,7 +83,7 @@ class TestOfflineDevicesTour(TestPointOfSaleHttpCommon):
         self.assertEqual((device.name, device.waiting_count), ("Tour tablet", 0))
         self.assertEqual(device.reported_by_id, self.pos_user)
         self.assertEqual(device.cashier_name, self.pos_user.name)
-        self.assertEqual(device.addon_version, "19.0.1.3.0")
+        self.assertEqual(device.addon_version, "19.0.1.4.0")
         self.assertEqual(len(device.device_uid), 32)
         self.assertGreater(device.seq, 3)
 
@@ -101,7 +101,7 @@ class TestOfflineDevicesTour(TestPointOfSaleHttpCommon):
                 "device_id": "b" * 32,
                 "device_name": "Back office tablet",
                 "seq": 1,
-                "addon_version": "19.0.1.3.0",
+                "addon_version": "19.0.1.4.0",
                 "storage": "best-effort",
                 "cashier": {"id": admin.id, "name": admin.name},
                 "waiting": {"count": 3, "total": 21.0, "oldest_at": "2026-12-01T09:00:00Z"},

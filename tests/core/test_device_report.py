@@ -25,7 +25,7 @@ def report(**changes):
         "device_id": "3f2a9c1e8b7d4a6f9e0c1b2a3d4e5f60",
         "device_name": "Front counter",
         "seq": 7,
-        "addon_version": "19.0.1.3.0",
+        "addon_version": "19.0.1.4.0",
         "storage": "persisted",
         "cashier": {"id": 2, "name": "Marc Demo"},
         "waiting": {"count": 3, "total": 42.5, "oldest_at": "2026-12-01T09:30:00.000Z"},

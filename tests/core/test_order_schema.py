@@ -93,7 +93,10 @@ def test_negative_total_is_a_return(order_factory):
         (lambda o: o.pop("amount_total"), "amount_total is missing"),
         (lambda o: o.update(amount_total="7"), "amount_total is not a number: '7'"),
         (lambda o: o.update(amount_total=math.nan), "amount_total is not a finite number"),
-        (lambda o: o.update(amount_return=-1), "amount_return must not be below 0: -1"),
+        (
+            lambda o: o.update(amount_return=-1),
+            "amount_return 1.00 is more than the payments exceed the total by (0.00)",
+        ),
         (lambda o: o.update(is_return="no"), "is_return is not true or false"),
         (lambda o: o.update(payments="cash"), "payments is not a list"),
         (lambda o: o.update(payments=[1]), "payment 1 is not an object"),
@@ -279,6 +282,21 @@ def test_change_is_at_most_what_the_payments_exceed_the_total_by(order):
     assert _refused(order) == (
         "amount_return 1.00 is more than the payments exceed the total by (0.00)"
     )
+
+
+def test_a_sales_change_signed_as_odoo_signs_it_is_its_size(order):
+    """Registers before this version stored Odoo's own sign (a sale's change negative), which
+    was refused: sent again from the browser, such an order lands with its change."""
+    order["payments"][0]["amount"] += 5.0
+    order["amount_return"] = -5.0
+    assert _valid(order)["amount_return"] == 5.0
+
+
+def test_a_refunds_change_is_never_negative(order):
+    order.update(amount_total=-7.0, is_return=True, amount_return=-2.0)
+    order["lines"][0].update(qty=-2, price_subtotal_incl=-7.0)
+    order["payments"][0]["amount"] = -9.0
+    assert _refused(order) == "amount_return must not be below 0: -2"
 
 
 def test_change_on_a_return_is_what_was_paid_out_too_much(order):

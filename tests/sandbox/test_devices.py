@@ -21,7 +21,7 @@ def report(seq=1, count=2, **changes):
         "device_id": DEVICE,
         "device_name": "Front counter",
         "seq": seq,
-        "addon_version": "19.0.1.3.0",
+        "addon_version": "19.0.1.4.0",
         "storage": "best-effort",
         "cashier": {"id": 2, "name": "Marc Demo"},
         "waiting": {

@@ -3,4 +3,4 @@
 // sees a register still running old cached code. Kept equal to __manifest__.py's version (a
 // test checks it).
 
-export const ADDON_VERSION = "19.0.1.3.0";
+export const ADDON_VERSION = "19.0.1.4.0";

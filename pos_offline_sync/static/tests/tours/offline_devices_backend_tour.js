@@ -36,7 +36,7 @@ registry.category("web_tour.tours").add("pos_offline_devices_backend_tour", {
                             device_id: "b".repeat(32),
                             device_name: "Back office tablet",
                             seq: 2,
-                            addon_version: "19.0.1.3.0",
+                            addon_version: "19.0.1.4.0",
                             storage: "persisted",
                             cashier: null,
                             waiting: { count: 0, total: 0, oldest_at: null },
