@@ -351,12 +351,16 @@ def _odoo_part(value, path: str, key: str, depth: int, budget: list) -> None:
         raise OrderValidationError(f"{path} is not a JSON value")
 
 
-def validate_order(raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = None) -> dict:
+def validate_order(
+    raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = None, change_rounding: float = 0.0
+) -> dict:
     """Checks one plain order and returns a normalised copy (numbers as floats, ids as ints).
 
     `rounding` is the currency's (0.01 unless the host knows better); `now` the server's time
-    (default: the clock) that `created_at` is checked against. Keys the contract does not
-    name are dropped; the opaque `odoo` part is checked (see `_odoo_part`) and deep-copied.
+    (default: the clock) that `created_at` is checked against; `change_rounding` the step the
+    register rounds cash to (0: none), by which its change may exceed what was overpaid. Keys
+    the contract does not name are dropped; the opaque `odoo` part is checked (see
+    `_odoo_part`) and deep-copied.
     """
     if not isinstance(raw, dict):
         raise OrderValidationError("the order is not an object")
@@ -429,7 +433,11 @@ def validate_order(raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = Non
         excess = max(paid - _decimal(total), Decimal(0))
     else:
         excess = max(_decimal(total) - paid, Decimal(0))
-    if _decimal(change) > excess and not amounts_equal(change, excess, rounding):
+    # With cash rounding, Odoo's register rounds the change itself (15.02 paid 20 in steps of
+    # 0.05: 5.00 back), so it may exceed the excess by less than one step.
+    allowed = excess + _decimal(change_rounding if change_rounding > 0 else 0)
+    too_much = _decimal(change) >= allowed if change_rounding > 0 else _decimal(change) > excess
+    if too_much and not amounts_equal(change, excess, rounding):
         raise OrderValidationError(
             f"amount_return {format_amount(change, rounding)} is more than the payments exceed "
             f"the total by ({format_amount(excess, rounding)})"

@@ -123,6 +123,12 @@ class OdooOrderSink:
         self.config = config
         self.PosOrder = env["pos.order"]
         self.rounding = config.currency_id.rounding  # the core judges amounts at it
+        # Odoo's register rounds a cash sale's change to it (its `change` getter).
+        self.change_rounding = (
+            config.rounding_method.rounding
+            if config.cash_rounding and config.rounding_method
+            else 0.0
+        )
         self._risk_refusals = {}  # (order uuid, payment uuid) -> why that card is not charged
         self._pickings_deferred = False
         self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read

@@ -3,6 +3,7 @@ from . import (  # noqa: F401 - Odoo's test runner finds the tests by import
     test_auto_sync_tour,
     test_bench,
     test_card_kek,
+    test_change,
     test_charge_card_tour,
     test_create_ahead,
     test_csv_import,

@@ -10,6 +10,7 @@ import copy
 import logging
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from ..core.sync_service import INTERNAL_ERROR_REASON, STORE_GROUP
@@ -259,6 +260,34 @@ class TestCreateAhead(OfflineSyncCommon):
         self.assertTrue(any(made_with))
         self.assertSameSnapshots(with_ahead, without)
 
+    def test_an_order_made_ahead_that_fails_on_its_turn_fails_alone(self):
+        """Made ahead, then refused on its own turn (after its create, in Odoo's payment
+        processing): the group is undone, nothing made ahead is left, the rest as without."""
+        PosOrder = type(self.env["pos.order"])
+        process = PosOrder._process_payment_lines
+        orders = self.sales(STORE_GROUP, change_at=())
+        refused = orders[3]["uuid"]
+
+        def refusing(self_, pos_order, order, pos_session, draft):
+            if order.uuid == refused:
+                raise UserError("refused on its turn")
+            return process(self_, pos_order, order, pos_session, draft)
+
+        def calls(ahead):
+            watch, made_ahead = self.watching_stores()
+            with watch, patch.object(PosOrder, "_process_payment_lines", refusing):
+                results = self.sync(*copy.deepcopy(orders))
+            self.assertEqual(made_ahead[3], ahead, made_ahead)  # it was made ahead
+            self.assertEqual([r["ok"] for r in results], [True] * 3 + [False] + [True] * 6)
+            self.assertEqual(results[3]["reason"], "refused on its turn")
+            self.assertFalse(self.find(orders[3]))
+            good = orders[:3] + orders[4:]
+            self.assertNumberedOnce(good)
+            return good
+
+        (with_ahead, _), (without, _) = self.run_both_ways(calls)
+        self.assertSameSnapshots(with_ahead, without)
+
     def test_a_create_the_database_refuses_fails_only_its_order(self):
         """A PostgreSQL CHECK refusing one order at its INSERT: the group's one create fails
         (undone alone), each order is then created on its own turn, and only that one fails."""
@@ -342,9 +371,12 @@ class TestCreateAhead(OfflineSyncCommon):
             self.assertEqual(stored.state, "paid")
 
     def test_an_order_stored_already_ends_the_orders_made_ahead(self):
-        orders = self.sales(STORE_GROUP)
+        orders = self.sales(STORE_GROUP, change_at=())
         self.assertTrue(self.sync(orders[4])[0]["ok"])  # the register's lost answer
-        results = self.sync(*orders)
+        watch, made_ahead = self.watching_stores()
+        with watch:
+            results = self.sync(*orders)
+        self.assertEqual(made_ahead[:5], [False, False, True, True, False])
         self.assertEqual(
             [r["status"] for r in results], ["created"] * 4 + ["exists"] + ["created"] * 5
         )
@@ -352,9 +384,12 @@ class TestCreateAhead(OfflineSyncCommon):
         self.assertTrue(all(self.find(o).state == "paid" for o in orders))
 
     def test_the_same_uuid_twice_in_a_batch_is_stored_once(self):
-        orders = self.sales(4)
-        batch = orders + [copy.deepcopy(orders[1])] + self.sales(3)
-        results = self.sync(*batch)
+        orders = self.sales(4, change_at=())
+        batch = orders + [copy.deepcopy(orders[1])] + self.sales(3, change_at=())
+        watch, made_ahead = self.watching_stores()
+        with watch:
+            results = self.sync(*batch)
+        self.assertEqual(made_ahead[:5], [False, False, True, True, False])
         self.assertEqual(results[4]["status"], "exists", results)
         self.assertEqual(len(self.find(orders[1])), 1)
         self.assertTrue(all(r["ok"] for r in results), results)

@@ -612,3 +612,16 @@ def test_a_line_total_on_a_rounding_tie_is_accepted_either_way(rounded):
     check_line_total(line, 1, untaxed_line_total(line))
     with pytest.raises(OrderValidationError, match="line 1: line total"):
         check_line_total(dict(line, price_subtotal_incl=-6.86), 1, untaxed_line_total(line))
+
+
+def test_change_rounded_by_the_registers_cash_rounding_is_accepted(order):
+    """Odoo's register rounds a cash sale's change in steps of its cash rounding: 15.02 paid
+    20 in steps of 0.05 gives 5.00 back, 0.02 more than was overpaid. Accepted within one
+    step of it, refused past it and without cash rounding."""
+    order.update(amount_total=15.02, amount_return=5.0)
+    order["lines"][0].update(qty=1, price_unit=15.02, price_subtotal_incl=15.02)
+    order["payments"][0]["amount"] = 20.0
+    assert _valid(order, change_rounding=0.05)["amount_return"] == 5.0
+    assert _refused(order).startswith("amount_return 5.00 is more than")
+    order["amount_return"] = 5.03
+    assert _refused(order, change_rounding=0.05).startswith("amount_return 5.03 is more than")
