@@ -234,8 +234,7 @@ class OdooOrderSink:
         prepared = {}
         for order in orders:
             uuid = order["uuid"]
-            # A CSV row's order (no `odoo` part) takes its dates from the clock of its turn.
-            if uuid in existing or uuid in prepared or not order.get("odoo"):
+            if uuid in existing or uuid in prepared:
                 break
             try:
                 ui_order, card_failures = self._ui_order(order, empty)
@@ -471,7 +470,8 @@ class OdooOrderSink:
             vals = {
                 "payment_method_id": method.id,
                 "amount": float(payment["amount"]),
-                "payment_date": fields.Datetime.now(),
+                # Paid when it was sold (as the register's own data says), not when it lands.
+                "payment_date": _odoo_datetime(order.get("created_at")),
             }
             if payment.get("uuid"):
                 vals["uuid"] = payment["uuid"]

@@ -94,6 +94,7 @@ class TestCreateAhead(OfflineSyncCommon):
     def dated(order, when):
         """The order and payment dates as the register sends them (else Odoo's defaults: the
         clock at each create, which differs between two runs whatever the path)."""
+        order["created_at"] = when.replace(" ", "T") + "Z"
         order["odoo"]["date_order"] = when
         for command in order["odoo"]["payment_ids"]:
             command[2]["payment_date"] = when
@@ -121,6 +122,12 @@ class TestCreateAhead(OfflineSyncCommon):
                     and name in NOT_COMPARED_CHANGE
                 ):
                     continue
+                if (
+                    record._name == "pos.order.line"
+                    and name == "uuid"
+                    and not record.order_id.offline_register_line_uuids
+                ):
+                    continue  # made from a plain order: a new random uuid at each run
                 row[name] = value
             rows.append(row)
         return rows
@@ -132,7 +139,10 @@ class TestCreateAhead(OfflineSyncCommon):
         # The order the records were made in (their ids), across orders: Odoo's lists of
         # lines and payments are sorted by it.
         result = [
-            [(line.order_id.uuid, line.uuid) for line in stored.lines.sorted("id")],
+            [
+                (line.order_id.uuid, line.product_id.id, line.qty, line.name)
+                for line in stored.lines.sorted("id")
+            ],
             [
                 (pay.pos_order_id.uuid, pay.amount, pay.is_change)
                 for pay in stored.payment_ids.sorted("id")
@@ -150,7 +160,7 @@ class TestCreateAhead(OfflineSyncCommon):
             result.append(
                 {
                     "order": self.rows(pos_order),
-                    "lines": self.rows(pos_order.lines.sorted("uuid")),
+                    "lines": self.rows(pos_order.lines.sorted("name")),
                     "payments": self.rows(
                         pos_order.payment_ids.sorted(lambda p: (p.is_change, p.uuid))
                     ),
@@ -232,6 +242,26 @@ class TestCreateAhead(OfflineSyncCommon):
         self.assertEqual(one[1], other[1], "the payments were made in another order")
         for position, (mine, theirs) in enumerate(zip(one[2:], other[2:], strict=True)):
             self.assertEqual(mine, theirs, f"order {position} differs")
+
+    def test_orders_without_odoos_data_give_the_same_records(self):
+        """Orders with no `odoo` part (a CSV import's rows, another register's engine): the
+        sink builds Odoo's data from the plain order, the same with the create ahead."""
+        plain = []
+        for order in self.sales(STORE_GROUP + 2, change_at=(), new_key_at=()):
+            order.pop("odoo")
+            plain.append(order)
+
+        def calls(ahead):
+            results = self.sync(*copy.deepcopy(plain))
+            self.assertEqual([r["status"] for r in results], ["created"] * len(plain), results)
+            self.assertNumberedOnce(plain)
+            return plain
+
+        (with_ahead, made_with), (without, _) = self.run_both_ways(calls)
+        self.assertSameSnapshots(with_ahead, without)
+        self.assertEqual(made_with, [False, False] + [True] * 8 + [False, False])
+        paid_at = {p["payment_date"] for row in with_ahead[2:] for p in row["payments"]}
+        self.assertEqual(len(paid_at), len(plain), "each paid when it was sold")
 
     # -- what must not leave a record made ahead ---------------------------------------------
     def assertNumberedOnce(self, orders):
