@@ -359,9 +359,6 @@ def parse_offline_csv(
             continue
         order["amount_paid"] = sum(p["amount"] for p in order["payments"])
         order["is_return"] = order["amount_total"] < 0
-        # The CSV has no change column: what a sale's payments exceed its total by was given
-        # back (Odoo's register books it as the order's change line, in cash).
-        order["amount_return"] = max(round(order["amount_paid"] - order["amount_total"], 6), 0.0)
         try:
             if order["is_return"]:
                 raise OrderValidationError("it is a return: returns are not imported from CSV")

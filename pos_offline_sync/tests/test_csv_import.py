@@ -121,20 +121,6 @@ class TestOfflineCsvImport(OfflineSyncCommon):
         self.assertEqual(len(self.find(first)), 1)
         self.assertEqual(len(self.find(second)), 1)
 
-    def test_a_sale_paid_more_than_its_total_lands_with_its_change_line(self):
-        """The CSV has no change column: 20 paid in cash for a smaller total lands paid, with
-        the change Odoo's register would have booked (refused as not fully paid before)."""
-        sale = self.plain_order([(self.desk_pad, 1)], [(self.cash_pm1, 20.0)])
-        wizard = self.wizard(self.to_csv(sale))
-        wizard.action_preview()
-        wizard.action_import()
-        self.assertEqual(wizard.line_ids.mapped("status"), ["created"])
-        order = self.find(sale)
-        self.assertEqual(order.state, "paid")
-        change = order.payment_ids.filtered("is_change")
-        self.assertAlmostEqual(change.amount, order.amount_total - 20.0)
-        self.assertAlmostEqual(order.amount_paid, order.amount_total)
-
     def test_orders_synced_since_are_not_created_again(self):
         order = self.plain_order()
         self.sync(order)

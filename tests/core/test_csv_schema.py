@@ -313,15 +313,3 @@ def test_neutralised_cells_are_restored_from_hand_written_csv():
     rows = _order_rows("u-1", customer="'" + HOSTILE, customer_id="7")
     parsed = parse_offline_csv(_csv(rows))
     assert parsed.orders[0]["customer"] == {"id": 7, "name": HOSTILE}
-
-
-def test_a_sale_paid_more_than_its_total_was_given_its_change():
-    """The CSV has no change column: 20 paid for 7 is a sale with 13 given back, as Odoo's
-    register books it (a change line), not an order paid 20."""
-    rows = _order_rows("u-c", "Change 1")
-    rows[1].update(payment_amount="20")
-    (order,) = parse_offline_csv(_csv(rows)).orders
-    assert (order["amount_paid"], order["amount_return"]) == (20.0, 13.0)
-    rows = _order_rows("u-e", "Exact 1")
-    (order,) = parse_offline_csv(_csv(rows)).orders
-    assert order["amount_return"] == 0.0
