@@ -352,13 +352,14 @@ def _odoo_part(value, path: str, key: str, depth: int, budget: list) -> None:
 
 
 def validate_order(
-    raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = None, change_rounding: float = 0.0
+    raw, *, rounding=DEFAULT_ROUNDING, now: datetime | None = None, rounded_total=None
 ) -> dict:
     """Checks one plain order and returns a normalised copy (numbers as floats, ids as ints).
 
     `rounding` is the currency's (0.01 unless the host knows better); `now` the server's time
-    (default: the clock) that `created_at` is checked against; `change_rounding` the step the
-    register rounds cash to (0: none), by which its change may exceed what was overpaid. Keys
+    (default: the clock) that `created_at` is checked against; `rounded_total(order)` (optional,
+    the host's) the total the register's cash rounding makes of the order's, which its change
+    is given from (Odoo's register: 20 paid for 15.02, rounded to 15.00, gives 5.00). Keys
     the contract does not name are dropped; the opaque `odoo` part is checked (see
     `_odoo_part`) and deep-copied.
     """
@@ -428,16 +429,16 @@ def validate_order(
         change = -change
     change = _number(change, "amount_return", minimum=0)
     order["amount_return"] = change
-    # What the payments exceed the total by, away from zero (a refund pays out: negative).
+    # What the payments exceed the total by, away from zero (a refund pays out: negative): the
+    # total as the register's cash rounding makes it, when it has one.
+    due = _decimal(total)
+    if rounded_total is not None:
+        due = _decimal(_number(rounded_total(order), "the rounded total"))
     if total >= 0:
-        excess = max(paid - _decimal(total), Decimal(0))
+        excess = max(paid - due, Decimal(0))
     else:
-        excess = max(_decimal(total) - paid, Decimal(0))
-    # With cash rounding, Odoo's register rounds the change itself (15.02 paid 20 in steps of
-    # 0.05: 5.00 back), so it may exceed the excess by less than one step.
-    allowed = excess + _decimal(change_rounding if change_rounding > 0 else 0)
-    too_much = _decimal(change) >= allowed if change_rounding > 0 else _decimal(change) > excess
-    if too_much and not amounts_equal(change, excess, rounding):
+        excess = max(due - paid, Decimal(0))
+    if _decimal(change) > excess and not amounts_equal(change, excess, rounding):
         raise OrderValidationError(
             f"amount_return {format_amount(change, rounding)} is more than the payments exceed "
             f"the total by ({format_amount(excess, rounding)})"

@@ -78,7 +78,8 @@ class StoredOrder:
 
 class OrderSink(Protocol):
     """`rounding` (optional attribute): the currency's rounding, 0.01 when absent.
-    `change_rounding` (optional attribute): the step the register rounds cash to (0: none).
+    `rounded_total(order)` (optional): the order's total as the register's cash rounding makes
+    it (the change is given from it); the total itself when absent.
     `begin(orders, now)` (optional): called once with every valid order of the call, before
     any `prepare`/`store`, with the server time the orders were judged at.
     `end()` (optional): called once after the call's last `store`, in the same transaction
@@ -224,12 +225,12 @@ def _internal_error(uuid, what: str) -> dict:
 
 
 def _validate_one(
-    raw, config_id: int, rounding, now, change_rounding=0.0
+    raw, config_id: int, rounding, now, rounded_total=None
 ) -> tuple[dict | None, dict | None]:
     """(validated order, None) or (None, error result); never raises."""
     uuid = _uuid_of(raw)
     try:
-        order = validate_order(raw, rounding=rounding, now=now, change_rounding=change_rounding)
+        order = validate_order(raw, rounding=rounding, now=now, rounded_total=rounded_total)
         if order.get("config_id") not in (None, config_id):
             raise OrderValidationError(
                 f"the order belongs to register {order['config_id']}, not {config_id}"
@@ -302,8 +303,8 @@ def sync_batch(
     config_id = payload["config_id"]
     now = datetime.now(timezone.utc)
     rounding = getattr(sink, "rounding", None) or DEFAULT_ROUNDING
-    change_rounding = getattr(sink, "change_rounding", None) or 0.0
-    checked = [_validate_one(raw, config_id, rounding, now, change_rounding) for raw in orders]
+    rounded_total = getattr(sink, "rounded_total", None)
+    checked = [_validate_one(raw, config_id, rounding, now, rounded_total) for raw in orders]
     valid = [order for order, _ in checked if order is not None]
     begin = getattr(sink, "begin", None)
     if begin is not None and valid:

@@ -123,12 +123,6 @@ class OdooOrderSink:
         self.config = config
         self.PosOrder = env["pos.order"]
         self.rounding = config.currency_id.rounding  # the core judges amounts at it
-        # Odoo's register rounds a cash sale's change to it (its `change` getter).
-        self.change_rounding = (
-            config.rounding_method.rounding
-            if config.cash_rounding and config.rounding_method
-            else 0.0
-        )
         self._risk_refusals = {}  # (order uuid, payment uuid) -> why that card is not charged
         self._pickings_deferred = False
         self._ui_order_check = UiOrderCheck(env, config)  # one for the call: it keeps what it read
@@ -137,6 +131,26 @@ class OdooOrderSink:
         self._ahead = None  # inside group() only: the group's CreateAhead, if it prepared one
         self._prepared = {}  # uuid -> ui order prepared by prepare_group(), until its store()
         self._ahead_off = False  # a miss turns the create ahead off for the rest of the call
+
+    def rounded_total(self, order):
+        """The total Odoo counts the order paid at (pos.order._get_rounded_amount): rounded by
+        the register's cash rounding when it has one, and only when cash is used if it rounds
+        cash only (a change line is cash). The register gives change from it."""
+        config = self.config
+        total = order["amount_total"]
+        if config.cash_rounding and config.rounding_method:
+            cash = config.payment_method_ids.filtered("is_cash_count").ids
+            uses_cash = bool(order.get("amount_return")) or any(
+                p.get("payment_method_id") in cash for p in order.get("payments") or ()
+            )
+            if not config.only_round_cash_method or uses_cash:
+                method = config.rounding_method
+                total = float_round(
+                    total,
+                    precision_rounding=method.rounding,
+                    rounding_method=method.rounding_method,
+                )
+        return config.currency_id.round(total)
 
     def begin(self, orders, now):
         """The POS's risk limits over the cards of this call not processed yet (no attempt in

@@ -49,28 +49,58 @@ class TestChange(OfflineSyncCommon):
         self.assertIn("amount_return 6.00 is more than", result["reason"])
         self.assertFalse(self.find(order))
 
-    def test_change_rounded_to_the_registers_cash_rounding_lands(self):
-        """15.02 paid 20, cash rounded in steps of 0.05 (half-up): Odoo's register gives 5.00
-        back, 0.02 more than was overpaid, and Odoo counts the order paid at 15.00."""
+    def cash_rounding(self, method, only_cash=False):
         rounding = self.env["account.cash.rounding"].create(
             {
-                "name": "Offline test 0.05",
+                "name": f"Offline test 0.05 {method}",
                 "rounding": 0.05,
-                "rounding_method": "HALF-UP",
+                "rounding_method": method,
                 "strategy": "add_invoice_line",
                 "profit_account_id": self.company_data["default_account_revenue"].id,
                 "loss_account_id": self.company_data["default_account_expense"].id,
             }
         )
-        self.config.write({"cash_rounding": True, "rounding_method": rounding.id})
-        odd = self.create_product("Odd Price", self.categ_basic, 15.02)
+        self.config.write(
+            {
+                "cash_rounding": True,
+                "rounding_method": rounding.id,
+                "only_round_cash_method": only_cash,
+            }
+        )
+        return self.create_product("Odd Price", self.categ_basic, 15.02)
+
+    def test_change_from_the_cash_rounded_total_lands(self):
+        """15.02 paid 20, cash rounded in steps of 0.05 half-up: Odoo's register gives 5.00
+        back (from 15.00), 0.02 more than was overpaid, and Odoo counts it paid at 15.00."""
+        odd = self.cash_rounding("HALF-UP")
         self.assertEqual(self.create_ui_order_data([(odd, 1)])["amount_total"], 15.02)
-        order = self.sale([(odd, 1)], 20.0, 5.0, -5.0)
-        stored = self.assertLandedWithChange(order, -5.0)
+        stored = self.assertLandedWithChange(self.sale([(odd, 1)], 20.0, 5.0, -5.0), -5.0)
         self.assertAlmostEqual(stored.amount_paid, 15.0)
-        # Past one step: refused.
-        order = self.sale([(odd, 1)], 20.0, 5.05, -5.05)
-        self.assertFalse(self.sync(order)[0]["ok"])
+        # More than from 15.00: refused by the addon, with its reason.
+        (result,) = self.sync(self.sale([(odd, 1)], 20.0, 5.05, -5.05))
+        self.assertIn("amount_return 5.05 is more than", result["reason"])
+
+    def test_rounding_up_gives_less_change_and_more_is_refused(self):
+        odd = self.cash_rounding("UP")
+        (result,) = self.sync(self.sale([(odd, 1)], 20.0, 5.0, -5.0))
+        self.assertIn(
+            "amount_return 5.00 is more than the payments exceed the total by (4.95)",
+            result["reason"],
+        )
+        self.assertLandedWithChange(self.sale([(odd, 1)], 20.0, 4.95, -4.95), -4.95)
+
+    def test_no_change_without_an_overpayment_whatever_the_rounding(self):
+        """Paid by card exactly what Odoo counts due (15.02 rounded down to 15.00): a few
+        cents of "change" would be cash never given: refused, cash only or not."""
+        for only_cash in (False, True):
+            odd = self.cash_rounding("DOWN", only_cash=only_cash)
+            order = self.plain_order([(odd, 1)], [(self.bank_pm1, 15.0)])
+            order["amount_paid"] = order["odoo"]["amount_paid"] = 15.0
+            order["amount_return"] = 0.04
+            order["odoo"]["amount_return"] = -0.04
+            (result,) = self.sync(order)
+            self.assertIn("amount_return 0.04 is more than", result["reason"])
+            self.assertFalse(self.find(order))
 
     def test_a_refund_paid_out_too_much_lands_with_its_change_line(self):
         """A refund of 3.5 paid out 5 in cash, 1.5 given back by the customer: Odoo's register

@@ -8,6 +8,7 @@ the create ahead was not read for turns it off."""
 import contextlib
 import copy
 import logging
+from datetime import datetime, timedelta, timezone
 from unittest.mock import patch
 
 from odoo.exceptions import UserError
@@ -66,7 +67,7 @@ class TestCreateAhead(OfflineSyncCommon):
             if i in new_key_at:
                 # A key the orders before did not have (a combo's), which Odoo drops.
                 order["odoo"]["relations_uuid_mapping"] = {}
-            orders.append(self.dated(order, f"2026-12-01 10:{i % 60:02d}:00"))
+            orders.append(self.dated(order, f"10:{i % 60:02d}:00"))
         return orders
 
     def refund_of(self, sale):
@@ -76,7 +77,7 @@ class TestCreateAhead(OfflineSyncCommon):
         refund["odoo"]["is_refund"] = True
         line = sale.lines.filtered(lambda line: line.product_id == self.desk_pad)[:1]
         refund["odoo"]["lines"][0][2]["refunded_orderline_id"] = line.id
-        return self.dated(refund, "2026-12-01 11:00:00")
+        return self.dated(refund, "11:00:00")
 
     @staticmethod
     def with_change(order, change):
@@ -93,7 +94,10 @@ class TestCreateAhead(OfflineSyncCommon):
     @staticmethod
     def dated(order, when):
         """The order and payment dates as the register sends them (else Odoo's defaults: the
-        clock at each create, which differs between two runs whatever the path)."""
+        clock at each create, which differs between two runs whatever the path): `when` is a
+        time of yesterday ("HH:MM:SS"), so that the orders are always recent enough."""
+        yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+        when = f"{yesterday} {when}"
         order["created_at"] = when.replace(" ", "T") + "Z"
         order["odoo"]["date_order"] = when
         for command in order["odoo"]["payment_ids"]:
@@ -326,7 +330,7 @@ class TestCreateAhead(OfflineSyncCommon):
             "CHECK (amount_total < 1000) NOT VALID"
         )
         orders = self.sales(STORE_GROUP)
-        orders[1] = self.dated(self.plain_order([(self.lamp, 100)]), "2026-12-01 09:00:00")
+        orders[1] = self.dated(self.plain_order([(self.lamp, 100)]), "09:00:00")
         good = orders[:1] + orders[2:]
 
         def calls(ahead):

@@ -614,14 +614,20 @@ def test_a_line_total_on_a_rounding_tie_is_accepted_either_way(rounded):
         check_line_total(dict(line, price_subtotal_incl=-6.86), 1, untaxed_line_total(line))
 
 
-def test_change_rounded_by_the_registers_cash_rounding_is_accepted(order):
-    """Odoo's register rounds a cash sale's change in steps of its cash rounding: 15.02 paid
-    20 in steps of 0.05 gives 5.00 back, 0.02 more than was overpaid. Accepted within one
-    step of it, refused past it and without cash rounding."""
+def test_change_is_given_from_the_total_the_hosts_cash_rounding_makes(order):
+    """Odoo's register gives change from the cash-rounded total: 15.02 paid 20 is 5.00 back
+    when it rounds to 15.00 (half-up, 0.05), 4.95 when it rounds to 15.05 (up). Never more
+    than what makes the order paid at that total, and none without an overpayment."""
     order.update(amount_total=15.02, amount_return=5.0)
     order["lines"][0].update(qty=1, price_unit=15.02, price_subtotal_incl=15.02)
     order["payments"][0]["amount"] = 20.0
-    assert _valid(order, change_rounding=0.05)["amount_return"] == 5.0
-    assert _refused(order).startswith("amount_return 5.00 is more than")
-    order["amount_return"] = 5.03
-    assert _refused(order, change_rounding=0.05).startswith("amount_return 5.03 is more than")
+    assert _valid(order, rounded_total=lambda o: 15.0)["amount_return"] == 5.0
+    assert _refused(order).startswith("amount_return 5.00 is more than")  # no rounding
+    assert _refused(order, rounded_total=lambda o: 15.05).startswith("amount_return 5.00")
+    order["amount_return"] = 4.95
+    assert _valid(order, rounded_total=lambda o: 15.05)["amount_return"] == 4.95
+    # 10.00 paid exactly 10.00: no change, whatever the rounding of the total.
+    order.update(amount_total=10.0, amount_return=0.04)
+    order["lines"][0].update(price_unit=10.0, price_subtotal_incl=10.0)
+    order["payments"][0]["amount"] = 10.0
+    assert _refused(order, rounded_total=lambda o: 10.0).startswith("amount_return 0.04")
