@@ -135,7 +135,7 @@ class CreateAhead:
     def unclaimed(self):
         return list(self.made)
 
-    def create(self, make, vals_list, savepoint):
+    def make_or_claim(self, make, vals_list, savepoint):
         """The records for `vals_list` (one order's create), or None when Odoo's create is to
         make them. `make(vals_list)` is Odoo's create; `savepoint()` a savepoint context."""
         if len(vals_list) != 1 or not isinstance(vals_list[0], dict):

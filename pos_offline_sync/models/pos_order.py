@@ -153,7 +153,7 @@ class PosOrder(models.Model):
         orders = None
         if isinstance(ahead, CreateAhead):
             # The group's new orders made by the first one's create (offline_create_ahead.py).
-            orders = ahead.create(make, vals_list, self.env.cr.savepoint)
+            orders = ahead.make_or_claim(make, vals_list, self.env.cr.savepoint)
         if orders is None:
             orders = make(vals_list)
         # The records go on in this environment: what the order makes next (an invoice) gets

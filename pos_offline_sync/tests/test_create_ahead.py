@@ -304,7 +304,7 @@ class TestCreateAhead(OfflineSyncCommon):
 
         def refusing(self_, pos_order, order, pos_session, draft):
             if order.uuid == refused:
-                raise UserError("refused on its turn")
+                raise UserError(self_.env._("refused on its turn"))
             return process(self_, pos_order, order, pos_session, draft)
 
         def calls(ahead):
